@@ -1,0 +1,53 @@
+"""``python -m warehouse``: publish the build database, or show what the published one holds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from warehouse.paths import WarehousePaths, connect
+from warehouse.publish import BuildNotGreenError, default_run_results, publish
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m warehouse",
+        description="Publish the private build database to readers, or summarise the published one.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    pub = sub.add_parser("publish", help="copy build/build.duckdb atomically to options.duckdb")
+    pub.add_argument(
+        "--run-results", type=str, default=None,
+        help=f"dbt run_results.json proving a green build (default {default_run_results()})",
+    )
+    sub.add_parser("tables", help="list the published tables and their row counts")
+    args = parser.parse_args(argv)
+    paths = WarehousePaths.from_env()
+
+    if args.command == "publish":
+        try:
+            run_results = Path(args.run_results) if args.run_results else None
+            target = publish(paths, run_results)
+        except (BuildNotGreenError, FileNotFoundError) as exc:
+            print(f"publish refused: {exc}", file=sys.stderr)
+            return 2
+        print(f"published warehouse: {target}")
+        return 0
+
+    con = connect(paths.published_db, read_only=True)
+    try:
+        tables = con.sql(
+            "select schema_name, table_name, estimated_size from duckdb_tables() "
+            "order by schema_name, table_name"
+        ).fetchall()
+        for schema, table, _ in tables:
+            n = con.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
+            print(f"{schema}.{table:<40} {n:>10,} rows")
+    finally:
+        con.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
