@@ -1,0 +1,35 @@
+{#- Generic data tests written here because the dbt package hub is unreachable (no dbt_utils). -#}
+
+{#- Fails on every row where `expression` is not true (NULL counts as a failure). -#}
+{% test expression_is_true(model, expression, where_clause=none) %}
+select *
+from {{ model }}
+where not coalesce(({{ expression }}), false)
+{%- if where_clause %} and ({{ where_clause }}){% endif %}
+{% endtest %}
+
+{#- Fails on every non-null value outside [min_value, max_value] (either bound optional). -#}
+{% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
+select *
+from {{ model }}
+where {{ column_name }} is not null
+    and (
+        false
+        {%- if min_value is not none %}
+        or {{ column_name }} {{ '<' if inclusive else '<=' }} {{ min_value }}
+        {%- endif %}
+        {%- if max_value is not none %}
+        or {{ column_name }} {{ '>' if inclusive else '>=' }} {{ max_value }}
+        {%- endif %}
+    )
+{% endtest %}
+
+{#- Fails on every combination of `combination_of_columns` that occurs more than once. -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select
+    {{ combination_of_columns | join(', ') }},
+    count(*) as n_rows
+from {{ model }}
+group by all
+having count(*) > 1
+{% endtest %}

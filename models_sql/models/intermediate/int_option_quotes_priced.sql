@@ -1,0 +1,51 @@
+with
+
+stg_cboe__option_quotes as (
+
+    select * from {{ ref('stg_cboe__option_quotes') }}
+
+),
+
+quotes_with_contract_terms as (
+
+    select
+        stg_cboe__option_quotes.*,
+        regexp_extract(stg_cboe__option_quotes.contract_symbol, '^([A-Z]+)', 1) as option_root,
+        date_diff(
+            'day', stg_cboe__option_quotes.quote_date, stg_cboe__option_quotes.expiration
+        ) as dte,
+    from stg_cboe__option_quotes
+
+),
+
+quotes_priced as (
+
+    select
+        quotes_with_contract_terms.*,
+        -- CBOE SPX product specification: standard (monthly) SPX options are AM-settled on the
+        -- Special Opening Quotation; SPXW (weeklies, end-of-month) are PM-settled on the close.
+        case
+            when quotes_with_contract_terms.option_root = 'SPX' then 'AM'
+            else 'PM'
+        end as settlement_type,
+        -- no ask means no market: mid is unknown, not zero
+        case
+            when quotes_with_contract_terms.ask > 0
+                then (quotes_with_contract_terms.bid + quotes_with_contract_terms.ask) / 2.0
+        end as mid,
+        quotes_with_contract_terms.underlying_price
+            / quotes_with_contract_terms.strike as moneyness,
+    from quotes_with_contract_terms
+
+),
+
+quotes_with_spread as (
+
+    select
+        quotes_priced.*,
+        100.0 * (quotes_priced.ask - quotes_priced.bid) / quotes_priced.mid as spread_pct,
+    from quotes_priced
+
+)
+
+select * from quotes_with_spread
