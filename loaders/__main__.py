@@ -21,19 +21,27 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load", help="parse, validate (great-expectations) and land")
     load.add_argument(
-        "--source", choices=["vendor", "yfinance"], default="vendor",
+        "--source",
+        choices=["vendor", "yfinance"],
+        default="vendor",
         help="vendor: files in their native layouts (default); yfinance: live feed (not built yet)",
     )
     load.add_argument(
-        "--vendor-dir", type=Path, default=paths.vendor_dir,
+        "--vendor-dir",
+        type=Path,
+        default=paths.vendor_dir,
         help=f"folder of vendor files (default {paths.vendor_dir})",
     )
     load.add_argument(
-        "--raw-dir", type=Path, default=paths.raw_dir,
+        "--raw-dir",
+        type=Path,
+        default=paths.raw_dir,
         help=f"landing folder (default {paths.raw_dir})",
     )
     load.add_argument(
-        "--only", action="append", metavar="VENDOR/ENTITY",
+        "--only",
+        action="append",
+        metavar="VENDOR/ENTITY",
         help="land only this target (repeatable), e.g. cboe/option_quotes",
     )
     sub.add_parser("formats", help="list the vendor layouts this loader reads")
@@ -52,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     try:
         reports = land_vendor_files(
-            args.vendor_dir.resolve(), args.raw_dir.resolve(),
+            args.vendor_dir.resolve(),
+            args.raw_dir.resolve(),
             only=set(args.only) if args.only else None,
             progress=lambda r: print(r.line(), flush=True),
         )

@@ -105,9 +105,7 @@ def land_entity(
     report.rows_in = parsed.height + parse_rejects.height
     report.rows_landed = outcome.landed.height
     report.rows_rejected = all_rejects.height
-    report.rejected_by_rule = dict(
-        all_rejects.group_by("rule").len().sort("rule").iter_rows()
-    )
+    report.rejected_by_rule = dict(all_rejects.group_by("rule").len().sort("rule").iter_rows())
 
     _write_atomically(outcome.landed, raw_dir / vendor / f"{entity}.parquet")
     _write_atomically(all_rejects, raw_dir / "_rejects" / f"{vendor}__{entity}.parquet")

@@ -30,8 +30,14 @@ def _suite_specs() -> dict[str, list[Any]]:
         "option_quotes": [
             *[
                 e.ExpectColumnValuesToNotBeNull(column=c)
-                for c in ("underlying_symbol", "contract_symbol", "quote_date", "expiration",
-                          "option_type", "strike")
+                for c in (
+                    "underlying_symbol",
+                    "contract_symbol",
+                    "quote_date",
+                    "expiration",
+                    "option_type",
+                    "strike",
+                )
             ],
             e.ExpectColumnValuesToBeInSet(column="option_type", value_set=["call", "put"]),
             e.ExpectColumnValuesToBeBetween(column="strike", min_value=0, strict_min=True),
@@ -40,7 +46,9 @@ def _suite_specs() -> dict[str, list[Any]]:
             e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
             e.ExpectColumnValuesToBeBetween(column="open_interest", min_value=0),
             # Crossed markets: ask < bid. Both zero (no market) is kept: ask = bid passes.
-            e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ask", column_B="bid", or_equal=True),
+            e.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ask", column_B="bid", or_equal=True
+            ),
             e.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="expiration", column_B="quote_date", or_equal=True
             ),
@@ -108,9 +116,11 @@ class ValidationOutcome:
 
 def _rule_name(config: Any) -> str:
     kwargs = config.kwargs
-    columns = kwargs.get("column") or kwargs.get("column_list") or [
-        kwargs.get("column_A"), kwargs.get("column_B")
-    ]
+    columns = (
+        kwargs.get("column")
+        or kwargs.get("column_list")
+        or [kwargs.get("column_A"), kwargs.get("column_B")]
+    )
     columns = columns if isinstance(columns, list) else [columns]
     return f"{config.type}:{','.join(str(c) for c in columns)}"
 
@@ -150,7 +160,9 @@ def validate(entity: str, frame: pl.DataFrame) -> ValidationOutcome:
         asset = datasource.get_asset(entity)
     except Exception:
         asset = datasource.add_dataframe_asset(entity)
-    batch_definition = asset.add_batch_definition_whole_dataframe(f"{entity}_{len(asset.batch_definitions)}")
+    batch_definition = asset.add_batch_definition_whole_dataframe(
+        f"{entity}_{len(asset.batch_definitions)}"
+    )
 
     pdf = frame.to_pandas()
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})

@@ -17,7 +17,7 @@ from loaders import schemas
 
 
 class VendorFileError(ValueError):
-    """A vendor file that cannot be parsed at all (bad header, empty, unreadable); names the file."""
+    """A vendor file that cannot be parsed at all (bad header, empty, unreadable); names it."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def _const_symbol(name: str) -> Callable[[Path, list[str]], tuple[str, str]]:
     return lambda path, header: ("symbol", name)
 
 
-def _symbol_from_stem(column: str, suffix: str = "") -> Callable[[Path, list[str]], tuple[str, str]]:
+def _symbol_from_stem(
+    column: str, suffix: str = ""
+) -> Callable[[Path, list[str]], tuple[str, str]]:
     return lambda path, header: (column, path.name.removesuffix(suffix).removesuffix(".csv"))
 
 
@@ -134,7 +136,11 @@ FORMATS: tuple[VendorFormat, ...] = (
         entity="index_bars",
         pattern="prices/SP500_index_ohlc_*.csv",
         header={
-            "Date": "date", "Open": "open", "High": "high", "Low": "low", "Close": "close",
+            "Date": "date",
+            "Open": "open",
+            "High": "high",
+            "Low": "low",
+            "Close": "close",
             "Volume": "volume",
         },
         date_format="%m/%d/%Y",
@@ -155,7 +161,11 @@ FORMATS: tuple[VendorFormat, ...] = (
         entity="equity_bars",
         pattern="prices/raw_daily/*.csv",
         header={
-            "date": "date", "open": "open", "high": "high", "low": "low", "close": "close",
+            "date": "date",
+            "open": "open",
+            "high": "high",
+            "low": "low",
+            "close": "close",
             "volume": "volume",
         },
         date_format="%Y-%m-%d",
@@ -181,7 +191,10 @@ FORMATS: tuple[VendorFormat, ...] = (
     ),
 )
 
-def parse_file(fmt: VendorFormat, path: Path, vendor_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def parse_file(
+    fmt: VendorFormat, path: Path, vendor_dir: Path
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse one vendor file into its canonical schema.
 
     Parameters
@@ -246,8 +259,10 @@ def parse_file(fmt: VendorFormat, path: Path, vendor_dir: Path) -> tuple[pl.Data
         elif column not in text.columns:
             casts[column] = pl.lit(None, dtype=dtype)
         elif column in DATE_COLUMNS:
-            casts[column] = pl.col(column).str.strip_chars().str.strptime(
-                pl.Date, fmt.date_format, strict=False
+            casts[column] = (
+                pl.col(column)
+                .str.strip_chars()
+                .str.strptime(pl.Date, fmt.date_format, strict=False)
             )
         elif dtype == pl.Int64():
             # Some vendors write integer counts as "12.0": accept integral floats.
@@ -261,7 +276,8 @@ def parse_file(fmt: VendorFormat, path: Path, vendor_dir: Path) -> tuple[pl.Data
 
     # A value present in the file but null after casting did not parse.
     checked = [
-        c for c in schema
+        c
+        for c in schema
         if c in text.columns and c not in LINEAGE_COLUMNS and schema[c] != pl.String()
     ]
     both = pl.concat(
@@ -270,8 +286,9 @@ def parse_file(fmt: VendorFormat, path: Path, vendor_dir: Path) -> tuple[pl.Data
     )
     rule = both.select(
         pl.coalesce(
-            pl.when((pl.col(c).str.strip_chars() != "") & pl.col(f"{c}__typed").is_null())
-            .then(pl.lit(f"unparseable:{c}"))
+            pl.when((pl.col(c).str.strip_chars() != "") & pl.col(f"{c}__typed").is_null()).then(
+                pl.lit(f"unparseable:{c}")
+            )
             for c in checked
         ).alias("rule")
     )["rule"]

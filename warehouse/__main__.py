@@ -13,12 +13,14 @@ from warehouse.publish import BuildNotGreenError, default_run_results, publish
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m warehouse",
-        description="Publish the private build database to readers, or summarise the published one.",
+        description="Publish the private build database to readers, or list the published one.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     pub = sub.add_parser("publish", help="copy build/build.duckdb atomically to options.duckdb")
     pub.add_argument(
-        "--run-results", type=str, default=None,
+        "--run-results",
+        type=str,
+        default=None,
         help=f"dbt run_results.json proving a green build (default {default_run_results()})",
     )
     sub.add_parser("tables", help="list the published tables and their row counts")

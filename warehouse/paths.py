@@ -29,7 +29,7 @@ class WarehousePaths:
 
     @property
     def vendor_dir(self) -> Path:
-        """Embedded vendor files; ``WAREHOUSE_VENDOR_DIR`` overrides (it stays in the repo by default)."""
+        """Embedded vendor files (in the repo); ``WAREHOUSE_VENDOR_DIR`` overrides."""
         override = os.environ.get("WAREHOUSE_VENDOR_DIR")
         return Path(override).resolve() if override else REPO_ROOT / "warehouse" / "vendor"
 

@@ -49,7 +49,8 @@ def check_green_build(run_results: Path) -> int:
     command = results.get("args", {}).get("which")
     if command != "build":
         raise BuildNotGreenError(
-            f"the last dbt invocation was `dbt {command}`, not `dbt build`: publish needs a green build"
+            f"the last dbt invocation was `dbt {command}`, not `dbt build`: "
+            "publish needs a green build"
         )
     bad = [
         f"{r['unique_id']} ({r['status']})"
@@ -58,7 +59,8 @@ def check_green_build(run_results: Path) -> int:
     ]
     if bad:
         raise BuildNotGreenError(
-            f"dbt build is not green, {len(bad)} node(s) failed or were skipped: {', '.join(bad[:5])}"
+            f"dbt build is not green, {len(bad)} node(s) failed or were skipped: "
+            f"{', '.join(bad[:5])}"
         )
     return len(results["results"])
 

@@ -1,0 +1,84 @@
+# Options research warehouse: one obvious entry point per action. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STRATEGY_CONFIG ?= engine/configs/long_straddle_spx.yaml
+WAREHOUSE_DIR ?= warehouse
+
+export WAREHOUSE_DIR
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+# Run a stage and print how long it took: $(call timed,<name>,<command>)
+define timed
+	@t0=$$(date +%s.%N); $(2); \
+	printf '==> %-9s %6.1f s\n' '$(1)' "$$(awk "BEGIN {print $$(date +%s.%N) - $$t0}")"
+endef
+
+.DEFAULT_GOAL := help
+.PHONY: help setup all load build forecast backtest publish summary app test test-fast lint docs clean
+
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (idempotent)
+
+all: setup ## main job: load -> dbt build -> forecast -> backtest -> publish, on the embedded real data
+	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
+	$(call timed,load,$(BIN)/python -m loaders load)
+	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
+	$(call timed,forecast,$(BIN)/python -m ml train)
+	$(call timed,backtest,$(BIN)/python -m engine run --config $(STRATEGY_CONFIG))
+	$(call timed,publish,$(BIN)/python -m warehouse publish)
+	@$(BIN)/python -m engine summary
+
+load: setup ## land the vendor files into warehouse/raw (validated parquet)
+	$(BIN)/python -m loaders load
+
+build: setup ## dbt build (models + data tests + unit tests) into the private build database
+	mkdir -p $(WAREHOUSE_DIR)/build
+	$(BIN)/dbt build
+
+forecast: setup ## train the walk-forward direction model, predictions -> ml.predictions
+	$(BIN)/python -m ml train
+
+backtest: setup ## run the strategy in STRATEGY_CONFIG against the build database
+	$(BIN)/python -m engine run --config $(STRATEGY_CONFIG)
+
+publish: setup ## copy the build database atomically to warehouse/options.duckdb (green build only)
+	$(BIN)/python -m warehouse publish
+
+summary: setup ## print the published backtest runs, one line each
+	$(BIN)/python -m engine summary
+
+app: setup ## serve the Streamlit app on http://127.0.0.1:8501 (reads the published warehouse)
+	$(BIN)/streamlit run app/streamlit_app.py
+
+docs: setup ## dbt docs generate into target/docs (serve: .venv/bin/dbt docs serve --target-path target/docs)
+	mkdir -p $(WAREHOUSE_DIR)/build
+	$(BIN)/dbt docs generate --target-path target/docs
+
+test: setup ## the whole test suite (includes an end-to-end build of a throwaway warehouse)
+	$(BIN)/python -m pytest
+
+test-fast: setup ## tests without the end-to-end build
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup ## ruff on the Python code
+	$(BIN)/ruff check .
+
+clean: ## remove everything generated (keeps .venv and the embedded vendor data)
+	rm -rf $(WAREHOUSE_DIR)/raw $(WAREHOUSE_DIR)/build $(WAREHOUSE_DIR)/models \
+		$(WAREHOUSE_DIR)/options.duckdb $(WAREHOUSE_DIR)/options.duckdb.tmp target logs

@@ -1,0 +1,382 @@
+"""Read-only queries against the published warehouse: the only app module that touches DuckDB.
+
+Every public function opens the published database read-only, runs its statements and closes the
+connection before returning (FIELD_NOTES: a held read lock blocks writers, and a DuckDB connection
+is not thread-safe, so none is ever cached). Values are bound as parameters; no identifier comes
+from the user. Numeric columns are cast to ``DOUBLE`` so charts never receive ``DECIMAL``s.
+
+Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``equity_daily``,
+``metrics``. Their expected columns are :data:`EXPECTED_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import polars as pl
+
+from warehouse.paths import connect
+
+SCHEMA = "backtest"
+
+#: Columns the app reads from each ``backtest`` table (the engine may add more; extras are ignored).
+EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "runs": (
+        "run_id",
+        "strategy",
+        "underlying_symbol",
+        "forecast_model",
+        "model_version",
+        "config_json",
+        "first_date",
+        "last_date",
+    ),
+    "trades": (
+        "run_id",
+        "trade_id",
+        "underlying_symbol",
+        "option_root",
+        "expiration",
+        "strike",
+        "contracts",
+        "entry_date",
+        "exit_date",
+        "holding_days_actual",
+        "exit_reason",
+        "settlement_method",
+        "entry_prob_up",
+        "entry_underlying_price",
+        "entry_mid_call",
+        "entry_mid_put",
+        "entry_price",
+        "exit_price",
+        "commission_usd",
+        "pnl_usd",
+        "trade_return",
+    ),
+    "equity_daily": (
+        "run_id",
+        "quote_date",
+        "cash_usd",
+        "positions_value_usd",
+        "equity_usd",
+        "daily_return",
+        "drawdown",
+        "open_positions",
+    ),
+    "metrics": (
+        "run_id",
+        "total_return",
+        "cagr",
+        "sharpe_ratio",
+        "sortino_ratio",
+        "max_drawdown",
+        "win_rate",
+        "n_trades",
+        "avg_trade_pnl_usd",
+        "first_date",
+        "last_date",
+    ),
+}
+
+WarehouseState = Literal["ok", "missing_db", "missing_tables", "missing_columns"]
+
+_LIST_RUNS_SQL = """
+select
+    runs.run_id,
+    runs.strategy,
+    runs.underlying_symbol,
+    runs.forecast_model,
+    runs.model_version,
+    runs.first_date,
+    runs.last_date
+from backtest.runs as runs
+order by runs.run_id
+"""
+
+_RUN_CONFIG_SQL = """
+select runs.config_json
+from backtest.runs as runs
+where runs.run_id = ?
+"""
+
+_RUN_METRICS_SQL = """
+select
+    metrics.run_id,
+    cast(metrics.total_return as double) as total_return,
+    cast(metrics.cagr as double) as cagr,
+    cast(metrics.sharpe_ratio as double) as sharpe_ratio,
+    cast(metrics.sortino_ratio as double) as sortino_ratio,
+    cast(metrics.max_drawdown as double) as max_drawdown,
+    cast(metrics.win_rate as double) as win_rate,
+    cast(metrics.n_trades as integer) as n_trades,
+    cast(metrics.avg_trade_pnl_usd as double) as avg_trade_pnl_usd,
+    metrics.first_date,
+    metrics.last_date
+from backtest.metrics as metrics
+where metrics.run_id = ?
+"""
+
+_EQUITY_CURVE_SQL = """
+select
+    equity_daily.quote_date,
+    cast(equity_daily.cash_usd as double) as cash_usd,
+    cast(equity_daily.positions_value_usd as double) as positions_value_usd,
+    cast(equity_daily.equity_usd as double) as equity_usd,
+    cast(equity_daily.daily_return as double) as daily_return,
+    cast(equity_daily.drawdown as double) as drawdown,
+    cast(equity_daily.open_positions as integer) as open_positions
+from backtest.equity_daily as equity_daily
+where equity_daily.run_id = ?
+order by equity_daily.quote_date
+"""
+
+_TRADES_SQL = """
+select
+    trades.trade_id,
+    trades.underlying_symbol,
+    trades.option_root,
+    trades.expiration,
+    cast(trades.strike as double) as strike,
+    cast(trades.contracts as integer) as contracts,
+    trades.entry_date,
+    trades.exit_date,
+    cast(trades.holding_days_actual as integer) as holding_days_actual,
+    trades.exit_reason,
+    trades.settlement_method,
+    cast(trades.entry_prob_up as double) as entry_prob_up,
+    cast(trades.entry_underlying_price as double) as entry_underlying_price,
+    cast(trades.entry_mid_call as double) as entry_mid_call,
+    cast(trades.entry_mid_put as double) as entry_mid_put,
+    cast(trades.entry_price as double) as entry_price,
+    cast(trades.exit_price as double) as exit_price,
+    cast(trades.commission_usd as double) as commission_usd,
+    cast(trades.pnl_usd as double) as pnl_usd,
+    cast(trades.trade_return as double) as trade_return
+from backtest.trades as trades
+where trades.run_id = ?
+order by trades.entry_date, trades.trade_id
+"""
+
+_COLUMNS_SQL = """
+select columns.table_name, columns.column_name
+from information_schema.columns as columns
+where columns.table_schema = ?
+"""
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """Everything the backtest page shows for one run, read in one connection (one snapshot).
+
+    Attributes
+    ----------
+    metrics
+        Zero or one row of ``backtest.metrics`` (see :func:`run_metrics`).
+    equity
+        One row per ``quote_date`` (see :func:`equity_curve`).
+    trades
+        One row per trade (see :func:`trades`).
+    config_json
+        The run's configuration as stored by the engine, or ``None`` when the run is unknown.
+    """
+
+    metrics: pl.DataFrame
+    equity: pl.DataFrame
+    trades: pl.DataFrame
+    config_json: str | None
+
+
+@contextmanager
+def _reader(db: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open ``db`` read-only for one batch of queries and always close it.
+
+    External file access is switched off for the session: the app only reads its own tables.
+    """
+    con = connect(db, read_only=True)
+    try:
+        con.execute("SET enable_external_access = false")
+        yield con
+    finally:
+        con.close()
+
+
+def _frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
+) -> pl.DataFrame:
+    return con.sql(sql, params=params or []).pl()
+
+
+def schema_problems(db: Path | str) -> dict[str, tuple[str, ...]]:
+    """Compare the ``backtest`` tables of ``db`` with :data:`EXPECTED_COLUMNS`.
+
+    Parameters
+    ----------
+    db
+        Published DuckDB file.
+
+    Returns
+    -------
+    dict[str, tuple[str, ...]]
+        Table name -> expected columns it lacks; a missing table lacks all its columns. Empty when
+        every table the app reads is present and complete.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    """
+    with _reader(db) as con:
+        present = _frame(con, _COLUMNS_SQL, [SCHEMA])
+    by_table: dict[str, set[str]] = {}
+    for table, column in present.iter_rows():
+        by_table.setdefault(table, set()).add(column)
+    problems = {}
+    for table, expected in EXPECTED_COLUMNS.items():
+        missing = tuple(c for c in expected if c not in by_table.get(table, set()))
+        if missing:
+            problems[table] = missing
+    return problems
+
+
+@dataclass(frozen=True)
+class WarehouseCheck:
+    """Whether the published database can feed the backtest page, and what is wrong if not.
+
+    Attributes
+    ----------
+    state
+        ``"missing_db"`` when the file does not exist; ``"missing_tables"`` when any ``backtest``
+        table the app reads is absent (a fresh or partly built warehouse); ``"missing_columns"``
+        when the tables exist but lack expected columns (engine and app out of step); else
+        ``"ok"``.
+    problems
+        Table name -> expected columns it lacks, as from :func:`schema_problems`.
+    """
+
+    state: WarehouseState
+    problems: Mapping[str, tuple[str, ...]]
+
+
+def check_warehouse(db: Path | str) -> WarehouseCheck:
+    """Check ``db`` before the page reads it (one short read-only connection, none if absent).
+
+    Examples
+    --------
+    >>> check_warehouse("/nonexistent/options.duckdb").state
+    'missing_db'
+    """
+    if not Path(db).exists():
+        return WarehouseCheck("missing_db", {})
+    problems = schema_problems(db)
+    if any(len(missing) == len(EXPECTED_COLUMNS[t]) for t, missing in problems.items()):
+        return WarehouseCheck("missing_tables", problems)
+    return WarehouseCheck("missing_columns" if problems else "ok", problems)
+
+
+def list_runs(db: Path | str) -> pl.DataFrame:
+    """List the backtest runs of the published warehouse.
+
+    Parameters
+    ----------
+    db
+        Published DuckDB file.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per run, ordered by ``run_id``: ``run_id``, ``strategy``, ``underlying_symbol``,
+        ``forecast_model``, ``model_version`` (strings), ``first_date``, ``last_date`` (dates).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    duckdb.CatalogException
+        When ``backtest.runs`` does not exist.
+    """
+    with _reader(db) as con:
+        return _frame(con, _LIST_RUNS_SQL)
+
+
+def run_metrics(db: Path | str, run_id: str) -> pl.DataFrame:
+    """Summary metrics of one run.
+
+    Parameters
+    ----------
+    db
+        Published DuckDB file.
+    run_id
+        Run to read (bound as a parameter).
+
+    Returns
+    -------
+    polars.DataFrame
+        Zero rows (unknown run) or one: ``total_return``, ``cagr``, ``max_drawdown``, ``win_rate``
+        as decimal fractions (0.12 = 12 %; ``max_drawdown`` <= 0), ``sharpe_ratio`` and
+        ``sortino_ratio`` annualised and unitless, ``n_trades`` (int), ``avg_trade_pnl_usd``,
+        ``first_date``, ``last_date``. Degenerate metrics are NaN, as the engine wrote them.
+    """
+    with _reader(db) as con:
+        return _frame(con, _RUN_METRICS_SQL, [run_id])
+
+
+def equity_curve(db: Path | str, run_id: str) -> pl.DataFrame:
+    """Daily equity of one run.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per ``quote_date`` (ascending): ``cash_usd``, ``positions_value_usd``,
+        ``equity_usd`` (USD, float), ``daily_return`` (decimal, noncumulative), ``drawdown``
+        (decimal, <= 0, from the running peak of ``equity_usd``), ``open_positions`` (int).
+    """
+    with _reader(db) as con:
+        return _frame(con, _EQUITY_CURVE_SQL, [run_id])
+
+
+def trades(db: Path | str, run_id: str) -> pl.DataFrame:
+    """Closed trades of one run.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per ``trade_id``, ordered by ``entry_date`` then ``trade_id``; the columns of
+        ``backtest.trades`` without ``run_id``. Prices and ``*_usd`` columns are float USD,
+        ``trade_return`` and ``entry_prob_up`` are decimal fractions.
+    """
+    with _reader(db) as con:
+        return _frame(con, _TRADES_SQL, [run_id])
+
+
+def run_detail(db: Path | str, run_id: str) -> RunDetail:
+    """Metrics, equity curve, trades and config of one run, read through one connection.
+
+    One connection means one snapshot: a publish (``os.replace`` of the file) between two
+    separate reads could otherwise mix two versions of the warehouse on one page.
+
+    Parameters
+    ----------
+    db
+        Published DuckDB file.
+    run_id
+        Run to read (bound as a parameter).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    """
+    with _reader(db) as con:
+        config = _frame(con, _RUN_CONFIG_SQL, [run_id])
+        return RunDetail(
+            metrics=_frame(con, _RUN_METRICS_SQL, [run_id]),
+            equity=_frame(con, _EQUITY_CURVE_SQL, [run_id]),
+            trades=_frame(con, _TRADES_SQL, [run_id]),
+            config_json=config.item(0, 0) if config.height else None,
+        )

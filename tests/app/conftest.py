@@ -1,0 +1,120 @@
+"""Fixtures for the app tests: a throwaway published warehouse with the ``backtest`` tables.
+
+All rows below are SYNTHETIC, hand-written for the tests; they come from no market data and no
+engine run. The arithmetic behind each value is in the comments so assertions can be checked by
+hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.paths import WarehousePaths
+
+RUN_WITH_TRADES = "synthetic-run-1"
+RUN_WITHOUT_TRADES = "synthetic-run-2"
+
+_DDL = """
+create schema backtest;
+create table backtest.runs (
+    run_id varchar, strategy varchar, underlying_symbol varchar, forecast_model varchar,
+    model_version varchar, config_json varchar, first_date date, last_date date
+);
+create table backtest.trades (
+    run_id varchar, trade_id integer, underlying_symbol varchar, option_root varchar,
+    expiration date, strike double, contracts integer, entry_date date, exit_date date,
+    holding_days_actual integer, exit_reason varchar, settlement_method varchar,
+    entry_prob_up double, entry_underlying_price double, entry_mid_call double,
+    entry_mid_put double, entry_price double, exit_price double, commission_usd double,
+    pnl_usd double, trade_return double
+);
+create table backtest.equity_daily (
+    run_id varchar, quote_date date, cash_usd {money}, positions_value_usd {money},
+    equity_usd {money}, daily_return double, drawdown double, open_positions integer
+);
+create table backtest.metrics (
+    run_id varchar, total_return double, cagr double, sharpe_ratio double,
+    sortino_ratio double, max_drawdown double, win_rate double, n_trades integer,
+    avg_trade_pnl_usd double, first_date date, last_date date
+);
+"""
+
+# SYNTHETIC rows.
+_ROWS = """
+insert into backtest.runs values
+    ('synthetic-run-1', 'long_straddle', 'SPY', 'xgboost', 'v1',
+     '{"holding_days": 5}', '2024-01-02', '2024-01-05'),
+    ('synthetic-run-2', 'long_call', 'QQQ', 'baseline', 'v0',
+     '{"holding_days": 3}', '2024-01-02', '2024-01-05');
+
+-- run 1, equity 100000 -> 101000 -> 99990 -> 102000:
+--   daily returns 0.01, 99990/101000 - 1 = -0.01, 102000/99990 - 1 = 0.020102...
+--   drawdown from the running peak: 0, 0, 99990/101000 - 1 = -0.01, 0
+-- run 2, flat at 50000: returns 0, drawdown 0.
+insert into backtest.equity_daily values
+    ('synthetic-run-1', '2024-01-02', 100000, 0, 100000, 'nan', 0.0, 0),
+    ('synthetic-run-1', '2024-01-03', 98000, 3000, 101000, 0.01, 0.0, 1),
+    ('synthetic-run-1', '2024-01-04', 98000, 1990, 99990, -0.01, -0.01, 1),
+    ('synthetic-run-1', '2024-01-05', 102000, 0, 102000, 0.0201020102, 0.0, 0),
+    ('synthetic-run-2', '2024-01-02', 50000, 0, 50000, 'nan', 0.0, 0),
+    ('synthetic-run-2', '2024-01-03', 50000, 0, 50000, 0.0, 0.0, 0),
+    ('synthetic-run-2', '2024-01-04', 50000, 0, 50000, 0.0, 0.0, 0),
+    ('synthetic-run-2', '2024-01-05', 50000, 0, 50000, 0.0, 0.0, 0);
+
+-- run 1: trade 1 buys the straddle at 30.00, exits at 60.00: (60 - 30) x 1 contract x 100 = +3000
+--   (return 30/30 = 1.0); trade 2: (0 - 10) x 100 = -1000 (return -1.0). Total 2000; win rate 1/2.
+insert into backtest.trades values
+    ('synthetic-run-1', 1, 'SPY', 'SPY', '2024-01-19', 470.0, 1, '2024-01-02', '2024-01-03',
+     1, 'holding_period', 'mid', 0.62, 470.5, 5.0, 25.0, 30.0, 60.0, 0.0, 3000.0, 1.0),
+    ('synthetic-run-1', 2, 'SPY', 'SPY', '2024-01-19', 475.0, 1, '2024-01-03', '2024-01-05',
+     2, 'holding_period', 'mid', 0.48, 474.0, 4.0, 6.0, 10.0, 0.0, 0.0, -1000.0, -1.0);
+
+-- run 1: total return 102000/100000 - 1 = 0.02; max drawdown -0.01; average P&L 2000/2 = 1000.
+-- run 2: no trades, so win rate and Sortino are NaN (degenerate), Sharpe NaN (zero volatility).
+insert into backtest.metrics values
+    ('synthetic-run-1', 0.02, 3.5, 1.25, 1.8, -0.01, 0.5, 2, 1000.0, '2024-01-02', '2024-01-05'),
+    ('synthetic-run-2', 0.0, 0.0, 'nan', 'nan', 0.0, 'nan', 0, 'nan', '2024-01-02', '2024-01-05');
+"""
+
+
+def build_backtest_db(path: Path, *, money_type: str = "double") -> Path:
+    """Write the SYNTHETIC ``backtest`` tables to a new DuckDB file at ``path``.
+
+    ``money_type`` is the SQL type of the equity columns; ``"decimal(18, 2)"`` checks that the
+    queries cast to DOUBLE.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(_DDL.format(money=money_type))
+        con.execute(_ROWS)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture
+def warehouse_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty warehouse directory, made the active one through ``WAREHOUSE_DIR``."""
+    root = tmp_path / "warehouse"
+    root.mkdir()
+    monkeypatch.setenv("WAREHOUSE_DIR", str(root))
+    assert WarehousePaths.from_env().published_db == root / "options.duckdb"
+    return root
+
+
+@pytest.fixture
+def backtest_db_builder() -> Callable[..., Path]:
+    """:func:`build_backtest_db`, for tests that need a variant of the published file."""
+    return build_backtest_db
+
+
+@pytest.fixture
+def published_db(warehouse_dir: Path) -> Path:
+    """The active warehouse's published file, holding the SYNTHETIC backtest tables."""
+    return build_backtest_db(WarehousePaths.from_env().published_db)

@@ -1,0 +1,137 @@
+"""End to end on the real embedded data: the same commands `make all` runs, into a throwaway
+warehouse, then the published database queried as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def _run(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (
+        f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def pipeline(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
+    root = tmp_path_factory.mktemp("warehouse")
+    env = {
+        **os.environ,
+        "WAREHOUSE_DIR": str(root),
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        # a time zone far from UTC: results must not depend on it
+        "TZ": "Asia/Tokyo",
+    }
+    (root / "build").mkdir()
+    out = {
+        "load": _run([sys.executable, "-m", "loaders", "load"], env),
+        "build": _run([str(BIN / "dbt"), "build", "--no-use-colors"], env),
+        "forecast": _run([sys.executable, "-m", "ml", "train"], env),
+        "backtest": _run(
+            [
+                sys.executable,
+                "-m",
+                "engine",
+                "run",
+                "--config",
+                "engine/configs/long_straddle_spx.yaml",
+            ],
+            env,
+        ),
+        "publish": _run([sys.executable, "-m", "warehouse", "publish"], env),
+    }
+    # After publishing: `docs generate` rewrites run_results.json, which publish reads.
+    out["docs"] = _run([str(BIN / "dbt"), "docs", "generate", "--no-use-colors"], env)
+    yield root, env, out
+
+
+def _published(root: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(root / "options.duckdb"), read_only=True)
+
+
+def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
+    _, _, out = pipeline
+    assert (
+        "cboe/option_quotes: 56 files, 781,952 rows in, 781,952 landed, 0 rejected" in out["load"]
+    )
+
+
+def test_dbt_build_is_green_and_docs_generate(pipeline: tuple[Path, dict, dict]) -> None:
+    root, _, out = pipeline
+    assert "ERROR=0" in out["build"] and "SKIP=0" in out["build"]
+    assert (root / "target" / "catalog.json").exists()
+
+
+def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict]) -> None:
+    root, _, _ = pipeline
+    con = _published(root)
+    try:
+        quotes = con.sql(
+            "select count(*), count(distinct quote_date) from marts.fct_option_quotes_daily"
+        ).fetchall()[0]
+        assert quotes == (781_952, 56)
+        # A hand-checked quote: first line of SPX_20190425.csv.gz, bid 2109.9 / ask 2128.2.
+        mid, dte = con.sql(
+            "select mid, dte from marts.fct_option_quotes_daily "
+            "where contract_symbol = 'SPXW190426C00800000' and quote_date = date '2019-04-25'"
+        ).fetchall()[0]
+        assert mid == pytest.approx(2119.05) and dte == 1
+        n_predictions, n_window = con.sql(
+            "select count(*), count(*) filter (where as_of_date between date '2019-04-25' "
+            "and date '2019-07-22') from ml.predictions"
+        ).fetchall()[0]
+        assert n_predictions > 3000 and n_window == 61
+        n_trades = con.sql("select count(*) from backtest.trades").fetchall()[0][0]
+        assert n_trades > 0
+    finally:
+        con.close()
+
+
+def test_publish_refuses_after_a_failed_build(
+    pipeline: tuple[Path, dict, dict], tmp_path: Path
+) -> None:
+    root, env, _ = pipeline
+    bad = tmp_path / "run_results.json"
+    bad.write_text(
+        '{"args": {"which": "build"}, "results": '
+        '[{"unique_id": "test.options_warehouse.not_null_x", "status": "fail"}]}'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "warehouse", "publish", "--run-results", str(bad)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "not green" in done.stderr and "not_null_x (fail)" in done.stderr
+
+
+def test_app_page_renders_the_published_run(
+    pipeline: tuple[Path, dict, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("WAREHOUSE_DIR", str(pipeline[0]))
+    app = AppTest.from_file(str(REPO_ROOT / "app" / "streamlit_app.py"), default_timeout=60).run()
+    assert not app.exception
+    assert len(app.metric) >= 5
