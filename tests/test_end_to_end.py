@@ -108,7 +108,7 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
 def test_publish_refuses_after_a_failed_build(
     pipeline: tuple[Path, dict, dict], tmp_path: Path
 ) -> None:
-    root, env, _ = pipeline
+    _, env, _ = pipeline
     bad = tmp_path / "run_results.json"
     bad.write_text(
         '{"args": {"which": "build"}, "results": '

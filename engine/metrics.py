@@ -1,0 +1,164 @@
+"""Performance metrics: pure functions of numpy arrays, in the style of quantopian/empyrical.
+
+Every ``returns`` argument is a 1-D array of **decimal daily returns, noncumulative**
+(0.01 = +1 %), one per trading day, shape ``(n_days,)``. Risk-free rate is 0. Annualisation uses
+252 trading days per year. A metric that is undefined on its input (too few observations, zero
+dispersion, no trades) returns ``nan`` rather than raising; each docstring says when.
+
+Sources: empyrical ``stats.py`` (``cum_returns_final``, ``annual_return``, ``sharpe_ratio``,
+``sortino_ratio``, ``downside_risk``, ``max_drawdown``); Sharpe (1994) "The Sharpe Ratio",
+J. Portfolio Management 21(1); Sortino & Price (1994) "Performance Measurement in a Downside Risk
+Framework", J. Investing 3(3).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+TRADING_DAYS_PER_YEAR = 252
+
+ArrayLike = npt.ArrayLike
+
+
+def _returns(returns: ArrayLike) -> np.ndarray:
+    arr = np.asarray(returns, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"returns must be 1-D (n_days,), got shape {arr.shape!r}")
+    return arr
+
+
+def total_return(returns: ArrayLike) -> float:
+    """Compounded return over the whole series, decimal: ``prod(1 + r) - 1``.
+
+    ``nan`` when ``returns`` is empty.
+
+    >>> round(total_return([0.10, -0.10]), 10)
+    -0.01
+    """
+    r = _returns(returns)
+    if r.size == 0:
+        return math.nan
+    return float(np.prod(1.0 + r) - 1.0)
+
+
+def cagr(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Compound annual growth rate, decimal per year.
+
+    ``(1 + total_return) ** (periods_per_year / n_days) - 1`` (empyrical ``annual_return``).
+    ``nan`` when ``returns`` is empty or the ending wealth is <= 0 (no real root).
+
+    >>> round(cagr([0.21] + [0.0] * 503), 10)  # +21 % over two years of 252 days
+    0.1
+    """
+    r = _returns(returns)
+    if r.size == 0:
+        return math.nan
+    ending = float(np.prod(1.0 + r))
+    if ending <= 0:
+        return math.nan
+    return ending ** (periods_per_year / r.size) - 1.0
+
+
+def sharpe_ratio(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Annualised Sharpe ratio with a zero risk-free rate, dimensionless.
+
+    ``mean(r) / std(r, ddof=1) * sqrt(periods_per_year)`` (empyrical ``sharpe_ratio``).
+    ``nan`` with fewer than 2 observations or a zero standard deviation.
+    """
+    r = _returns(returns)
+    if r.size < 2:
+        return math.nan
+    std = float(np.std(r, ddof=1))
+    if std == 0 or not math.isfinite(std):
+        return math.nan
+    return float(np.mean(r)) / std * math.sqrt(periods_per_year)
+
+
+def downside_risk(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Annualised downside deviation below a 0 target, decimal.
+
+    ``sqrt(mean(min(r, 0) ** 2)) * sqrt(periods_per_year)`` (empyrical ``downside_risk``; the
+    mean runs over all observations, not only the negative ones). ``nan`` when empty.
+    """
+    r = _returns(returns)
+    if r.size == 0:
+        return math.nan
+    downside = np.minimum(r, 0.0)
+    return math.sqrt(float(np.mean(downside**2))) * math.sqrt(periods_per_year)
+
+
+def sortino_ratio(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Annualised Sortino ratio with a zero target, dimensionless.
+
+    ``mean(r) * periods_per_year / downside_risk(r)`` (empyrical ``sortino_ratio``).
+    ``nan`` with fewer than 2 observations or no downside (empyrical returns ``inf`` there; an
+    infinite ratio is no more informative than an undefined one, and it breaks aggregates).
+    """
+    r = _returns(returns)
+    if r.size < 2:
+        return math.nan
+    dd = downside_risk(r, periods_per_year)
+    if dd == 0 or not math.isfinite(dd):
+        return math.nan
+    return float(np.mean(r)) * periods_per_year / dd
+
+
+def max_drawdown(returns: ArrayLike) -> float:
+    """Largest peak-to-trough fall of the compounded wealth, decimal, ``<= 0``.
+
+    Wealth starts at 1 before the first return, so a loss on day one is a drawdown
+    (empyrical ``max_drawdown``). ``0.0`` for a series that never falls; ``nan`` when empty.
+
+    >>> round(max_drawdown([0.10, -0.50, 0.20]), 10)  # wealth 1, 1.1, 0.55, 0.66
+    -0.5
+    """
+    r = _returns(returns)
+    if r.size == 0:
+        return math.nan
+    wealth = np.concatenate(([1.0], np.cumprod(1.0 + r)))
+    peak = np.maximum.accumulate(wealth)
+    return float(np.min(wealth / peak - 1.0))
+
+
+def win_rate(pnl_usd: ArrayLike) -> float:
+    """Share of trades with ``pnl_usd > 0``, decimal in ``[0, 1]``; ``nan`` with no trades.
+
+    A zero P&L trade counts as a non-win.
+    """
+    pnl = _returns(pnl_usd)
+    if pnl.size == 0:
+        return math.nan
+    return float(np.mean(pnl > 0))
+
+
+def avg_trade_pnl_usd(pnl_usd: ArrayLike) -> float:
+    """Mean P&L per trade, USD; ``nan`` with no trades."""
+    pnl = _returns(pnl_usd)
+    if pnl.size == 0:
+        return math.nan
+    return float(np.mean(pnl))
+
+
+def summarize(returns: ArrayLike, pnl_usd: ArrayLike) -> dict[str, float | int]:
+    """All run metrics from daily returns ``(n_days,)`` and trade P&Ls ``(n_trades,)`` in USD.
+
+    Returns
+    -------
+    dict
+        ``total_return``, ``cagr``, ``sharpe_ratio``, ``sortino_ratio``, ``max_drawdown``,
+        ``win_rate``, ``n_trades`` (int), ``avg_trade_pnl_usd``; NaN cases as in each function.
+    """
+    pnl = _returns(pnl_usd)
+    return {
+        "total_return": total_return(returns),
+        "cagr": cagr(returns),
+        "sharpe_ratio": sharpe_ratio(returns),
+        "sortino_ratio": sortino_ratio(returns),
+        "max_drawdown": max_drawdown(returns),
+        "win_rate": win_rate(pnl),
+        "n_trades": int(pnl.size),
+        "avg_trade_pnl_usd": avg_trade_pnl_usd(pnl),
+    }

@@ -1,0 +1,105 @@
+"""Tests of engine.metrics on hand-computable series (SYNTHETIC numbers) and NaN cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import metrics as m
+
+
+def test_total_return_compounds():
+    # 1.10 * 0.90 - 1 = -0.01
+    assert m.total_return([0.10, -0.10]) == pytest.approx(-0.01)
+    assert m.total_return([0.0, 0.0]) == 0.0
+
+
+def test_cagr_over_two_years():
+    # +21 % over 504 trading days = 2 years -> sqrt(1.21) - 1 = 0.10 per year
+    assert m.cagr([0.21] + [0.0] * 503) == pytest.approx(0.10)
+    # one year of 252 days: CAGR = total return
+    r = np.full(252, 0.001)
+    assert m.cagr(r) == pytest.approx(m.total_return(r))
+
+
+def test_cagr_nan_when_wealth_is_wiped_out():
+    assert math.isnan(m.cagr([-1.0, 0.1]))
+
+
+def test_sharpe_hand_computed():
+    # r = [0.01, -0.01, 0.02]: mean 0.02/3, sample std = sqrt(((1/3)^2 + (5/3)^2 + (4/3)^2)/2)/100
+    r = [0.01, -0.01, 0.02]
+    mean = 0.02 / 3
+    std = math.sqrt(((0.01 - mean) ** 2 + (-0.01 - mean) ** 2 + (0.02 - mean) ** 2) / 2)
+    assert m.sharpe_ratio(r) == pytest.approx(mean / std * math.sqrt(252))
+    assert std == pytest.approx(math.sqrt((1 / 9 + 25 / 9 + 16 / 9) / 2) / 100)
+
+
+def test_sortino_hand_computed():
+    # downside deviation: sqrt(mean([0, 0.01^2, 0])) = 0.01/sqrt(3); annualised * sqrt(252)
+    r = [0.01, -0.01, 0.02]
+    dd = 0.01 / math.sqrt(3) * math.sqrt(252)
+    assert m.downside_risk(r) == pytest.approx(dd)
+    assert m.sortino_ratio(r) == pytest.approx((0.02 / 3) * 252 / dd)
+
+
+@pytest.mark.parametrize(
+    ("fn", "series"),
+    [
+        (m.sharpe_ratio, []),
+        (m.sharpe_ratio, [0.01]),  # < 2 observations
+        (m.sharpe_ratio, [0.01, 0.01, 0.01]),  # zero std
+        (m.sortino_ratio, [0.01]),
+        (m.sortino_ratio, [0.01, 0.02]),  # no downside
+        (m.total_return, []),
+        (m.cagr, []),
+        (m.max_drawdown, []),
+        (m.win_rate, []),  # no trades
+        (m.avg_trade_pnl_usd, []),
+    ],
+)
+def test_degenerate_inputs_give_nan(fn, series):
+    assert math.isnan(fn(series))
+
+
+def test_max_drawdown_hand_computed():
+    # wealth 1 -> 1.1 -> 0.55 -> 0.66: the trough 0.55 is 50 % below the 1.1 peak
+    assert m.max_drawdown([0.10, -0.50, 0.20]) == pytest.approx(-0.5)
+    # a first-day loss counts against the starting wealth of 1
+    assert m.max_drawdown([-0.02, 0.01]) == pytest.approx(-0.02)
+    assert m.max_drawdown([0.01, 0.02]) == 0.0
+
+
+def test_max_drawdown_is_never_positive():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        assert m.max_drawdown(rng.normal(0, 0.02, 100)) <= 0
+
+
+def test_win_rate_and_average_pnl():
+    # 1 win of 3 (a zero P&L is not a win); mean (10 - 5 + 0) / 3
+    assert m.win_rate([10.0, -5.0, 0.0]) == pytest.approx(1 / 3)
+    assert m.avg_trade_pnl_usd([10.0, -5.0, 0.0]) == pytest.approx(5 / 3)
+
+
+def test_returns_must_be_one_dimensional():
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        m.total_return(np.zeros((2, 2)))
+
+
+def test_summarize_keys_and_counts():
+    out = m.summarize([0.01, -0.01], [5.0])
+    assert set(out) == {
+        "total_return",
+        "cagr",
+        "sharpe_ratio",
+        "sortino_ratio",
+        "max_drawdown",
+        "win_rate",
+        "n_trades",
+        "avg_trade_pnl_usd",
+    }
+    assert out["n_trades"] == 1
+    assert math.isnan(m.summarize([0.01], [])["win_rate"])
