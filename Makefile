@@ -41,7 +41,7 @@ all: setup ## main job: load -> dbt build -> forecast -> backtest -> publish, on
 	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
 	$(call timed,forecast,$(BIN)/python -m ml train)
 	$(call timed,backtest,$(BIN)/python -m engine run --config $(STRATEGY_CONFIG))
-	$(call timed,publish,$(BIN)/python -m warehouse publish)
+	$(call timed,publish,$(BIN)/python -m warehouse publish >/dev/null)
 	@$(BIN)/python -m engine summary
 
 load: setup ## land the vendor files into warehouse/raw (validated parquet)
