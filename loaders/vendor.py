@@ -61,6 +61,7 @@ ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 }
 
 DATE_COLUMNS = {"quote_date", "expiration", "date"}
+LINEAGE_COLUMNS = frozenset(schemas.LINEAGE)
 # Date headers of the two-column layouts: CBOE close-only (DATE), FRED (observation_date), and
 # FRED exports re-saved by other tools (date,value).
 DATE_HEADERS = frozenset({"DATE", "Date", "date", "observation_date"})
@@ -70,10 +71,8 @@ def _const_symbol(name: str) -> Callable[[Path, list[str]], tuple[str, str]]:
     return lambda path, header: ("symbol", name)
 
 
-def _symbol_from_stem(
-    column: str, suffix: str = ""
-) -> Callable[[Path, list[str]], tuple[str, str]]:
-    return lambda path, header: (column, path.name.removesuffix(suffix).removesuffix(".csv"))
+def _symbol_from_stem(column: str) -> Callable[[Path, list[str]], tuple[str, str]]:
+    return lambda path, header: (column, path.name.removesuffix(".csv"))
 
 
 def _close_only_series(column: str, suffix: str) -> Callable[[Path, list[str]], tuple[str, str]]:
@@ -306,9 +305,6 @@ def parse_file(
         .alias("row_json"),
     )
     return typed.filter(~bad), rejects
-
-
-LINEAGE_COLUMNS = frozenset(schemas.LINEAGE)
 
 
 def _empty_rejects() -> pl.DataFrame:

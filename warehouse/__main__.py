@@ -40,10 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     con = connect(paths.published_db, read_only=True)
     try:
         tables = con.sql(
-            "select schema_name, table_name, estimated_size from duckdb_tables() "
-            "order by schema_name, table_name"
+            "select schema_name, table_name from duckdb_tables() order by schema_name, table_name"
         ).fetchall()
-        for schema, table, _ in tables:
+        for schema, table in tables:
             n = con.sql(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
             print(f"{schema}.{table:<40} {n:>10,} rows")
     finally:

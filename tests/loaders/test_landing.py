@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def test_validation_rejects_keep_rule_file_and_line(tmp_path: Path) -> None:
     vendor = tmp_path / "vendor" / "options" / "spx_2019q2_cboe"
     vendor.mkdir(parents=True)
     (vendor / "SPX_20190425.csv.gz").write_bytes(
-        __import__("gzip").compress(("\n".join([HEADER, *LINES]) + "\n").encode())
+        gzip.compress(("\n".join([HEADER, *LINES]) + "\n").encode())
     )
     raw = tmp_path / "raw"
     [report] = land_vendor_files(tmp_path / "vendor", raw, only={"cboe/option_quotes"})
