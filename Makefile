@@ -13,6 +13,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
+# Writers run under the pipeline lock: a second `make all` (or load) fails at once with
+# "pipeline already running (pid N)"; the stages of one `make all` share its lock.
+LOCKED = $(BIN)/python -m warehouse locked --
+
 # Run a stage and print how long it took: $(call timed,<name>,<command>)
 define timed
 	@t0=$$(date +%s.%N); $(2); \
@@ -20,7 +24,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all load build forecast backtest publish summary app test test-fast lint docs clean
+.PHONY: help setup all pipeline load build forecast backtest publish summary app test test-fast lint docs clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +40,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (idempotent)
 
 all: setup ## main job: load -> dbt build -> forecast -> backtest -> publish, on the embedded real data
+	@$(LOCKED) $(MAKE) --no-print-directory pipeline
+
+pipeline: setup
 	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
 	$(call timed,load,$(BIN)/python -m loaders load)
 	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
@@ -45,20 +52,20 @@ all: setup ## main job: load -> dbt build -> forecast -> backtest -> publish, on
 	@$(BIN)/python -m engine summary
 
 load: setup ## land the vendor files into warehouse/raw (validated parquet)
-	$(BIN)/python -m loaders load
+	$(LOCKED) $(BIN)/python -m loaders load
 
 build: setup ## dbt build (models + data tests + unit tests) into the private build database
 	mkdir -p $(WAREHOUSE_DIR)/build
-	$(BIN)/dbt build
+	$(LOCKED) $(BIN)/dbt build
 
 forecast: setup ## train the walk-forward direction model, predictions -> ml.predictions
-	$(BIN)/python -m ml train
+	$(LOCKED) $(BIN)/python -m ml train
 
 backtest: setup ## run the strategy in STRATEGY_CONFIG against the build database
-	$(BIN)/python -m engine run --config $(STRATEGY_CONFIG)
+	$(LOCKED) $(BIN)/python -m engine run --config $(STRATEGY_CONFIG)
 
 publish: setup ## copy the build database atomically to warehouse/options.duckdb (green build only)
-	$(BIN)/python -m warehouse publish
+	$(LOCKED) $(BIN)/python -m warehouse publish
 
 summary: setup ## print the published backtest runs, one line each
 	$(BIN)/python -m engine summary

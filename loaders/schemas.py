@@ -1,7 +1,8 @@
 """Canonical schemas of the landed (raw) tables: the field's column names, one place.
 
 Every landed table also carries lineage columns: ``source`` (which vendor layout), ``source_file``
-(path relative to the vendor directory) and ``source_line`` (1-based line in that file, header = 1).
+(path relative to the vendor directory, or a ``yfinance://`` address for live fetches),
+``source_line`` (1-based line in that file, header = 1) and ``load_id`` (the landed batch).
 """
 
 from __future__ import annotations
@@ -12,30 +13,52 @@ LINEAGE: dict[str, pl.DataType] = {
     "source": pl.String(),
     "source_file": pl.String(),
     "source_line": pl.Int64(),
+    "load_id": pl.String(),
 }
 
-#: One row per contract per quote_date. Vols are decimal fractions (0.12 = 12 %).
+#: One row per contract per quote (per quote_date for end-of-day files; per snapshot for
+#: intraday layouts, which set ``quoted_at``). Vols are decimal fractions (0.12 = 12 %); greeks
+#: are as the vendor delivers them (null where it gives none).
 OPTION_QUOTES: dict[str, pl.DataType] = {
     "underlying_symbol": pl.String(),
     "underlying_price": pl.Float64(),
+    "underlying_bid": pl.Float64(),
+    "underlying_ask": pl.Float64(),
     "exchange": pl.String(),
-    "contract_symbol": pl.String(),  # the vendor's symbol, kept as delivered
+    # OCC/OSI symbol built from the row's own terms, unpadded: root + YYMMDD + C|P + strike x 1000
+    # in 8 digits (SPXW190426C02900000). The vendor's symbol, as delivered, is ``vendor_symbol``.
+    "contract_symbol": pl.String(),
+    "vendor_symbol": pl.String(),
+    "option_root": pl.String(),
     "option_type": pl.String(),  # 'call' | 'put'
     "expiration": pl.Date(),
-    "quote_date": pl.Date(),
+    "quote_date": pl.Date(),  # exchange-local date
+    "quoted_at": pl.Datetime("us", "UTC"),  # snapshot time; null for end-of-day files
     "strike": pl.Float64(),
     "last": pl.Float64(),
     "bid": pl.Float64(),
     "ask": pl.Float64(),
+    "bid_size": pl.Int64(),
+    "ask_size": pl.Int64(),
     "volume": pl.Int64(),
     "open_interest": pl.Int64(),
     "implied_volatility": pl.Float64(),
     "delta": pl.Float64(),
     "gamma": pl.Float64(),
+    "theta": pl.Float64(),
+    "vega": pl.Float64(),
+    "rho": pl.Float64(),
+    # Contract terms, from loaders/contract_specs.yaml by option_root (or the vendor's own column).
+    "exercise_style": pl.String(),  # 'european' | 'american'
+    "settlement_style": pl.String(),  # 'cash' | 'physical'
+    "settlement_type": pl.String(),  # 'AM' (open, SOQ) | 'PM' (close)
+    "contract_multiplier": pl.Int64(),
     **LINEAGE,
 }
 
-#: One row per symbol per date per source; close-only series leave open/high/low/volume null.
+#: One row per symbol per date per source. Prices in the listing currency. ``close`` is raw
+#: (unadjusted) unless ``is_adjusted``; ``adj_close`` is the vendor's split/dividend-adjusted
+#: close where it delivers one. Close-only series leave open/high/low/volume null.
 BARS: dict[str, pl.DataType] = {
     "symbol": pl.String(),
     "date": pl.Date(),
@@ -43,7 +66,30 @@ BARS: dict[str, pl.DataType] = {
     "high": pl.Float64(),
     "low": pl.Float64(),
     "close": pl.Float64(),
+    "adj_close": pl.Float64(),
     "volume": pl.Int64(),
+    "is_adjusted": pl.Boolean(),
+    **LINEAGE,
+}
+
+#: One row per symbol per factor-file date (QuantConnect/Lean layout): the factors apply to every
+#: bar up to and including ``date``; adjusted price = raw price x price_factor x split_factor.
+ADJUSTMENT_FACTORS: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "date": pl.Date(),
+    "price_factor": pl.Float64(),
+    "split_factor": pl.Float64(),
+    "reference_price": pl.Float64(),
+    **LINEAGE,
+}
+
+#: One row per symbol per ex-date per action: ``dividend`` (cash per share, USD) or ``split``
+#: (new shares per old share: 4.0 for a 4-for-1).
+CORPORATE_ACTIONS: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "ex_date": pl.Date(),
+    "action_type": pl.String(),
+    "value": pl.Float64(),
     **LINEAGE,
 }
 
@@ -66,12 +112,36 @@ RATES: dict[str, pl.DataType] = {
     **LINEAGE,
 }
 
-#: Rows that failed parsing or validation, with the rule they broke; every column kept as text.
+#: Rows that failed parsing or a validation rule, with the rule; the row is kept as JSON text.
+#: The same layout holds warnings (rows that landed but broke a warning-severity rule).
 REJECTS: dict[str, pl.DataType] = {
     "entity": pl.String(),
     "rule": pl.String(),
+    "severity": pl.String(),  # 'error' (row rejected) | 'warning' (row landed, flagged)
     "source": pl.String(),
     "source_file": pl.String(),
     "source_line": pl.Int64(),
+    "load_id": pl.String(),
     "row_json": pl.String(),
+}
+
+ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "option_quotes": OPTION_QUOTES,
+    "index_bars": BARS,
+    "equity_bars": BARS,
+    "adjustment_factors": ADJUSTMENT_FACTORS,
+    "corporate_actions": CORPORATE_ACTIONS,
+    "volatility_indices": VOLATILITY_INDICES,
+    "rates": RATES,
+}
+
+#: Columns that identify a row of each entity (unique within and across landed batches).
+ENTITY_KEYS: dict[str, tuple[str, ...]] = {
+    "option_quotes": ("source", "quote_date", "quoted_at", "contract_symbol"),
+    "index_bars": ("source", "symbol", "date"),
+    "equity_bars": ("source", "symbol", "date"),
+    "adjustment_factors": ("source", "symbol", "date"),
+    "corporate_actions": ("source", "symbol", "ex_date", "action_type"),
+    "volatility_indices": ("source", "index_symbol", "date"),
+    "rates": ("source", "series_id", "date"),
 }

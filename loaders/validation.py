@@ -2,12 +2,16 @@
 
 great-expectations runs on pandas batches (its SQL datasource does not work with DuckDB, see
 ../shared/FIELD_NOTES.md). Each expectation is asked for ``COMPLETE`` results so that the index
-of every failing row comes back: those rows go to the rejects with the expectation as their rule,
-the others land. A row breaking several rules is rejected once, under the first rule it broke.
+of every failing row comes back. Expectations of severity ``critical`` are *errors*: the rows that
+break them are rejected (kept with the rule, file and line), the others land. Expectations of
+severity ``warning`` flag rows that still land (a vendor IV of 0 or 3,600 % is a real quirk of
+real files, not a reason to lose the quote); flagged rows are kept in the same layout. A row
+breaking several error rules is rejected once, under the first rule it broke.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -16,23 +20,42 @@ from typing import Any
 
 import polars as pl
 
-from loaders import schemas
+from loaders import calendar, contracts, schemas
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+#: Implied volatility a quote can plausibly carry, decimal: above 500 % it is a solver artefact.
+IV_PLAUSIBLE_MAX = 5.0
+#: Relative tolerance of the OHLC ordering checks (adjusted prices carry float noise ~1e-15).
+OHLC_TOLERANCE = 1e-9
+#: Derived columns added for validation only (never landed): the terms parsed from the vendor's
+#: OCC symbol, and whether the row's date is an exchange session.
+_OCC_FIELDS = ("expiration", "option_type", "strike")
+CALENDAR_COLUMN = {
+    "option_quotes": "quote_date",
+    "index_bars": "date",
+    "equity_bars": "date",
+    "volatility_indices": "date",
+}
 
-def _suite_specs() -> dict[str, list[Any]]:
-    """Expectations per entity, built lazily: importing great-expectations takes ~2 s."""
+
+def _suite_specs(entity: str) -> list[Any]:
+    """Expectations of one entity, built lazily: importing great-expectations takes ~2 s."""
     import great_expectations as gx
 
     e = gx.expectations
-    return {
-        "option_quotes": [
+    warning = {"severity": "warning"}
+    key = list(schemas.ENTITY_KEYS[entity])
+    unique = e.ExpectCompoundColumnsToBeUnique(column_list=key)
+    on_session = e.ExpectColumnValuesToBeInSet(column="is_exchange_session", value_set=[True])
+    if entity == "option_quotes":
+        return [
             *[
                 e.ExpectColumnValuesToNotBeNull(column=c)
                 for c in (
                     "underlying_symbol",
                     "contract_symbol",
+                    "option_root",
                     "quote_date",
                     "expiration",
                     "option_type",
@@ -45,41 +68,106 @@ def _suite_specs() -> dict[str, list[Any]]:
             e.ExpectColumnValuesToBeBetween(column="ask", min_value=0),
             e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
             e.ExpectColumnValuesToBeBetween(column="open_interest", min_value=0),
-            # Crossed markets: ask < bid. Both zero (no market) is kept: ask = bid passes.
+            # Crossed market (ask < bid). Both zero (no market) passes: ask = bid.
             e.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A="ask", column_B="bid", or_equal=True
+                column_A="ask",
+                column_B="bid",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
             ),
             e.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="expiration", column_B="quote_date", or_equal=True
             ),
-            e.ExpectCompoundColumnsToBeUnique(column_list=["quote_date", "contract_symbol"]),
-        ],
-        "index_bars": _bar_expectations(e),
-        "equity_bars": _bar_expectations(e),
-        "volatility_indices": [
+            # The vendor's symbol must be an OCC symbol and agree with the row's own columns.
+            e.ExpectColumnValuesToMatchRegex(column="vendor_symbol", regex=contracts.OCC_REGEX),
+            *[
+                e.ExpectColumnPairValuesToBeEqual(
+                    column_A=c,
+                    column_B=f"vendor_symbol_{c}",
+                    ignore_row_if="either_value_is_missing",
+                )
+                for c in _OCC_FIELDS
+            ],
+            e.ExpectColumnValuesToBeInSet(
+                column="exercise_style", value_set=["european", "american"]
+            ),
+            e.ExpectColumnValuesToBeInSet(column="settlement_type", value_set=["AM", "PM"]),
+            e.ExpectColumnValuesToBeBetween(column="contract_multiplier", min_value=1),
+            on_session,
+            unique,
+            # Warnings: the quote lands, the flag is kept and counted.
+            e.ExpectColumnValuesToBeBetween(
+                column="implied_volatility",
+                min_value=0,
+                max_value=IV_PLAUSIBLE_MAX,
+                strict_min=True,
+                **warning,
+            ),
+            e.ExpectColumnValuesToBeBetween(
+                column="underlying_price", min_value=0, strict_min=True, **warning
+            ),
+        ]
+    if entity in ("index_bars", "equity_bars"):
+        either = {"ignore_row_if": "either_value_is_missing"}
+        return [
+            e.ExpectColumnValuesToNotBeNull(column="symbol"),
             e.ExpectColumnValuesToNotBeNull(column="date"),
             e.ExpectColumnValuesToNotBeNull(column="close"),
             e.ExpectColumnValuesToBeBetween(column="close", min_value=0, strict_min=True),
-            e.ExpectCompoundColumnsToBeUnique(column_list=["index_symbol", "date"]),
-        ],
-        "rates": [
+            # OHLC consistent: the high is the highest price of the day, the low the lowest
+            # (within a relative 1e-9: split/dividend-adjusted files carry float noise).
+            *[
+                e.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=a, column_B=b, or_equal=True, **either
+                )
+                for a, b in (
+                    ("high_bound", "low"),
+                    ("high_bound", "open"),
+                    ("high_bound", "close"),
+                    ("open", "low_bound"),
+                    ("close", "low_bound"),
+                )
+            ],
+            e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
+            on_session,
+            unique,
+        ]
+    if entity == "adjustment_factors":
+        return [
             e.ExpectColumnValuesToNotBeNull(column="date"),
-            # Percent; negative T10Y2Y spreads are real, a yield of ±100 % is not.
+            e.ExpectColumnValuesToBeBetween(column="price_factor", min_value=0, strict_min=True),
+            e.ExpectColumnValuesToBeBetween(column="split_factor", min_value=0, strict_min=True),
+            unique,
+        ]
+    if entity == "corporate_actions":
+        return [
+            e.ExpectColumnValuesToNotBeNull(column="ex_date"),
+            e.ExpectColumnValuesToBeInSet(column="action_type", value_set=["dividend", "split"]),
+            e.ExpectColumnValuesToBeBetween(column="value", min_value=0, strict_min=True),
+            unique,
+        ]
+    if entity == "volatility_indices":
+        return [
+            e.ExpectColumnValuesToNotBeNull(column="date"),
+            e.ExpectColumnValuesToNotBeNull(column="close"),
+            e.ExpectColumnValuesToBeBetween(column="close", min_value=0, strict_min=True),
+            unique,
+            # Cboe computes VIX in global trading hours on some NYSE holidays (2022-05-30...):
+            # real values on non-NYSE days are flagged, not rejected.
+            e.ExpectColumnValuesToBeInSet(
+                column="is_exchange_session", value_set=[True], **warning
+            ),
+        ]
+    if entity == "rates":
+        return [
+            e.ExpectColumnValuesToNotBeNull(column="date"),
+            # Percent; negative T10Y2Y spreads are real, a yield of +-100 % is not.
             e.ExpectColumnValuesToBeBetween(column="value_pct", min_value=-100, max_value=100),
-            e.ExpectCompoundColumnsToBeUnique(column_list=["series_id", "date"]),
-        ],
-    }
-
-
-def _bar_expectations(e: Any) -> list[Any]:
-    return [
-        e.ExpectColumnValuesToNotBeNull(column="date"),
-        e.ExpectColumnValuesToNotBeNull(column="close"),
-        e.ExpectColumnValuesToBeBetween(column="close", min_value=0, strict_min=True),
-        e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="high", column_B="low", or_equal=True),
-        e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
-        e.ExpectCompoundColumnsToBeUnique(column_list=["symbol", "date", "source"]),
-    ]
+            unique,
+        ]
+    raise KeyError(
+        f"no validation suite for entity {entity!r}; known: {sorted(schemas.ENTITY_KEYS)}"
+    )
 
 
 @cache
@@ -99,9 +187,12 @@ class ValidationOutcome:
     Attributes
     ----------
     landed
-        Rows that passed every expectation (input schema and order).
+        Rows that passed every error-severity expectation (input schema and order).
     rejects
-        :data:`loaders.schemas.REJECTS` rows for the others.
+        :data:`loaders.schemas.REJECTS` rows (``severity='error'``) for the others.
+    warnings
+        :data:`loaders.schemas.REJECTS` rows (``severity='warning'``), one per landed row per
+        warning rule it broke.
     rule_counts
         Failing rows per expectation (a row counts under every rule it broke).
     suite_result
@@ -110,11 +201,13 @@ class ValidationOutcome:
 
     landed: pl.DataFrame
     rejects: pl.DataFrame
+    warnings: pl.DataFrame
     rule_counts: dict[str, int]
     suite_result: dict[str, Any]
 
 
-def _rule_name(config: Any) -> str:
+def rule_name(config: Any) -> str:
+    """``<expectation type>:<columns>``, e.g. ``expect_column_values_to_be_between:strike``."""
     kwargs = config.kwargs
     columns = (
         kwargs.get("column")
@@ -125,14 +218,52 @@ def _rule_name(config: Any) -> str:
     return f"{config.type}:{','.join(str(c) for c in columns)}"
 
 
+def _with_derived_columns(entity: str, frame: pl.DataFrame) -> pl.DataFrame:
+    # great-expectations reads pandas: give it naive UTC timestamps (tz-aware ones warn).
+    derived = frame.with_columns(
+        pl.col(c).dt.replace_time_zone(None)
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone is not None
+    )
+    if entity == "option_quotes":
+        occ = contracts.parse_occ(pl.col("vendor_symbol"))
+        derived = derived.with_columns(
+            occ.struct.field(c).alias(f"vendor_symbol_{c}") for c in _OCC_FIELDS
+        ).with_columns(
+            # Standard monthlies listed before 2015-02 expire on the Saturday after the third
+            # Friday in their OCC symbol, while vendors give the Friday (last trading day).
+            pl.when(
+                (pl.col("vendor_symbol_expiration").dt.weekday() == 6)
+                & (pl.col("vendor_symbol_expiration") < dt.date(2015, 2, 21))
+            )
+            .then(pl.col("vendor_symbol_expiration") - pl.duration(days=1))
+            .otherwise(pl.col("vendor_symbol_expiration"))
+            .alias("vendor_symbol_expiration")
+        )
+    if entity in ("index_bars", "equity_bars"):
+        derived = derived.with_columns(
+            (pl.col("high") * (1 + OHLC_TOLERANCE)).alias("high_bound"),
+            (pl.col("low") * (1 - OHLC_TOLERANCE)).alias("low_bound"),
+        )
+    if entity in CALENDAR_COLUMN:
+        column = CALENDAR_COLUMN[entity]
+        dates = frame[column].drop_nulls()
+        days = calendar.sessions(dates.min(), dates.max()) if dates.len() else frozenset[dt.date]()
+        derived = derived.with_columns(
+            pl.col(column)
+            .is_in(pl.Series(sorted(days), dtype=pl.Date).implode())
+            .alias("is_exchange_session")
+        )
+    return derived
+
+
 def validate(entity: str, frame: pl.DataFrame) -> ValidationOutcome:
     """Validate one entity's rows with its great-expectations suite.
 
     Parameters
     ----------
     entity
-        Key of the suite (``option_quotes``, ``index_bars``, ``equity_bars``,
-        ``volatility_indices``, ``rates``).
+        A key of :data:`loaders.schemas.ENTITY_SCHEMAS`.
     frame
         Rows in the entity's canonical schema, lineage columns included.
 
@@ -140,18 +271,20 @@ def validate(entity: str, frame: pl.DataFrame) -> ValidationOutcome:
     ------
     KeyError
         For an entity without a suite; the message lists the known ones.
+    RuntimeError
+        If great-expectations reports failures without the indices of the failing rows (rows
+        could then not be kept apart; never silently landed).
     """
     import great_expectations as gx
 
-    specs = _suite_specs()
-    if entity not in specs:
-        raise KeyError(f"no validation suite for entity {entity!r}; known: {sorted(specs)}")
+    expectations = _suite_specs(entity)
     context = _context()
     name = f"landing_{entity}"
     try:
-        suite = context.suites.get(name)
+        context.suites.delete(name)
     except Exception:  # great-expectations raises its own not-found error type
-        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=specs[entity]))
+        pass
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     try:
         datasource = context.data_sources.get("landing")
     except Exception:
@@ -164,38 +297,77 @@ def validate(entity: str, frame: pl.DataFrame) -> ValidationOutcome:
         f"{entity}_{len(asset.batch_definitions)}"
     )
 
-    pdf = frame.to_pandas()
+    pdf = _with_derived_columns(entity, frame).to_pandas()
     batch = batch_definition.get_batch(batch_parameters={"dataframe": pdf})
     result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
 
-    first_rule = pl.Series("rule", [None] * frame.height, dtype=pl.String)
     rule_counts: dict[str, int] = {}
-    rule_index = {}
+    error_rule: dict[int, str] = {}
+    warnings: list[tuple[int, str]] = []
     for res in result.results:
-        rule = _rule_name(res.expectation_config)
+        config = res.expectation_config
+        rule = rule_name(config)
         indices = [] if res.success else (res.result.get("unexpected_index_list") or [])
         if not res.success and not indices and res.result.get("unexpected_count"):
             raise RuntimeError(f"{rule} failed without row indices: cannot keep rows apart")
         rule_counts[rule] = len(indices)
-        for i in indices:
-            rule_index.setdefault(int(i), rule)
-    if rule_index:
-        idx = pl.DataFrame(
-            {"row": list(rule_index), "rule": list(rule_index.values())},
-            schema={"row": pl.UInt32, "rule": pl.String},
-        )
-        first_rule = (
-            frame.with_row_index("row").select("row").join(idx, on="row", how="left")["rule"]
-        )
+        if (
+            str(config.severity.value if hasattr(config.severity, "value") else config.severity)
+            == "warning"
+        ):
+            warnings.extend((int(i), rule) for i in indices)
+        else:
+            for i in indices:
+                error_rule.setdefault(int(i), rule)
+
+    indexed = frame.with_row_index("_row")
+    first_rule = indexed.select("_row").join(
+        pl.DataFrame(
+            {"_row": list(error_rule), "rule": list(error_rule.values())},
+            schema={"_row": pl.UInt32, "rule": pl.String},
+        ),
+        on="_row",
+        how="left",
+        maintain_order="left",
+    )["rule"]
     bad = first_rule.is_not_null()
-    data_columns = [c for c in frame.columns if c not in schemas.LINEAGE]
-    rejects = frame.filter(bad).select(
+    warned = pl.DataFrame(
+        {"_row": [i for i, _ in warnings], "rule": [r for _, r in warnings]},
+        schema={"_row": pl.UInt32, "rule": pl.String},
+    )
+    flagged = (
+        indexed.filter(~bad)
+        .join(warned, on="_row", how="inner")
+        .sort("_row", "rule")
+        .with_columns(pl.lit("warning").alias("severity"))
+    )
+    rejected = indexed.filter(bad).with_columns(
+        first_rule.filter(bad).alias("rule"), pl.lit("error").alias("severity")
+    )
+    summary = json.loads(json.dumps(result.describe_dict(), default=str))
+    return ValidationOutcome(
+        landed=frame.filter(~bad),
+        rejects=as_issue_rows(entity, rejected),
+        warnings=as_issue_rows(entity, flagged),
+        rule_counts=rule_counts,
+        suite_result=summary,
+    )
+
+
+def as_issue_rows(entity: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows with ``rule`` and ``severity`` columns as :data:`loaders.schemas.REJECTS` rows."""
+    data_columns = [
+        c
+        for c in rows.columns
+        if c not in schemas.LINEAGE and c not in ("_row", "rule", "severity")
+    ]
+    return rows.select(
         pl.lit(entity).alias("entity"),
-        first_rule.filter(bad).alias("rule"),
+        "rule",
+        "severity",
         "source",
         "source_file",
         "source_line",
+        "load_id",
         pl.struct(pl.col(data_columns).cast(pl.String)).struct.json_encode().alias("row_json"),
     )
-    summary = json.loads(json.dumps(result.describe_dict(), default=str))
-    return ValidationOutcome(frame.filter(~bad), rejects, rule_counts, summary)

@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 from warehouse.paths import WarehousePaths, connect
+from warehouse.pipeline import run_locked
 from warehouse.publish import BuildNotGreenError, default_run_results, publish
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m warehouse",
-        description="Publish the private build database to readers, or list the published one.",
+        description="Publish the private build database to readers, list the published one, or "
+        "run a command under the pipeline lock.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     pub = sub.add_parser("publish", help="copy build/build.duckdb atomically to options.duckdb")
@@ -24,8 +26,21 @@ def main(argv: list[str] | None = None) -> int:
         help=f"dbt run_results.json proving a green build (default {default_run_results()})",
     )
     sub.add_parser("tables", help="list the published tables and their row counts")
+    locked = sub.add_parser(
+        "locked",
+        help="run a command holding the pipeline lock (one pipeline at a time)",
+        description="Run COMMAND while holding <WAREHOUSE_DIR>/.pipeline.lock; fail at once "
+        "with 'pipeline already running (pid N)' if another pipeline holds it.",
+    )
+    locked.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     args = parser.parse_args(argv)
     paths = WarehousePaths.from_env()
+
+    if args.command == "locked":
+        command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+        if not command:
+            parser.error("locked: give a command after --")
+        return run_locked(paths.root, command)
 
     if args.command == "publish":
         try:

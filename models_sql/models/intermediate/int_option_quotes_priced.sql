@@ -10,7 +10,6 @@ quotes_with_contract_terms as (
 
     select
         stg_cboe__option_quotes.*,
-        regexp_extract(stg_cboe__option_quotes.contract_symbol, '^([A-Z]+)', 1) as option_root,
         date_diff(
             'day', stg_cboe__option_quotes.quote_date, stg_cboe__option_quotes.expiration
         ) as dte,
@@ -22,12 +21,6 @@ quotes_priced as (
 
     select
         quotes_with_contract_terms.*,
-        -- CBOE SPX product specification: standard (monthly) SPX options are AM-settled on the
-        -- Special Opening Quotation; SPXW (weeklies, end-of-month) are PM-settled on the close.
-        case
-            when quotes_with_contract_terms.option_root = 'SPX' then 'AM'
-            else 'PM'
-        end as settlement_type,
         -- no ask means no market: mid is unknown, not zero
         case
             when quotes_with_contract_terms.ask > 0

@@ -9,22 +9,36 @@ stg_yahoo__index_bars as (
 stg_yahoo__equity_bars as (
 
     select * from {{ ref('stg_yahoo__equity_bars') }}
+    -- raw prices only: option intrinsic value is computed against the unadjusted underlying
+    where not is_adjusted
 
 ),
 
-stg_quantconnect__equity_bars as (
+int_equity_bars_adjusted as (
 
-    select * from {{ ref('stg_quantconnect__equity_bars') }}
+    select * from {{ ref('int_equity_bars_adjusted') }}
 
 ),
 
 bars_unioned as (
 
-    select * from stg_yahoo__index_bars
+    -- adj_close: split- and dividend-adjusted where a factor file exists (QuantConnect), else
+    -- the raw close (indices pay no dividends; the close-only SPY file has no factors)
+    select *, close as adj_close from stg_yahoo__index_bars
     union all by name
-    select * from stg_yahoo__equity_bars
+    select * exclude (adj_close, is_adjusted), close as adj_close from stg_yahoo__equity_bars
     union all by name
-    select * from stg_quantconnect__equity_bars
+    select
+        int_equity_bars_adjusted.underlying_symbol,
+        int_equity_bars_adjusted.trade_date,
+        int_equity_bars_adjusted.open,
+        int_equity_bars_adjusted.high,
+        int_equity_bars_adjusted.low,
+        int_equity_bars_adjusted.close,
+        int_equity_bars_adjusted.adj_close,
+        int_equity_bars_adjusted.volume,
+        'quantconnect_raw_daily' as source,
+    from int_equity_bars_adjusted
 
 ),
 

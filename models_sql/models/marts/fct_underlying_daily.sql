@@ -18,22 +18,56 @@ int_rates_pivoted as (
 
 ),
 
-bars_with_returns as (
+-- Daily gross return: the adjusted close's ratio within one source (splits and dividends are not
+-- moves), the raw close's ratio where the chosen source changes (adjusted series of different
+-- vendors are not on one scale, raw closes are). Prices themselves stay raw: option intrinsic
+-- value needs them.
+bars_with_daily_return as (
 
     select
         int_underlying_bars_unioned.*,
-        int_underlying_bars_unioned.close / lag(int_underlying_bars_unioned.close) over by_day - 1
-            as return_1d,
-        ln(int_underlying_bars_unioned.close / lag(int_underlying_bars_unioned.close) over by_day)
-            as log_return_1d,
-        int_underlying_bars_unioned.close / lag(int_underlying_bars_unioned.close, 5) over by_day - 1
-            as return_5d,
-        int_underlying_bars_unioned.close / lag(int_underlying_bars_unioned.close, 21) over by_day - 1
-            as return_21d,
+        case
+            when lag(int_underlying_bars_unioned.source) over by_day = int_underlying_bars_unioned.source
+                then int_underlying_bars_unioned.adj_close / lag(int_underlying_bars_unioned.adj_close) over by_day
+            else int_underlying_bars_unioned.close / lag(int_underlying_bars_unioned.close) over by_day
+        end as gross_return_1d,
     from int_underlying_bars_unioned
     window by_day as (
         partition by int_underlying_bars_unioned.underlying_symbol
         order by int_underlying_bars_unioned.trade_date
+    )
+
+),
+
+-- A total-return index (1.0 on the first day) chains the daily returns, so multi-day returns
+-- are ratios of it whatever the sources in between.
+bars_with_return_index as (
+
+    select
+        bars_with_daily_return.*,
+        exp(sum(ln(coalesce(bars_with_daily_return.gross_return_1d, 1.0))) over (
+            partition by bars_with_daily_return.underlying_symbol
+            order by bars_with_daily_return.trade_date
+            rows between unbounded preceding and current row
+        )) as total_return_index,
+    from bars_with_daily_return
+
+),
+
+bars_with_returns as (
+
+    select
+        bars_with_return_index.*,
+        bars_with_return_index.gross_return_1d - 1 as return_1d,
+        ln(bars_with_return_index.gross_return_1d) as log_return_1d,
+        bars_with_return_index.total_return_index
+            / lag(bars_with_return_index.total_return_index, 5) over by_day - 1 as return_5d,
+        bars_with_return_index.total_return_index
+            / lag(bars_with_return_index.total_return_index, 21) over by_day - 1 as return_21d,
+    from bars_with_return_index
+    window by_day as (
+        partition by bars_with_return_index.underlying_symbol
+        order by bars_with_return_index.trade_date
     )
 
 ),
@@ -72,6 +106,8 @@ bars_joined_to_vol_and_rates as (
         bars_with_realized_vol.high,
         bars_with_realized_vol.low,
         bars_with_realized_vol.close,
+        bars_with_realized_vol.adj_close,
+        bars_with_realized_vol.total_return_index,
         bars_with_realized_vol.volume,
         bars_with_realized_vol.return_1d,
         bars_with_realized_vol.log_return_1d,

@@ -16,7 +16,9 @@ forward_returns as (
         fct_underlying_daily.trade_date,
         5 as horizon_days,
         lead(fct_underlying_daily.trade_date, 5) over by_day as target_date_5d,
-        lead(fct_underlying_daily.close, 5) over by_day / fct_underlying_daily.close - 1
+        -- the total-return index: a split or an ex-dividend day is not a move
+        lead(fct_underlying_daily.total_return_index, 5) over by_day
+            / fct_underlying_daily.total_return_index - 1
             as forward_return_5d,
     from fct_underlying_daily
     window by_day as (

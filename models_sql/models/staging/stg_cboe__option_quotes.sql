@@ -10,6 +10,8 @@ renamed as (
 
     select
         source_option_quotes.contract_symbol,
+        source_option_quotes.vendor_symbol,
+        source_option_quotes.option_root,
         source_option_quotes.underlying_symbol,
         source_option_quotes.exchange,
         source_option_quotes.quote_date,
@@ -26,9 +28,17 @@ renamed as (
         nullif(source_option_quotes.implied_volatility, 0)::double as implied_volatility,
         source_option_quotes.delta::double as delta,
         source_option_quotes.gamma::double as gamma,
+        -- the SPY 2021 files carry theta and vega; the SPX 2019 files do not (null)
+        source_option_quotes.theta::double as theta,
+        source_option_quotes.vega::double as vega,
+        source_option_quotes.exercise_style,
+        source_option_quotes.settlement_style,
+        source_option_quotes.settlement_type,
+        source_option_quotes.contract_multiplier,
         source_option_quotes.source,
         source_option_quotes.source_file,
         source_option_quotes.source_line,
+        source_option_quotes.load_id,
     from source_option_quotes
 
 )

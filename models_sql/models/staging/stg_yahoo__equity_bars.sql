@@ -16,7 +16,10 @@ renamed as (
         source_equity_bars.high::double as high,
         source_equity_bars.low::double as low,
         source_equity_bars.close::double as close,
+        source_equity_bars.adj_close::double as adj_close,
         source_equity_bars.volume::bigint as volume,
+        -- yfinance auto_adjust=True exports: dividend-adjusted, never for intrinsic value
+        source_equity_bars.is_adjusted,
         source_equity_bars.source,
     from source_equity_bars
 

@@ -1,0 +1,46 @@
+with
+
+source_option_quotes as (
+
+    select * from {{ source('ivolatility', 'option_quotes') }}
+
+),
+
+renamed as (
+
+    select
+        source_option_quotes.contract_symbol,
+        -- padded OSI symbol as delivered (SPXW  110107C01050000)
+        source_option_quotes.vendor_symbol,
+        source_option_quotes.option_root,
+        source_option_quotes.underlying_symbol,
+        source_option_quotes.exchange,
+        source_option_quotes.quote_date,
+        source_option_quotes.expiration,
+        source_option_quotes.option_type,
+        source_option_quotes.strike::double as strike,
+        source_option_quotes.bid::double as bid,
+        source_option_quotes.ask::double as ask,
+        source_option_quotes.volume::bigint as volume,
+        source_option_quotes.open_interest::bigint as open_interest,
+        source_option_quotes.underlying_price::double as underlying_price,
+        -- decimal fraction (0.12 = 12 %), as the vendor delivers it
+        source_option_quotes.implied_volatility::double as implied_volatility,
+        source_option_quotes.delta::double as delta,
+        source_option_quotes.gamma::double as gamma,
+        source_option_quotes.theta::double as theta,
+        source_option_quotes.vega::double as vega,
+        source_option_quotes.rho::double as rho,
+        source_option_quotes.exercise_style,
+        source_option_quotes.settlement_style,
+        source_option_quotes.settlement_type,
+        source_option_quotes.contract_multiplier,
+        source_option_quotes.source,
+        source_option_quotes.source_file,
+        source_option_quotes.source_line,
+        source_option_quotes.load_id,
+    from source_option_quotes
+
+)
+
+select * from renamed
