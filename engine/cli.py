@@ -95,7 +95,7 @@ def published_summary(db_path: Path) -> list[str]:
     finally:
         con.close()
     lines = [f"published warehouse: {db_path.resolve()}"]
-    for (strategy, symbol, run_id, version, n, total, sharpe, mdd, win, first, last) in rows:
+    for strategy, symbol, run_id, version, n, total, sharpe, mdd, win, first, last in rows:
         lines.append(
             f"backtest {strategy} {symbol} run_id={run_id} ({first}..{last}, forecasts "
             f"{version}): {n} trades, total_return={_pct(total, 2)}, "

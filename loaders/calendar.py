@@ -9,6 +9,7 @@ hurricane closure, national days of mourning).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import cache
 
 DEFAULT_CALENDAR = "XNYS"
@@ -35,5 +36,16 @@ def sessions(start: dt.date, end: dt.date, calendar: str = DEFAULT_CALENDAR) -> 
         )
     first = max(start, dt.date(1886, 1, 1))
     last = max(end, first + dt.timedelta(days=7))  # the library needs start < end
-    cal = xcals.get_calendar(calendar, start=first.isoformat(), end=last.isoformat())
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 still calls Series.values on tz-aware data, which pandas 3.1
+        # deprecates (Pandas4Warning); the sessions it returns are unaffected.
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        try:
+            from pandas.errors import Pandas4Warning
+
+            warnings.simplefilter("ignore", category=Pandas4Warning)
+        except ImportError:  # pandas < 3.1
+            pass
+        cal = xcals.get_calendar(calendar, start=first.isoformat(), end=last.isoformat())
     return frozenset(ts.date() for ts in cal.sessions if start <= ts.date() <= end)

@@ -92,12 +92,10 @@ __all__ = [
     "ErrorKind",
     "FetchResult",
     "RetryPolicy",
-    "SourceNotBuiltError",
     "SymbolFailure",
     "Throttle",
     "YFinanceError",
     "fetch_bars",
-    "land_yfinance",
     "snapshot_option_chains",
 ]
 
@@ -173,10 +171,6 @@ Progress = Callable[[int, int, str], None]
 # --------------------------------------------------------------------------------------------
 # Errors and results
 # --------------------------------------------------------------------------------------------
-
-
-class SourceNotBuiltError(NotImplementedError):
-    """A source that the CLI lists but whose landing is not wired yet."""
 
 
 class YFinanceError(Exception):
@@ -716,15 +710,15 @@ def fetch_bars(
     ------
     TypeError, ValueError
         For bad arguments (a single string as ``symbols``, duplicates, ``end <= start``).
-        Data problems never raise: they are ``failures``.
+        The four error kinds never raise: they are ``failures``. An exception of any other
+        kind from inside yfinance propagates (a bug, not a data problem).
 
     Examples
     --------
     >>> result = fetch_bars(["SPY"], "2020-03-16", "2020-03-21")  # doctest: +SKIP
-    >>> result.frames["corporate_actions"]  # doctest: +SKIP
-    shape: (1, 7)
-    symbol  ex_date     action_type  value     source    source_file   source_line
-    "SPY"   2020-03-20  "dividend"   1.406025  "yfinance"  "yfinance://…"  5
+    >>> result.frames["corporate_actions"].select("ex_date", "action_type", "value").rows()
+    ... # doctest: +SKIP
+    [(datetime.date(2020, 3, 20), 'dividend', 1.406025)]
     """
     tickers = _normalise_symbols(symbols)
     start_d, end_d = _as_date("start", start), _as_date("end", end)
@@ -803,13 +797,18 @@ def _chain_frame(
     import pandas as pd
 
     what = "option_chain"
-    sides = [(side, frame) for side, frame in (("call", chain.calls), ("put", chain.puts))]
-    sides = [(side, frame) for side, frame in sides if frame is not None and len(frame)]
+    sides = [
+        (side, frame)
+        for side, frame in (("call", chain.calls), ("put", chain.puts))
+        if frame is not None and len(frame)
+    ]
     if not sides:
         raise YFinanceError(
             "no_data", symbol, f"{what}: the chain has no contracts", expiration=expiration
         )
     for side, frame in sides:
+        # yfinance reindexes to its own column list (an absent field becomes NaN, caught by the
+        # null check below); this guards against that list changing.
         missing = [c for c in _CHAIN_COLUMNS if c not in frame.columns]
         if missing:
             raise YFinanceError(
@@ -913,6 +912,7 @@ def snapshot_option_chains(
     ------
     TypeError, ValueError
         For bad arguments (naive ``snapshot_at``, a single string as ``symbols``, duplicates).
+        The four error kinds never raise: they are ``failures``.
     """
     tickers = _normalise_symbols(symbols)
     if snapshot_at is None:
@@ -955,22 +955,4 @@ def snapshot_option_chains(
         frames={"option_quotes": _concat(chains, OPTION_SNAPSHOT_SCHEMA)},
         failures=run.failures,
         requests=run.requests,
-    )
-
-
-def land_yfinance(*_: object, **__: object) -> None:
-    """Raise: the CLI's ``--source yfinance`` landing is not wired to these fetchers yet.
-
-    Kept for ``python -m loaders`` (which imports it): fetching is :func:`fetch_bars` and
-    :func:`snapshot_option_chains`; writing their frames is another module's job.
-
-    Raises
-    ------
-    SourceNotBuiltError
-        Always.
-    """
-    raise SourceNotBuiltError(
-        "landing the yfinance source from the CLI is not wired yet (fetch_bars and "
-        "snapshot_option_chains in loaders.yfinance_source fetch it): use --source vendor (the "
-        "embedded files under warehouse/vendor/, the default). Nothing was fetched."
     )

@@ -69,9 +69,12 @@ def _published(root: Path) -> duckdb.DuckDBPyConnection:
 
 def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
     _, _, out = pipeline
+    # 56 SPX days + the SPY 2021 file; its 17 crossed quotes (bid > ask) are the only rejects.
     assert (
-        "cboe/option_quotes: 56 files, 781,952 rows in, 781,952 landed, 0 rejected" in out["load"]
+        "cboe/option_quotes: 57 files (57 new, 0 unchanged), 786,992 rows in, 786,975 landed, "
+        "17 rejected" in out["load"]
     )
+    assert "landed 1,007,634 rows in 92 new batch(es), rejected 18" in out["load"]
 
 
 def test_dbt_build_is_green_and_docs_generate(pipeline: tuple[Path, dict, dict]) -> None:
@@ -85,9 +88,16 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
     con = _published(root)
     try:
         quotes = con.sql(
-            "select count(*), count(distinct quote_date) from marts.fct_option_quotes_daily"
+            "select count(*), count(distinct quote_date) from marts.fct_option_quotes_daily "
+            "where underlying_symbol = 'SPX'"
         ).fetchall()[0]
         assert quotes == (781_952, 56)
+        # What the loaders did is queryable too: every batch, and each rejected row with its rule.
+        batches, rejects = con.sql(
+            "select (select count(*) from staging.stg_landing__batches), "
+            "(select count(*) from staging.stg_landing__rejects)"
+        ).fetchall()[0]
+        assert (batches, rejects) == (92, 18)
         # A hand-checked quote: first line of SPX_20190425.csv.gz, bid 2109.9 / ask 2128.2.
         mid, dte = con.sql(
             "select mid, dte from marts.fct_option_quotes_daily "

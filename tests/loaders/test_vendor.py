@@ -112,3 +112,81 @@ def test_truncated_gzip_names_file(tmp_path: Path) -> None:
     path.write_bytes(payload[:5000])  # a download cut short
     with pytest.raises(VendorFileError, match=r"SPX_20190425\.csv\.gz: cannot read"):
         parse_file(FMT["cboe_eod_chain"], path, tmp_path)
+
+
+def test_spy_2021_file_of_the_same_family_maps_by_header_name() -> None:
+    rows, rejects = parse_file(
+        FMT["cboe_eod_chain"], VENDOR / "options/spy_2021_top20.csv.gz", VENDOR
+    )
+    assert dict(rows.schema) == OPTION_QUOTES and rejects.is_empty()
+    assert rows.height == 5_040
+    # SPY,368.79,SPY210129P00345000,put,2021-01-29,2021-01-04,345.0,2.71,2.76,2.78,7424,48199,
+    # 0.28804,-0.17798,0.00937,-0.1447,0.25147,SPY210129P00345000 (ISO dates, no exchange column)
+    first = rows.row(0, named=True)
+    assert (first["contract_symbol"], first["option_root"], first["exchange"]) == (
+        "SPY210129P00345000",
+        "SPY",
+        None,
+    )
+    assert (first["quote_date"], first["expiration"]) == (dt.date(2021, 1, 4), dt.date(2021, 1, 29))
+    assert (first["theta"], first["vega"], first["rho"]) == (-0.1447, 0.25147, None)
+    assert (first["exercise_style"], first["settlement_style"], first["contract_multiplier"]) == (
+        "american",
+        "physical",
+        100,
+    )
+
+
+def test_datashop_1545_layout_gets_its_root_from_the_file_name() -> None:
+    rows, _ = parse_file(
+        FMT["cboe_datashop_1545"], VENDOR / "options/spxw_20190626_cboe_datashop.csv.gz", VENDOR
+    )
+    assert rows.height == 10_384
+    # 2019-06-26,2019-06-26,1700,C,78,1209.1,78,1229.2,2917.8,2918.42,0,0 (file starts with a BOM)
+    first = rows.row(0, named=True)
+    assert (first["contract_symbol"], first["underlying_symbol"], first["settlement_type"]) == (
+        "SPXW190626C01700000",
+        "SPX",
+        "PM",
+    )
+    assert (first["bid_size"], first["bid"], first["ask"]) == (78, 1209.1, 1229.2)
+    assert first["underlying_price"] == pytest.approx((2917.8 + 2918.42) / 2)
+    # 15:45 in New York on a summer day (EDT, UTC-4) is 19:45 UTC.
+    assert first["quoted_at"] == dt.datetime(2019, 6, 26, 19, 45, tzinfo=dt.UTC)
+
+
+def test_ivolatility_padded_symbols_and_legacy_saturday_expirations() -> None:
+    rows, rejects = parse_file(
+        FMT["ivolatility_eod"], VENDOR / "options/spx_2011_week1_ivolatility.csv.gz", VENDOR
+    )
+    assert rows.height == 9_832 and rejects.is_empty()
+    first = rows.row(0, named=True)
+    assert (first["vendor_symbol"], first["contract_symbol"]) == (
+        "SPXW  110107C01050000",
+        "SPXW110107C01050000",
+    )
+    assert (first["exercise_style"], first["rho"]) == ("european", pytest.approx(0.115065))
+    # Monthly SPX of January 2011: the vendor's expiration is the Friday (last trading day),
+    # the OCC symbol keeps the Saturday expiration of the time.
+    monthly = rows.filter(pl.col("option_root") == "SPX").row(0, named=True)
+    assert monthly["expiration"] == dt.date(2011, 1, 21)
+    assert monthly["contract_symbol"].startswith("SPX110122")
+    assert monthly["settlement_type"] == "AM"
+    assert set(rows["option_root"]) == {"SPX", "SPXW", "SPXPM"}
+
+
+def test_yfinance_csv_is_marked_adjusted_and_factor_files_have_no_header() -> None:
+    spy, _ = parse_file(
+        FMT["yfinance_csv"], VENDOR / "prices/yfinance_auto_adjusted/SPY.csv", VENDOR
+    )
+    assert spy["is_adjusted"].unique().to_list() == [True]
+    assert spy.row(0, named=True)["close"] == pytest.approx(24.175392150878906)
+    factors, _ = parse_file(
+        FMT["quantconnect_factor_file"], VENDOR / "prices/raw_daily/factor_files/SPY.csv", VENDOR
+    )
+    # 19980102,0.6566606,1,1 is line 1: the file has no header.
+    assert factors.select("date", "price_factor", "source_line").row(0) == (
+        dt.date(1998, 1, 2),
+        0.6566606,
+        1,
+    )

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,9 @@ class FakeYahoo:
             status, text = self.options[symbol](request)
         elif endpoint == "v10/finance/quoteSummary":
             # yfinance's timezone fallback for a symbol whose chart has no timezone.
-            status, text = 404, json.dumps(
-                {"quoteSummary": {"result": None, "error": {"code": "Not Found"}}}
+            status, text = (
+                404,
+                json.dumps({"quoteSummary": {"result": None, "error": {"code": "Not Found"}}}),
             )
         else:
             raise AssertionError(f"unexpected Yahoo endpoint {request.url}")
@@ -160,7 +162,9 @@ def slept() -> list[float]:
 
 @pytest.fixture
 def retry(slept: list[float]) -> ys.RetryPolicy:
-    return ys.RetryPolicy(max_attempts=3, base_delay_s=1.0, max_delay_s=1.5, seed=3, sleep=slept.append)
+    return ys.RetryPolicy(
+        max_attempts=3, base_delay_s=1.0, max_delay_s=1.5, seed=3, sleep=slept.append
+    )
 
 
 NO_THROTTLE = ys.Throttle(0.0)
@@ -250,7 +254,11 @@ def test_bars_are_raw_with_exchange_local_dates_and_bars_schema(yahoo: FakeYahoo
         "source_line": 1,
     }
     # Raw close stays the traded price; adj_close carries the dividend adjustment.
-    assert (last["close"], last["adj_close"], last["source_line"]) == (228.80, 210.32249450683594, 5)
+    assert (last["close"], last["adj_close"], last["source_line"]) == (
+        228.80,
+        210.32249450683594,
+        5,
+    )
     # The 1.406025 dividend (ex 2020-03-20) is the whole step in the adjustment ratio between
     # 03-19 and 03-20: (219.794/240.51) / (210.322/228.80) = 1 - 1.406025/240.51 = 0.9941539.
     ratio = bars.select(pl.col("adj_close") / pl.col("close"))["adj_close"]
@@ -604,7 +612,7 @@ def test_throttle_is_shared_across_threads() -> None:
     for thread in threads:
         thread.join()
     released.sort()
-    assert [b - a for a, b in zip(released, released[1:], strict=False)] == [2.0] * 5
+    assert [b - a for a, b in pairwise(released)] == [2.0] * 5
 
 
 def test_every_call_goes_through_the_default_throttle(
@@ -664,7 +672,9 @@ def test_error_names_symbol_and_kind() -> None:
         (lambda: ys.fetch_bars(["SPY"], "16/03/2020", "2020-03-21"), ValueError, "16/03/2020"),
     ],
 )
-def test_bad_arguments_name_the_value(call: Callable[[], object], error: type, message: str) -> None:
+def test_bad_arguments_name_the_value(
+    call: Callable[[], object], error: type, message: str
+) -> None:
     with pytest.raises(error, match=re.escape(message)):
         call()
 
@@ -717,3 +727,47 @@ def test_results_identical_under_any_process_time_zone(
         assert a.equals(b)
     assert tokyo[0]["date"][0] == date(2020, 3, 16)
     assert tokyo[4]["quote_date"][0] == date(2021, 1, 8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Landing a live fetch: same validation, batches and manifest as vendor files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_fetch_lands_as_batches_and_a_repeat_lands_nothing(
+    yahoo: FakeYahoo, tmp_path: Path
+) -> None:
+    from loaders.landing import read_manifest
+    from loaders.yfinance_land import land_yfinance
+
+    yahoo.chart["SPY"] = serve("chart_SPY_2020-03-16_2020-03-21.json")
+    yahoo.options["SPY"] = SPY_OPTIONS
+    raw = tmp_path / "raw"
+
+    def run() -> list[Any]:
+        return land_yfinance(
+            ["SPY"], raw, start=date(2020, 3, 16), end=date(2020, 3, 20), now=lambda: SNAPSHOT_AT
+        )
+
+    first = run()
+    by_entity = {r.entity: r for r in first}
+    assert set(by_entity) == {"equity_bars", "corporate_actions", "option_quotes"}
+    assert by_entity["equity_bars"].rows_landed == 5
+    quotes = pl.read_parquet(raw / "yfinance" / "option_quotes" / "*.parquet")
+    assert (
+        quotes.height
+        == by_entity["option_quotes"].rows_in - by_entity["option_quotes"].rows_rejected
+    )
+    row = quotes.row(0, named=True)
+    # Completed like a vendor file: OCC symbol, root and an ETF option's contract terms.
+    assert row["contract_symbol"] == row["vendor_symbol"]
+    assert (row["option_root"], row["exercise_style"], row["settlement_style"]) == (
+        "SPY",
+        "american",
+        "physical",
+    )
+    assert row["quoted_at"] == SNAPSHOT_AT
+    batches = read_manifest(raw).height
+    second = run()
+    assert sum(r.files_new for r in second) == 0
+    assert read_manifest(raw).height == batches
