@@ -261,23 +261,6 @@ def discover(
     return Discovery(found, errors)
 
 
-def check_allowed(path: Path, allowed_roots: Iterable[Path]) -> Path:
-    """Resolve ``path`` and require it inside one of ``allowed_roots``.
-
-    Raises
-    ------
-    PermissionError
-        Naming the path and the allowed folders.
-    """
-    resolved = path.resolve()
-    roots = [r.resolve() for r in allowed_roots]
-    if not any(resolved == r or resolved.is_relative_to(r) for r in roots):
-        raise PermissionError(
-            f"{path}: outside the allowed folders {[str(r) for r in roots]}; not read"
-        )
-    return resolved
-
-
 # ---------------------------------------------------------------------------- manifest
 
 

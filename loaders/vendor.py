@@ -128,6 +128,16 @@ def _root_from_file_name(path: Path, header: list[str]) -> dict[str, object]:
     return {"option_root": path.name.split("_", 1)[0].upper()}
 
 
+#: Yahoo's daily layout, as its CSV downloads and yfinance exports write it.
+_YAHOO_OHLCV = {
+    "Date": "date",
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
 _L2_OPTIONAL = frozenset({"exchange", "last", "net", "theta", "vega", "optionalias"})
 
 FORMATS: tuple[VendorFormat, ...] = (
@@ -232,15 +242,7 @@ FORMATS: tuple[VendorFormat, ...] = (
         vendor="yahoo",
         entity="index_bars",
         patterns=("prices/SP500_index_ohlc_*.csv",),
-        columns={
-            "Date": "date",
-            "Open": "open",
-            "High": "high",
-            "Low": "low",
-            "Close": "close",
-            "Adj Close": "adj_close",
-            "Volume": "volume",
-        },
+        columns=_YAHOO_OHLCV,
         optional=frozenset({"Adj Close"}),
         date_formats=("%m/%d/%Y", "%Y-%m-%d"),
         constants=_const(symbol="SPX", is_adjusted=False),
@@ -262,15 +264,7 @@ FORMATS: tuple[VendorFormat, ...] = (
         vendor="yahoo",
         entity="equity_bars",
         patterns=("prices/yfinance_auto_adjusted/*.csv",),
-        columns={
-            "Date": "date",
-            "Open": "open",
-            "High": "high",
-            "Low": "low",
-            "Close": "close",
-            "Adj Close": "adj_close",
-            "Volume": "volume",
-        },
+        columns=_YAHOO_OHLCV,
         optional=frozenset({"Adj Close"}),
         constants=_symbol_from_stem("symbol", extra={"is_adjusted": True}),
         notes="yfinance.download() saved as CSV; auto_adjust=True: never value intrinsic on these",
@@ -543,7 +537,3 @@ def complete_option_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
 
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=schemas.REJECTS)
-
-
-def layout_names() -> list[str]:
-    return [f.source for f in FORMATS]
