@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 
@@ -196,8 +196,6 @@ class Discovery:
 
 
 def _ignored(relative: str) -> bool:
-    from pathlib import PurePosixPath
-
     path = PurePosixPath(relative)
     return any(path.match(p) for p in IGNORED) or any(part.startswith(".") for part in path.parts)
 
@@ -500,7 +498,7 @@ def land_batches(
 
 def _strip_row_lists(suite_result: dict) -> dict:
     """Keep the report small: counts and a few examples, not every failing row (those are in the
-    rejects and warnings files) nor the calendar's value set."""
+    rejects and warnings files)."""
     for expectation in suite_result.get("expectations", []):
         for key in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
             expectation.get("result", {}).pop(key, None)
