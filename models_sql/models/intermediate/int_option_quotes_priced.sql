@@ -1,19 +1,19 @@
 with
 
-stg_cboe__option_quotes as (
+int_option_quotes_unioned as (
 
-    select * from {{ ref('stg_cboe__option_quotes') }}
+    select * from {{ ref('int_option_quotes_unioned') }}
 
 ),
 
 quotes_with_contract_terms as (
 
     select
-        stg_cboe__option_quotes.*,
+        int_option_quotes_unioned.*,
         date_diff(
-            'day', stg_cboe__option_quotes.quote_date, stg_cboe__option_quotes.expiration
+            'day', int_option_quotes_unioned.quote_date, int_option_quotes_unioned.expiration
         ) as dte,
-    from stg_cboe__option_quotes
+    from int_option_quotes_unioned
 
 ),
 
