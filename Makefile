@@ -83,8 +83,9 @@ test: setup ## the whole test suite (includes an end-to-end build of a throwaway
 test-fast: setup ## tests without the end-to-end build
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: setup ## benchmarks (load: the 56-day SPX chain to validated parquet, against peers)
+bench: setup ## benchmarks: load (56-day SPX chain vs pandas/polars), dbt build (full vs one appended day)
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_build.py
 
 lint: setup ## ruff on the Python code
 	$(BIN)/ruff check .
