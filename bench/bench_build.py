@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         with duckdb.connect(str(sandbox.paths.build_db), read_only=True) as con:
             rows, days = con.sql(
                 "select count(*), count(distinct quote_date) from marts.fct_option_features"
-            ).fetchone()
+            ).fetchall()[0]
     print(
         f"fct_option_features: {rows:,} rows over {days} quote dates\n"
         f"full build {full:.1f} s (target < 90 s); append one day {append:.1f} s (target < 10 s); "

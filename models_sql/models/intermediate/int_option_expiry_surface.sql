@@ -1,10 +1,21 @@
 {#- One row per underlying, quote_date, expiration and settlement type: the smile's summary
-    numbers (ATM IV, 25-delta wings) from the computed BSM IVs and deltas. -#}
+    numbers (ATM IV, 25-delta wings) from the computed BSM IVs and deltas. Incremental by
+    quote_date (each day's smile depends on that day only). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['quote_date', 'underlying_symbol', 'expiration', 'settlement_type'],
+    )
+}}
 with
 
 int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
+    {%- if is_incremental() %}
+    where quote_date not in (select distinct quote_date from {{ this }})
+    {%- endif %}
 
 ),
 

@@ -1,8 +1,22 @@
+{#- A table, incremental by quote_date (the first materialized step after the raw parquet, so
+    everything downstream and every test reads a table, not the view chain); a new run adds only
+    the quote dates it does not have. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['quote_date', 'contract_symbol'],
+    )
+}}
+
 with
 
 int_option_quotes_unioned as (
 
     select * from {{ ref('int_option_quotes_unioned') }}
+    {%- if is_incremental() %}
+    where quote_date not in (select distinct quote_date from {{ this }})
+    {%- endif %}
 
 ),
 

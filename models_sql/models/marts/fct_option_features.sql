@@ -85,6 +85,7 @@ final as (
         new_quotes.ask,
         new_quotes.mid,
         new_quotes.spread_pct,
+        new_quotes.last,
         new_quotes.underlying_price,
         int_option_quotes_greeks.forward_price,
         int_option_quotes_greeks.risk_free_rate,

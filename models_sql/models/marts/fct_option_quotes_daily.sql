@@ -1,37 +1,41 @@
+{#- A view over fct_option_features: the vendor's quote columns only, under the names the engine
+    and ad-hoc SQL have always used (implied_volatility, delta and gamma are the vendor's here). -#}
+{{ config(materialized='view') }}
+
 with
 
-int_option_quotes_priced as (
+fct_option_features as (
 
-    select * from {{ ref('int_option_quotes_priced') }}
+    select * from {{ ref('fct_option_features') }}
 
 ),
 
 final as (
 
     select
-        int_option_quotes_priced.contract_symbol,
-        int_option_quotes_priced.underlying_symbol,
-        int_option_quotes_priced.option_root,
-        int_option_quotes_priced.settlement_type,
-        int_option_quotes_priced.quote_date,
-        int_option_quotes_priced.expiration,
-        int_option_quotes_priced.dte::integer as dte,
-        int_option_quotes_priced.option_type,
-        int_option_quotes_priced.strike,
-        int_option_quotes_priced.bid,
-        int_option_quotes_priced.ask,
-        int_option_quotes_priced.mid,
-        int_option_quotes_priced.spread_pct,
-        int_option_quotes_priced.last,
-        int_option_quotes_priced.volume,
-        int_option_quotes_priced.open_interest,
-        int_option_quotes_priced.underlying_price,
-        int_option_quotes_priced.moneyness,
-        int_option_quotes_priced.implied_volatility,
-        int_option_quotes_priced.delta,
-        int_option_quotes_priced.gamma,
-        int_option_quotes_priced.source,
-    from int_option_quotes_priced
+        fct_option_features.contract_symbol,
+        fct_option_features.underlying_symbol,
+        fct_option_features.option_root,
+        fct_option_features.settlement_type,
+        fct_option_features.quote_date,
+        fct_option_features.expiration,
+        fct_option_features.dte,
+        fct_option_features.option_type,
+        fct_option_features.strike,
+        fct_option_features.bid,
+        fct_option_features.ask,
+        fct_option_features.mid,
+        fct_option_features.spread_pct,
+        fct_option_features.last,
+        fct_option_features.volume,
+        fct_option_features.open_interest,
+        fct_option_features.underlying_price,
+        fct_option_features.moneyness,
+        fct_option_features.vendor_implied_volatility as implied_volatility,
+        fct_option_features.vendor_delta as delta,
+        fct_option_features.vendor_gamma as gamma,
+        fct_option_features.source,
+    from fct_option_features
 
 )
 

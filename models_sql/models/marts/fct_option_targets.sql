@@ -1,7 +1,18 @@
 {#- Forward mid returns of each contract; targets only: never joined into features of the same row
-    without a gap of the horizon. -#}
+    without a gap of the horizon. Incremental: a run recomputes only the rows whose horizon can
+    have changed, i.e. each underlying's last (longest horizon + tolerance + 1) sessions already
+    in the table, and the new quote dates. -#}
 {%- set horizons = [1, 5, 10] -%}
 {%- set tolerance = var('option_target_tolerance_sessions') -%}
+{%- set lookback_sessions = horizons | max + tolerance + 1 -%}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['quote_date', 'contract_symbol'],
+        on_schema_change='fail',
+    )
+}}
 
 with
 
@@ -27,6 +38,30 @@ chain_sessions as (
 
 ),
 
+{%- if is_incremental() %}
+
+-- Per underlying, the first session whose targets a new day can change.
+recompute_from as (
+
+    select
+        chain_sessions.underlying_symbol,
+        coalesce(
+            min(chain_sessions.session_number) filter (
+                where not exists (
+                    select 1
+                    from {{ this }} as built
+                    where built.underlying_symbol = chain_sessions.underlying_symbol
+                        and built.quote_date = chain_sessions.quote_date
+                )
+            ) - {{ lookback_sessions }},
+            max(chain_sessions.session_number) + 1
+        ) as first_session_number,
+    from chain_sessions
+    group by chain_sessions.underlying_symbol
+
+),
+{%- endif %}
+
 quotes_with_session as (
 
     select
@@ -40,32 +75,65 @@ quotes_with_session as (
     inner join chain_sessions
         on fct_option_features.underlying_symbol = chain_sessions.underlying_symbol
         and fct_option_features.quote_date = chain_sessions.quote_date
+    {%- if is_incremental() %}
+    inner join recompute_from
+        on chain_sessions.underlying_symbol = recompute_from.underlying_symbol
+        and chain_sessions.session_number >= recompute_from.first_session_number
+    {%- endif %}
 
 ),
 
 {%- for h in horizons %}
 
--- Horizon {{ h }}: the scheduled session h ahead, and the contract's first quote on or after it
--- (the nearest available day; at most {{ tolerance }} sessions late).
-horizon_{{ h }}d as (
+-- Horizon {{ h }}: the scheduled session {{ h }} ahead, and the contract's first quote on or after it
+-- (the nearest available day), accepted up to {{ tolerance }} sessions late and never after expiration.
+horizon_{{ h }}d_matched as (
 
     select
         quotes_with_session.contract_symbol,
         quotes_with_session.quote_date,
+        quotes_with_session.expiration,
+        quotes_with_session.mid,
         target_session.quote_date as target_date,
-        late_limit.quote_date as latest_exit_date,
+        latest_session.quote_date as latest_exit_date,
         exit_quote.quote_date as exit_quote_date,
         exit_quote.mid as exit_mid,
     from quotes_with_session
     left join chain_sessions as target_session
         on quotes_with_session.underlying_symbol = target_session.underlying_symbol
         and target_session.session_number = quotes_with_session.session_number + {{ h }}
-    left join chain_sessions as late_limit
-        on quotes_with_session.underlying_symbol = late_limit.underlying_symbol
-        and late_limit.session_number = quotes_with_session.session_number + {{ h + tolerance }}
+    left join chain_sessions as latest_session
+        on quotes_with_session.underlying_symbol = latest_session.underlying_symbol
+        and latest_session.session_number = quotes_with_session.session_number + {{ h + tolerance }}
     asof left join quotes_with_session as exit_quote
         on quotes_with_session.contract_symbol = exit_quote.contract_symbol
         and exit_quote.quote_date >= target_session.quote_date
+
+),
+
+horizon_{{ h }}d as (
+
+    select
+        horizon_{{ h }}d_matched.contract_symbol,
+        horizon_{{ h }}d_matched.quote_date,
+        horizon_{{ h }}d_matched.target_date,
+        case
+            when horizon_{{ h }}d_matched.target_date is null then 'beyond_data'
+            when horizon_{{ h }}d_matched.expiration < horizon_{{ h }}d_matched.target_date then 'expired'
+            when coalesce(horizon_{{ h }}d_matched.mid, 0) <= 0 then 'no_entry_mid'
+            when horizon_{{ h }}d_matched.exit_quote_date is null
+                or horizon_{{ h }}d_matched.exit_quote_date
+                    > coalesce(horizon_{{ h }}d_matched.latest_exit_date, horizon_{{ h }}d_matched.target_date)
+                or horizon_{{ h }}d_matched.exit_quote_date > horizon_{{ h }}d_matched.expiration
+                then 'no_exit_quote'
+            when horizon_{{ h }}d_matched.exit_mid is null then 'no_exit_mid'
+            when horizon_{{ h }}d_matched.exit_quote_date > horizon_{{ h }}d_matched.target_date
+                then 'nearest_day'
+            else 'exact'
+        end as forward_status,
+        horizon_{{ h }}d_matched.exit_quote_date,
+        horizon_{{ h }}d_matched.exit_mid / horizon_{{ h }}d_matched.mid - 1 as forward_mid_return,
+    from horizon_{{ h }}d_matched
 
 ),
 {%- endfor %}
@@ -81,17 +149,14 @@ final as (
         {%- for h in horizons %}
         horizon_{{ h }}d.target_date as target_date_{{ h }}d,
         case
-            when horizon_{{ h }}d.target_date is null then 'beyond_data'
-            when quotes_with_session.expiration < horizon_{{ h }}d.target_date then 'expired'
-            when not quotes_with_session.mid > 0 or quotes_with_session.mid is null then 'no_entry_mid'
-            when horizon_{{ h }}d.exit_quote_date is null
-                or horizon_{{ h }}d.exit_quote_date > coalesce(horizon_{{ h }}d.latest_exit_date, horizon_{{ h }}d.target_date)
-                or horizon_{{ h }}d.exit_quote_date > quotes_with_session.expiration
-                then 'no_exit_quote'
-            when horizon_{{ h }}d.exit_mid is null then 'no_exit_mid'
-            when horizon_{{ h }}d.exit_quote_date > horizon_{{ h }}d.target_date then 'nearest_day'
-            else 'exact'
-        end as forward_status_{{ h }}d,
+            when horizon_{{ h }}d.forward_status in ('exact', 'nearest_day')
+                then horizon_{{ h }}d.exit_quote_date
+        end as exit_quote_date_{{ h }}d,
+        horizon_{{ h }}d.forward_status as forward_status_{{ h }}d,
+        case
+            when horizon_{{ h }}d.forward_status in ('exact', 'nearest_day')
+                then horizon_{{ h }}d.forward_mid_return
+        end as forward_mid_return_{{ h }}d,
         {%- endfor %}
     from quotes_with_session
     {%- for h in horizons %}
@@ -100,35 +165,6 @@ final as (
         and quotes_with_session.quote_date = horizon_{{ h }}d.quote_date
     {%- endfor %}
 
-),
-
-final_with_returns as (
-
-    select
-        final.contract_symbol,
-        final.quote_date,
-        final.underlying_symbol,
-        final.expiration,
-        final.mid,
-        {%- for h in horizons %}
-        final.target_date_{{ h }}d,
-        case
-            when final.forward_status_{{ h }}d in ('exact', 'nearest_day')
-                then horizon_{{ h }}d.exit_quote_date
-        end as exit_quote_date_{{ h }}d,
-        final.forward_status_{{ h }}d,
-        case
-            when final.forward_status_{{ h }}d in ('exact', 'nearest_day')
-                then horizon_{{ h }}d.exit_mid / final.mid - 1
-        end as forward_mid_return_{{ h }}d,
-        {%- endfor %}
-    from final
-    {%- for h in horizons %}
-    inner join horizon_{{ h }}d
-        on final.contract_symbol = horizon_{{ h }}d.contract_symbol
-        and final.quote_date = horizon_{{ h }}d.quote_date
-    {%- endfor %}
-
 )
 
-select * from final_with_returns
+select * from final
