@@ -15,7 +15,9 @@ rates_pivoted as (
         max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS6MO') as rate_6m,
         max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS1') as rate_1y,
         max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS2') as rate_2y,
+        max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS5') as rate_5y,
         max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS10') as rate_10y,
+        max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DGS30') as rate_30y,
         max(stg_fred__rates.rate) filter (where stg_fred__rates.series_id = 'DFF') as fed_funds_rate,
     from stg_fred__rates
     group by stg_fred__rates.observation_date
@@ -28,7 +30,10 @@ rates_forward_filled as (
 
     select
         rates_pivoted.observation_date,
-        {%- for column in ['rate_1m', 'rate_3m', 'rate_6m', 'rate_1y', 'rate_2y', 'rate_10y', 'fed_funds_rate'] %}
+        {%- for column in [
+            'rate_1m', 'rate_3m', 'rate_6m', 'rate_1y', 'rate_2y', 'rate_5y', 'rate_10y',
+            'rate_30y', 'fed_funds_rate',
+        ] %}
         last_value(rates_pivoted.{{ column }} ignore nulls) over (
             order by rates_pivoted.observation_date
         ) as {{ column }},

@@ -1,0 +1,144 @@
+"""Tests of the dbt Python model int_option_quotes_greeks, run outside dbt against an in-memory
+DuckDB (SYNTHETIC rows): output shape and NULLs, the incremental filter, row-order
+independence. The model's SQL-side wiring is exercised by `dbt build`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from types import SimpleNamespace
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from warehouse.paths import REPO_ROOT
+from warehouse.pricing import black_price
+
+MODEL_PATH = REPO_ROOT / "models_sql" / "models" / "intermediate" / "int_option_quotes_greeks.py"
+
+
+@pytest.fixture(scope="module")
+def greeks_model():
+    spec = importlib.util.spec_from_file_location("int_option_quotes_greeks", MODEL_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _inputs() -> pl.DataFrame:
+    # Two days of a two-contract chain on F = 100 (r = 1 %, T = 30/365), priced at σ = 20 %;
+    # day 2 adds a contract with no ask (no mid), one already settled (T = 0) and one without
+    # an underlying price (no spot for the spot greeks).
+    tte = 30 / 365
+    call_mid = float(black_price(100.0, 100.0, tte, 0.01, 0.20, True)[0])
+    put_mid = float(black_price(100.0, 95.0, tte, 0.01, 0.20, False)[0])
+    day1, day2 = dt.date(2019, 4, 25), dt.date(2019, 4, 26)
+    rows = [
+        ("B_CALL", day1, "call", 100.0, call_mid, tte),
+        ("A_PUT", day1, "put", 95.0, put_mid, tte),
+        ("B_CALL", day2, "call", 100.0, call_mid, tte),
+        ("A_PUT", day2, "put", 95.0, put_mid, tte),
+        ("C_NO_ASK", day2, "call", 110.0, None, tte),
+        ("D_SETTLED", day2, "call", 100.0, 1.0, 0.0),
+        ("E_NO_SPOT", day2, "call", 100.0, call_mid, tte),
+    ]
+    return pl.DataFrame(
+        {
+            "contract_symbol": [r[0] for r in rows],
+            "quote_date": [r[1] for r in rows],
+            "option_type": [r[2] for r in rows],
+            "strike": [r[3] for r in rows],
+            "mid": [r[4] for r in rows],
+            "underlying_price": [None if r[0] == "E_NO_SPOT" else 99.9 for r in rows],
+            "tte_years": [r[5] for r in rows],
+            "risk_free_rate": [0.01] * len(rows),
+            "forward_price": [100.0] * len(rows),
+            "dividend_yield": [0.02] * len(rows),
+        },
+        schema_overrides={"mid": pl.Float64, "underlying_price": pl.Float64},
+    )
+
+
+def test_solve_greeks_recovers_the_vol_and_nulls_failures(greeks_model):
+    out = greeks_model.solve_greeks(_inputs())
+    assert out.columns == [
+        "contract_symbol",
+        "quote_date",
+        "tte_years",
+        "risk_free_rate",
+        "forward_price",
+        "dividend_yield",
+        "implied_volatility",
+        "iv_solve_status",
+        *greeks_model.GREEK_COLUMNS,
+    ]
+    # sorted by (quote_date, contract_symbol)
+    assert out["contract_symbol"].to_list() == [
+        "A_PUT",
+        "B_CALL",
+        "A_PUT",
+        "B_CALL",
+        "C_NO_ASK",
+        "D_SETTLED",
+        "E_NO_SPOT",
+    ]
+    assert out["iv_solve_status"].to_list() == [
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "no_price",
+        "expired",
+        "invalid_input",
+    ]
+    solved = out.filter(pl.col("iv_solve_status") == "ok")
+    np.testing.assert_allclose(solved["implied_volatility"].to_numpy(), 0.20, atol=1e-12)
+    failed = out.filter(pl.col("iv_solve_status") != "ok")
+    for name in ("implied_volatility", *greeks_model.GREEK_COLUMNS):
+        assert failed[name].null_count() == failed.height  # NULL, never NaN
+        assert solved[name].null_count() == 0
+
+
+def test_solve_greeks_is_independent_of_row_order(greeks_model):
+    inputs = _inputs()
+    shuffled = inputs.sample(fraction=1.0, shuffle=True, seed=5)
+    assert greeks_model.solve_greeks(shuffled).equals(greeks_model.solve_greeks(inputs))
+
+
+def test_solve_greeks_rejects_bad_frames(greeks_model):
+    with pytest.raises(ValueError, match="lacks columns"):
+        greeks_model.solve_greeks(_inputs().drop("forward_price"))
+    with pytest.raises(ValueError, match="option_type must be"):
+        greeks_model.solve_greeks(_inputs().with_columns(pl.lit("CALL").alias("option_type")))
+
+
+def _fake_dbt(con: duckdb.DuckDBPyConnection, *, is_incremental: bool) -> SimpleNamespace:
+    return SimpleNamespace(
+        config=lambda **_: None,
+        ref=lambda name: con.sql(f"select * from {name}"),
+        this="int_option_quotes_greeks",
+        is_incremental=is_incremental,
+    )
+
+
+def test_incremental_run_solves_only_new_quote_dates_and_matches_a_full_refresh(greeks_model):
+    con = duckdb.connect()
+    inputs = _inputs()
+    con.register("inputs_frame", inputs)
+    con.execute("create table int_option_pricing_inputs as select * from inputs_frame")
+
+    full = greeks_model.model(_fake_dbt(con, is_incremental=False), con)
+    assert full.height == inputs.height
+
+    # the table holds day 1 only: an incremental run solves day 2 and nothing else
+    con.register("day1_frame", full.filter(pl.col("quote_date") == dt.date(2019, 4, 25)))
+    con.execute("create table int_option_quotes_greeks as select * from day1_frame")
+    new_rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    assert new_rows["quote_date"].unique().to_list() == [dt.date(2019, 4, 26)]
+    assert pl.concat([full.filter(pl.col("quote_date") == dt.date(2019, 4, 25)), new_rows]).equals(
+        full
+    )
+    con.close()
