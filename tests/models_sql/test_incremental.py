@@ -17,11 +17,28 @@ from warehouse.sandbox import Sandbox, chain_files
 pytestmark = pytest.mark.slow
 KEYS = ["quote_date", "contract_symbol"]
 SENTINEL = "history-not-rewritten"
+#: every incremental model, with a key that orders its rows
+INCREMENTAL = {
+    "intermediate.int_option_quotes_priced": KEYS,
+    "intermediate.int_option_quotes_greeks": KEYS,
+    "intermediate.int_option_expiry_surface": [
+        "quote_date",
+        "underlying_symbol",
+        "expiration",
+        "settlement_type",
+    ],
+    "marts.fct_option_features": KEYS,
+    "marts.fct_option_targets": KEYS,
+}
+
+
+def _table(sandbox: Sandbox, name: str) -> pl.DataFrame:
+    with duckdb.connect(str(sandbox.paths.build_db), read_only=True) as con:
+        return con.sql(f"select * from {name}").pl().sort(INCREMENTAL[name])
 
 
 def _features(sandbox: Sandbox) -> pl.DataFrame:
-    with duckdb.connect(str(sandbox.paths.build_db), read_only=True) as con:
-        return con.sql("select * from marts.fct_option_features").pl().sort(KEYS)
+    return _table(sandbox, "marts.fct_option_features")
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +60,19 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox
     sandbox.run("load")
     sandbox.run("dbt", "build")
     after = _features(sandbox)
-    sandbox.run("dbt", "build", "--full-refresh", "--select", "fct_option_features+")
-    refreshed = _features(sandbox)
-    yield sandbox, {"before": before, "after": after, "refreshed": refreshed, "marked": marked}
+    appended = {name: _table(sandbox, name) for name in INCREMENTAL}
+    sandbox.run("dbt", "build", "--full-refresh")
+    refreshed = {name: _table(sandbox, name) for name in INCREMENTAL}
+    yield (
+        sandbox,
+        {
+            "before": before,
+            "after": after,
+            "marked": marked,
+            "appended": appended,
+            "refreshed": refreshed,
+        },
+    )
 
 
 def test_appending_a_day_adds_only_that_day(appended: tuple[Sandbox, dict]) -> None:
@@ -69,13 +96,15 @@ def test_appending_a_day_does_not_rewrite_history(appended: tuple[Sandbox, dict]
     assert row["load_id"].to_list() == [SENTINEL]
 
 
-def test_full_refresh_gives_identical_rows(appended: tuple[Sandbox, dict]) -> None:
+@pytest.mark.parametrize("name", sorted(INCREMENTAL))
+def test_full_refresh_gives_identical_rows(appended: tuple[Sandbox, dict], name: str) -> None:
     _, frames = appended
-    marked = frames["marked"]
-    after = frames["after"].with_columns(
-        pl.when(pl.col("load_id") == SENTINEL)
-        .then(pl.lit(marked["load_id"]))
-        .otherwise(pl.col("load_id"))
-        .alias("load_id")
-    )
-    assert_frame_equal(after, frames["refreshed"], check_exact=True)
+    incremental = frames["appended"][name]
+    if name == "marts.fct_option_features":
+        incremental = incremental.with_columns(
+            pl.when(pl.col("load_id") == SENTINEL)
+            .then(pl.lit(frames["marked"]["load_id"]))
+            .otherwise(pl.col("load_id"))
+            .alias("load_id")
+        )
+    assert_frame_equal(incremental, frames["refreshed"][name], check_exact=True)

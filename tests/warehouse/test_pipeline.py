@@ -69,7 +69,17 @@ def test_stages_of_a_locked_pipeline_share_its_lock(tmp_path: Path) -> None:
         "import sys\nwith pipeline_lock(Path(sys.argv[1])) as pid: print(pid)"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "warehouse", "locked", "--", sys.executable, "-c", inner, str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "warehouse",
+            "locked",
+            "--",
+            sys.executable,
+            "-c",
+            inner,
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         env=_env(tmp_path),
@@ -85,7 +95,9 @@ def test_in_process_second_holder_is_refused(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.delenv("WAREHOUSE_PIPELINE_PID", raising=False)
     with pipeline_lock(tmp_path):
         monkeypatch.delenv("WAREHOUSE_PIPELINE_PID")  # as another process would see it
-        with pytest.raises(PipelineBusyError, match=rf"pipeline already running \(pid {os.getpid()}\)"):
+        with pytest.raises(
+            PipelineBusyError, match=rf"pipeline already running \(pid {os.getpid()}\)"
+        ):
             with pipeline_lock(tmp_path):
                 pass
 
