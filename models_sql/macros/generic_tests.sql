@@ -33,3 +33,20 @@ from {{ model }}
 group by all
 having count(*) > 1
 {% endtest %}
+
+{#- Fails on every row where a floating-point column holds NaN or ±infinity (DuckDB's x / 0.0 is
+    ±inf or NaN, not NULL). NULLs pass. -#}
+{% test all_floats_finite(model) %}
+{%- set float_columns = [] -%}
+{%- for column in adapter.get_columns_in_relation(model) -%}
+    {%- if column.dtype | lower in ['double', 'float', 'real'] -%}
+        {%- do float_columns.append(column.name) -%}
+    {%- endif -%}
+{%- endfor %}
+select *
+from {{ model }}
+where false
+{%- for column_name in float_columns %}
+    or not isfinite({{ adapter.quote(column_name) }})
+{%- endfor %}
+{% endtest %}
