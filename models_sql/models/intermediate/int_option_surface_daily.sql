@@ -2,7 +2,7 @@
     and where the rank of that ATM IV sits in its own trailing history. -#}
 {%- set target_tte = 30.0 / 365.0 -%}
 {%- set min_history = var('iv_rank_min_history_days') -%}
-{%- set rank_window = var('iv_rank_window_days') -%}
+{%- set rank_window = var('iv_rank_window_calendar_days') -%}
 
 with
 
@@ -44,9 +44,10 @@ interpolated as (
 
 ),
 
--- IV rank = (x − min) / (max − min) and IV percentile = share of earlier days below x, over the
--- trailing {{ rank_window }} quote dates (this day included); NULL until {{ min_history }} days of
--- history exist (the embedded chains are short: 56 days of 2019, 5 of 2011).
+-- IV rank = (x − min) / (max − min) over the quote dates of the trailing {{ rank_window }} calendar
+-- days (this day included; a calendar window, so a gap in the data never reaches back years);
+-- NULL until {{ min_history }} days of history exist (the embedded chains are short: 56 days of
+-- 2019, 5 of 2011).
 ranked as (
 
     select
@@ -62,7 +63,7 @@ ranked as (
     window trailing_days as (
         partition by interpolated.underlying_symbol
         order by interpolated.quote_date
-        rows between {{ rank_window - 1 }} preceding and current row
+        range between interval {{ rank_window - 1 }} days preceding and current row
     )
 
 )
