@@ -5,7 +5,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['quote_date', 'underlying_symbol', 'expiration', 'settlement_type'],
+        unique_key='quote_date',
     )
 }}
 with
@@ -13,9 +13,7 @@ with
 int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
-    {%- if is_incremental() %}
-    where quote_date not in (select distinct quote_date from {{ this }})
-    {%- endif %}
+    where {{ new_quote_dates() }}
 
 ),
 

@@ -5,7 +5,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['quote_date', 'contract_symbol'],
+        unique_key='quote_date',
     )
 }}
 
@@ -14,9 +14,7 @@ with
 int_option_quotes_unioned as (
 
     select * from {{ ref('int_option_quotes_unioned') }}
-    {%- if is_incremental() %}
-    where quote_date not in (select distinct quote_date from {{ this }})
-    {%- endif %}
+    where {{ new_quote_dates() }}
 
 ),
 

@@ -6,7 +6,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['quote_date', 'contract_symbol'],
+        unique_key='quote_date',
         on_schema_change='fail',
     )
 }}
@@ -60,9 +60,7 @@ new_quotes as (
 
     select *
     from quotes_with_previous
-    {%- if is_incremental() %}
-    where quotes_with_previous.quote_date not in (select distinct quote_date from {{ this }})
-    {%- endif %}
+    where {{ new_quote_dates('quotes_with_previous.quote_date') }}
 
 ),
 
