@@ -20,6 +20,7 @@ SENTINEL = "history-not-rewritten"
 #: every incremental model, with a key that orders its rows
 INCREMENTAL = {
     "intermediate.int_option_quotes_priced": KEYS,
+    "intermediate.int_option_pricing_inputs": KEYS,
     "intermediate.int_option_quotes_greeks": KEYS,
     "intermediate.int_option_expiry_surface": [
         "quote_date",

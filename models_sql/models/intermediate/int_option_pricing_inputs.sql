@@ -1,3 +1,10 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='quote_date',
+    )
+}}
 {#- Time convention (documented in the YAML): quotes are end-of-day marks taken at 16:00 ET;
     PM-settled contracts settle at 16:00 ET and AM-settled ones at 09:30 ET on the expiration
     date; calendar time ACT/365. Hours are exchange-local, so DST never enters. -#}
@@ -24,6 +31,7 @@ with
 int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
+    where {{ new_quote_dates() }}
 
 ),
 
@@ -210,6 +218,21 @@ parity_dividend_yields_by_chain as (
         quotes_with_parity_forward.parity_dividend_yield,
     from quotes_with_parity_forward
     where quotes_with_parity_forward.parity_dividend_yield is not null
+    {%- if is_incremental() %}
+    -- the chains of the days already built, as they were computed then (a chain's parity rows
+    -- all carry its dividend yield), so the fallback sees the same history as a full build
+    union
+    select distinct
+        built.underlying_symbol,
+        built.option_root,
+        built.settlement_type,
+        built.quote_date,
+        built.expiration,
+        built.dte,
+        built.dividend_yield as parity_dividend_yield,
+    from {{ this }} as built
+    where built.forward_method = 'put_call_parity'
+    {%- endif %}
 
 ),
 
