@@ -24,7 +24,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast backtest publish summary app test test-fast lint docs bench clean
+.PHONY: help setup all pipeline load build forecast backtest publish summary app test test-fast dq-self-test lint docs bench clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -82,6 +82,9 @@ test: setup ## the whole test suite (includes an end-to-end build of a throwaway
 
 test-fast: setup ## tests without the end-to-end build
 	$(BIN)/python -m pytest -m "not slow"
+
+dq-self-test: setup ## the data-quality catalogue finds exactly the violations planted in its fixtures
+	$(BIN)/python -m pytest tests/models_sql/test_dq_catalogue.py
 
 bench: setup ## benchmarks: load (56-day SPX chain vs pandas/polars), dbt build (full vs one appended day)
 	$(BIN)/python bench/bench_load.py

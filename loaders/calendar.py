@@ -11,8 +11,33 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 DEFAULT_CALENDAR = "XNYS"
+
+
+def _exchange_calendar(calendar: str, first: dt.date, last: dt.date) -> Any:
+    """The ``exchange_calendars`` calendar object for ``[first, last]`` (library warnings muted)."""
+    import exchange_calendars as xcals
+
+    if calendar not in xcals.get_calendar_names():
+        raise ValueError(
+            f"unknown exchange calendar {calendar!r}; e.g. XNYS, XNAS, XCBF "
+            "(see exchange_calendars.get_calendar_names())"
+        )
+    with warnings.catch_warnings():
+        # exchange_calendars 4.13 still calls Series.values on tz-aware data, which pandas 3.1
+        # deprecates (Pandas4Warning); the sessions it returns are unaffected.
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        try:
+            from pandas.errors import Pandas4Warning
+
+            warnings.simplefilter("ignore", category=Pandas4Warning)
+        except ImportError:  # pandas < 3.1
+            pass
+        return xcals.get_calendar(calendar, start=first.isoformat(), end=last.isoformat())
 
 
 @cache
@@ -27,25 +52,58 @@ def sessions(start: dt.date, end: dt.date, calendar: str = DEFAULT_CALENDAR) -> 
     ValueError
         For an unknown calendar name (the message lists a few known ones).
     """
-    import exchange_calendars as xcals
-
-    if calendar not in xcals.get_calendar_names():
-        raise ValueError(
-            f"unknown exchange calendar {calendar!r}; e.g. XNYS, XNAS, XCBF "
-            "(see exchange_calendars.get_calendar_names())"
-        )
     first = max(start, dt.date(1886, 1, 1))
     last = max(end, first + dt.timedelta(days=7))  # the library needs start < end
-    with warnings.catch_warnings():
-        # exchange_calendars 4.13 still calls Series.values on tz-aware data, which pandas 3.1
-        # deprecates (Pandas4Warning); the sessions it returns are unaffected.
-        warnings.simplefilter("ignore", category=FutureWarning)
-        warnings.simplefilter("ignore", category=DeprecationWarning)
-        try:
-            from pandas.errors import Pandas4Warning
-
-            warnings.simplefilter("ignore", category=Pandas4Warning)
-        except ImportError:  # pandas < 3.1
-            pass
-        cal = xcals.get_calendar(calendar, start=first.isoformat(), end=last.isoformat())
+    cal = _exchange_calendar(calendar, first, last)
     return frozenset(ts.date() for ts in cal.sessions if start <= ts.date() <= end)
+
+
+def session_rows(
+    start: dt.date, end: dt.date, calendar: str = DEFAULT_CALENDAR
+) -> list[tuple[dt.date, bool]]:
+    """Sessions of ``calendar`` in ``[start, end]`` as ``(session_date, is_early_close)``, sorted.
+
+    ``is_early_close`` marks the scheduled half days (13:00 ET closes: the day after
+    Thanksgiving, Christmas Eve, ...), on which equity and index options also stop trading early.
+
+    Examples
+    --------
+    >>> for day, is_early_close in session_rows(dt.date(2019, 7, 2), dt.date(2019, 7, 5)):
+    ...     print(day, is_early_close)
+    2019-07-02 False
+    2019-07-03 True
+    2019-07-05 False
+
+    Raises
+    ------
+    ValueError
+        For an unknown calendar name, or ``end`` before ``start``.
+    """
+    if end < start:
+        raise ValueError(f"end must not be before start, got start={start!r} end={end!r}")
+    first = max(start, dt.date(1886, 1, 1))
+    last = max(end, first + dt.timedelta(days=7))
+    cal = _exchange_calendar(calendar, first, last)
+    early = {ts.date() for ts in cal.early_closes}
+    days = sorted(ts.date() for ts in cal.sessions if start <= ts.date() <= end)
+    return [(day, day in early) for day in days]
+
+
+def write_sessions_csv(
+    path: Path, start: dt.date, end: dt.date, calendar: str = DEFAULT_CALENDAR
+) -> int:
+    """Write :func:`session_rows` as a dbt seed CSV (``session_date,is_early_close``).
+
+    The file is byte-for-byte deterministic for given arguments (ISO dates, ``true``/``false``,
+    ``\\n`` line ends), so regenerating it only changes it when the library's calendar changes.
+
+    Returns
+    -------
+    int
+        Number of sessions written.
+    """
+    rows = session_rows(start, end, calendar)
+    lines = ["session_date,is_early_close"]
+    lines += [f"{day.isoformat()},{str(is_early).lower()}" for day, is_early in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+    return len(rows)

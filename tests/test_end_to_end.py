@@ -115,6 +115,39 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
         con.close()
 
 
+def test_data_quality_summary_reports_every_check(pipeline: tuple[Path, dict, dict]) -> None:
+    root, _, _ = pipeline
+    con = _published(root)
+    try:
+        rows = con.sql(
+            "select check_name, check_layer, category, severity, status, failures "
+            "from dq.dq_check_summary"
+        ).fetchall()
+    finally:
+        con.close()
+    catalogue = {
+        name: (severity, status, failures)
+        for name, layer, category, severity, status, failures in rows
+        if layer == "dbt_test" and category not in (None, "self_test")
+    }
+    assert len(catalogue) >= 30
+    # green build: no check failed; real vendor defects are reported as warnings, not hidden
+    assert {status for _, status, _ in catalogue.values()} <= {"pass", "warn"}
+    assert catalogue["dq_no_missing_sessions"] == ("warn", "warn", 5)  # 5 SPX 2019 days absent
+    assert catalogue["dq_butterfly_convexity_puts"] == ("warn", "warn", 2)
+    assert catalogue["dq_box_spread_bounds"] == ("error", "pass", 0)
+    assert catalogue["dq_cross_source_volume_not_above_eod"][2] == 1008
+    landing = {
+        name: (status, failures)
+        for name, layer, _, _, status, failures in rows
+        if layer == "landing"
+    }
+    # the 17 crossed SPY quotes the loaders rejected
+    assert landing[
+        "landing__cboe__option_quotes__expect_column_pair_values_a_to_be_greater_than_b__ask,bid"
+    ] == ("fail", 17)
+
+
 def test_publish_refuses_after_a_failed_build(
     pipeline: tuple[Path, dict, dict], tmp_path: Path
 ) -> None:
