@@ -87,11 +87,20 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
     root, _, _ = pipeline
     con = _published(root)
     try:
+        # One row per contract per quote_date across the chain sources: the CBOE SPX 2019 chain
+        # (the DataShop snapshot of 2019-06-26 loses every key to it) and iVolatility's 2011 week.
         quotes = con.sql(
-            "select count(*), count(distinct quote_date) from marts.fct_option_quotes_daily "
-            "where underlying_symbol = 'SPX'"
-        ).fetchall()[0]
-        assert quotes == (781_952, 56)
+            "select source, count(*), count(distinct quote_date) from marts.fct_option_quotes_daily "
+            "where underlying_symbol = 'SPX' group by source order by source"
+        ).fetchall()
+        assert quotes == [("cboe_eod_chain", 781_952, 56), ("ivolatility_eod", 9_832, 5)]
+        # Computed BSM IVs agree with CBOE's on liquid near-the-money SPX (median |ΔIV| < 0.005).
+        worst = con.sql(
+            "select max(median_abs_iv_diff) from marts.rpt_option_iv_vendor_agreement "
+            "where source = 'cboe_eod_chain' and option_root in ('SPX', 'SPXW') "
+            "and comparison_bucket = 'liquid_near_the_money'"
+        ).fetchall()[0][0]
+        assert worst < 0.005
         # What the loaders did is queryable too: every batch, and each rejected row with its rule.
         batches, rejects = con.sql(
             "select (select count(*) from staging.stg_landing__batches), "
