@@ -86,9 +86,10 @@ test-fast: setup ## tests without the end-to-end build
 dq-self-test: setup ## the data-quality catalogue finds exactly the violations planted in its fixtures
 	$(BIN)/python -m pytest tests/models_sql/test_dq_catalogue.py
 
-bench: setup ## benchmarks: load (56-day SPX chain vs pandas/polars), dbt build (full vs one appended day)
+bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appended day), IV solves/s (vs scipy)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_iv.py
 
 lint: setup ## ruff on the Python code
 	$(BIN)/ruff check .
