@@ -800,27 +800,37 @@ where {{ column_name }} <= {{ min_value }}
     or {{ column_name }} > {{ max_value }}
 {% endtest %}
 
-{#- Delta sign and range by option type (Black-Scholes-Merton, Hull ch. 19; holds for American
-    options too): call delta in [0, 1], put delta in [-1, 0]. -#}
-{% test dq_delta_by_option_type(model, column_name, option_type_column='option_type', symbol_column='contract_symbol', key_columns=['contract_symbol', 'quote_date']) %}
+{#- Rows whose greek in `column_name` (shown as `alias`) lies outside [call_min, call_max] for a
+    call or [put_min, put_max] for a put (a bound of none is open), or whose type is unknown. -#}
+{% macro dq_greek_outside_range_by_option_type(model, column_name, alias, call_min, call_max, put_min, put_max, option_type_column, symbol_column, key_columns) %}
 with
 
-deltas as (
+greeks as (
 
     select
         {{ key_columns | join(', ') }},
         {{ dq_option_type_expression(option_type_column, symbol_column) }} as option_type,
-        {{ column_name }} as delta,
+        {{ column_name }} as {{ alias }},
     from {{ model }}
     where {{ column_name }} is not null
 
 )
 
 select *
-from deltas
-where (deltas.option_type = 'call' and not deltas.delta between 0 and 1)
-    or (deltas.option_type = 'put' and not deltas.delta between -1 and 0)
-    or deltas.option_type is null
+from greeks
+where (greeks.option_type = 'call' and not (
+        {%- if call_min is not none %} greeks.{{ alias }} >= {{ call_min }}{% else %} true{% endif %}
+        and {% if call_max is not none %}greeks.{{ alias }} <= {{ call_max }}{% else %}true{% endif %}))
+    or (greeks.option_type = 'put' and not (
+        {%- if put_min is not none %} greeks.{{ alias }} >= {{ put_min }}{% else %} true{% endif %}
+        and {% if put_max is not none %}greeks.{{ alias }} <= {{ put_max }}{% else %}true{% endif %}))
+    or greeks.option_type is null
+{% endmacro %}
+
+{#- Delta sign and range by option type (Black-Scholes-Merton, Hull ch. 19; holds for American
+    options too): call delta in [0, 1], put delta in [-1, 0]. -#}
+{% test dq_delta_by_option_type(model, column_name, option_type_column='option_type', symbol_column='contract_symbol', key_columns=['contract_symbol', 'quote_date']) %}
+{{ dq_greek_outside_range_by_option_type(model, column_name, 'delta', 0, 1, -1, 0, option_type_column, symbol_column, key_columns) }}
 {% endtest %}
 
 {#- A greek that is never negative for a long option (gamma, vega: BSM, Hull ch. 19). -#}
@@ -834,24 +844,7 @@ where {{ column_name }} < 0
 
 {#- Rho sign by option type (BSM, Hull ch. 19): a call gains, a put loses, when rates rise. -#}
 {% test dq_rho_by_option_type(model, column_name, option_type_column='option_type', symbol_column='contract_symbol', key_columns=['contract_symbol', 'quote_date']) %}
-with
-
-rhos as (
-
-    select
-        {{ key_columns | join(', ') }},
-        {{ dq_option_type_expression(option_type_column, symbol_column) }} as option_type,
-        {{ column_name }} as rho,
-    from {{ model }}
-    where {{ column_name }} is not null
-
-)
-
-select *
-from rhos
-where (rhos.option_type = 'call' and rhos.rho < 0)
-    or (rhos.option_type = 'put' and rhos.rho > 0)
-    or rhos.option_type is null
+{{ dq_greek_outside_range_by_option_type(model, column_name, 'rho', 0, none, none, 0, option_type_column, symbol_column, key_columns) }}
 {% endtest %}
 
 {#- The vendor gave no implied volatility for a contract that has a bid > 0: a coverage gap for
