@@ -30,12 +30,22 @@ OUTPUT_SCHEMA = "backtest"
 
 _MARTS_HINT = "run `make all` (the dbt build of the marts) first"
 
+#: Engine column -> warehouse column it is read from (ml.predictions names it p_up).
+SOURCE_NAMES: dict[str, str] = {"prob_up": "p_up"}
+
 #: Input table -> (columns the engine reads, how to create the table when it is missing).
 INPUT_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "marts.fct_option_quotes_daily": (QUOTE_COLUMNS, _MARTS_HINT),
     "marts.fct_option_quotes_universe": (UNIVERSE_COLUMNS, _MARTS_HINT),
     "marts.fct_underlying_daily": (UNDERLYING_COLUMNS, _MARTS_HINT),
-    "ml.predictions": (FORECAST_COLUMNS, "run `python -m ml train` first"),
+    "ml.predictions": (
+        ("run_id", "model_name", "model_version", "underlying_symbol", "as_of_date", "p_up"),
+        "run `python -m ml train` first",
+    ),
+    "ml.model_registry": (
+        ("run_id", "model_name", "underlying_symbol", "is_current"),
+        "run `python -m ml train` first",
+    ),
 }
 
 _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
@@ -113,7 +123,8 @@ def load_inputs(
 
     def read(table: str, columns: tuple[str, ...], where: str, params: list) -> pl.LazyFrame:
         # Table and column names come from engine.schema (an allowlist); values are bound.
-        sql = f"select {', '.join(columns)} from {table} where {where}"
+        selected = [f"{SOURCE_NAMES[c]} as {c}" if c in SOURCE_NAMES else c for c in columns]
+        sql = f"select {', '.join(selected)} from {table} where {where}"
         return con.sql(sql, params=params).pl().lazy()
 
     symbol = cfg.underlying_symbol
@@ -130,11 +141,13 @@ def load_inputs(
         underlying=read(
             "marts.fct_underlying_daily", UNDERLYING_COLUMNS, "underlying_symbol = ?", [symbol]
         ),
+        # the current training run of the model only (earlier runs stay in the registry)
         forecasts=read(
             "ml.predictions",
             FORECAST_COLUMNS,
-            "model_name = ? and underlying_symbol = ?",
-            [cfg.forecast_model, symbol],
+            "model_name = ? and underlying_symbol = ? and run_id in (select run_id from "
+            "ml.model_registry where is_current and model_name = ? and underlying_symbol = ?)",
+            [cfg.forecast_model, symbol, cfg.forecast_model, symbol],
         ),
     )
 

@@ -42,7 +42,7 @@ create schema if not exists {SCHEMA};
 create table if not exists {SCHEMA}.model_registry (
     run_id varchar primary key,                -- sha256(model_version, data_fingerprint)[:16]
     model_name varchar not null,               -- e.g. xgb_direction_5d
-    model_version varchar not null,            -- model_name-sha256(config, features, libraries)[:12]
+    model_version varchar not null,            -- model_name-sha256(config, libraries)[:12]
     family varchar not null check (family in {FAMILIES}),
     task varchar not null check (task in {TASKS}),
     estimator varchar not null check (estimator in ('xgboost', 'logistic_regression')),
@@ -54,7 +54,7 @@ create table if not exists {SCHEMA}.model_registry (
     config_json varchar not null,              -- the full model config
     candidate_features_json varchar not null,  -- feature columns offered to the selection
     selected_features_json varchar not null,   -- top-N by mutual information, final model
-    class_labels_json varchar not null,        -- class order of the probabilities ('[]' for regression)
+    class_labels_json varchar not null,        -- class order of probabilities ('[]': regression)
     decision_threshold double,                 -- binary tasks: probability cut, tuned in-fold
     train_start_date date not null,            -- final model's training window (as-of dates)
     train_end_date date not null,

@@ -1,78 +1,74 @@
-"""Walk-forward splits: no training row's target window reaches into its test block."""
+"""Purged walk-forward splits: no training label reaches into its test block."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
-import polars as pl
 import pytest
 
-from ml.direction import FEATURE_COLUMNS, HORIZON_DAYS, DirectionModelConfig, train_walk_forward
-from ml.splits import leaking_pairs, walk_forward_splits
+from ml.splits import inner_validation_split, leaking_rows, purged_walk_forward
+
+from .conftest import synthetic_dataset
 
 
-def _calendar(n: int) -> np.ndarray:
-    return np.array(
-        pl.date_range(
-            dt.date(2000, 1, 3), dt.date(2000, 1, 3) + dt.timedelta(days=n - 1), eager=True
-        ).to_numpy()
+def _arrays(frame):
+    return (
+        frame["as_of_date"].to_numpy(),
+        frame["label_end_date"].to_numpy(),
+        frame["label_class"].is_not_null().to_numpy(),
+        frame["is_beyond_data"].to_numpy(),
     )
 
 
-@pytest.mark.parametrize("horizon", [1, 5, 10])
-def test_no_training_target_overlaps_the_test_block(horizon: int) -> None:
-    dates = _calendar(600)
-    for train_idx, test_idx in walk_forward_splits(600, n_splits=4, test_size=50, horizon=horizon):
-        assert train_idx.max() + horizon < test_idx.min()
-        assert leaking_pairs(dates[train_idx], dates[test_idx], dates, horizon) == 0
-        assert np.all(np.diff(test_idx) == 1)  # contiguous, not shuffled
+@pytest.mark.parametrize(("horizon", "per_date"), [(1, 1), (5, 1), (10, 1), (5, 4)])
+def test_no_training_label_overlaps_its_test_block(horizon: int, per_date: int) -> None:
+    frame = synthetic_dataset(n_dates=200, per_date=per_date, horizon=horizon)
+    as_of, ends, labelled, beyond = _arrays(frame)
+    folds = purged_walk_forward(as_of, ends, labelled, beyond, n_splits=4, embargo=horizon)
+    assert [f.fold_id for f in folds] == [1, 2, 3, 4, None]
+    for fold in folds:
+        test_dates = as_of[fold.test_idx]
+        assert leaking_rows(ends[fold.train_idx], test_dates) == 0
+        assert labelled[fold.train_idx].all()
+        # a date is never split between training and test; test blocks are contiguous
+        assert not set(as_of[fold.train_idx]) & set(test_dates)
+        assert np.all(np.diff(fold.test_idx) == 1)
+    walk_dates = np.unique(np.concatenate([as_of[f.test_idx] for f in folds[:-1]]))
+    embargoed = np.unique(as_of[as_of < walk_dates.min()])
+    assert len(embargoed) >= 1
+    # the live block is exactly the rows whose label runs past the data
+    assert np.array_equal(folds[-1].test_idx, np.flatnonzero(beyond))
 
 
-def test_leak_check_detects_a_split_without_gap() -> None:
-    # The check itself must be able to fail: with no purge, the last `horizon` training rows'
-    # targets end inside the test block.
-    dates = _calendar(100)
-    train_idx, test_idx = np.arange(0, 60), np.arange(60, 80)
-    assert leaking_pairs(dates[train_idx], dates[test_idx], dates, 5) == 5
+def test_leak_check_detects_a_split_without_purge() -> None:
+    # The check itself must be able to fail: training rows up to the day before the test block,
+    # each label 5 rows ahead, so the last 5 labels end inside it.
+    frame = synthetic_dataset(n_dates=100, horizon=5)
+    as_of, ends, _, _ = _arrays(frame)
+    assert leaking_rows(ends[:60], as_of[60:80]) == 5
 
 
-def test_horizon_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="horizon must be >= 1 trading day, got 0"):
-        next(walk_forward_splits(100, n_splits=2, test_size=10, horizon=0))
+def test_inner_validation_split_is_purged() -> None:
+    frame = synthetic_dataset(n_dates=50, horizon=5)
+    as_of, ends, _, _ = _arrays(frame)
+    inner, validation = inner_validation_split(as_of[:40], ends[:40], 0.25)
+    assert len(validation) == 10
+    assert leaking_rows(ends[inner], as_of[validation]) == 0
+    assert len(inner) == 25  # 40 rows - 10 validation - 5 whose labels reach it
 
 
-def test_trained_predictions_respect_the_gap() -> None:
-    # Synthetic features (seeded noise): the point is the dates, not the skill.
-    rng = np.random.default_rng(0)
-    n = 400
-    dates = pl.date_range(
-        dt.date(2001, 1, 1), dt.date(2001, 1, 1) + dt.timedelta(days=n - 1), eager=True
-    )
-    labels = pl.Series("is_up_5d", rng.random(n) > 0.5)
-    # The last HORIZON_DAYS rows have no observable target, as in fct_underlying_targets.
-    labels = labels.scatter(list(range(n - HORIZON_DAYS, n)), None)
-    frame = pl.DataFrame({"as_of_date": dates}).with_columns(
-        *[pl.Series(c, rng.normal(size=n)) for c in FEATURE_COLUMNS], labels
-    )
-    cfg = DirectionModelConfig(
-        n_splits=3,
-        test_size_days=50,
-        min_train_days=100,
-        xgb_params={"n_estimators": 5, "max_depth": 2, "random_state": 0, "n_jobs": 1},
-    )
-    result = train_walk_forward(frame.sample(fraction=1.0, shuffle=True, seed=1), cfg)
-    oos = result.predictions.filter(pl.col("fold_id").is_not_null())
-    assert oos.height == 150
-    all_dates = frame["as_of_date"].to_numpy()
-    for fold in oos.partition_by("fold_id"):
-        train_end = fold["train_end_date"][0]
-        position = int(np.searchsorted(all_dates, np.datetime64(train_end)))
-        assert all_dates[position + HORIZON_DAYS] < np.datetime64(fold["as_of_date"].min())
-    # One live prediction for the last as-of date, from the model trained on every labelled row.
-    live = result.predictions.filter(pl.col("fold_id").is_null())
-    assert live["as_of_date"].to_list() == [dates[-1]]
-    # Same inputs, same version and probabilities (row order of the input does not matter).
-    again = train_walk_forward(frame, cfg)
-    assert again.model_version == result.model_version
-    assert again.predictions["prob_up"].equals(result.predictions["prob_up"])
+def test_too_few_dates_is_a_clear_error() -> None:
+    frame = synthetic_dataset(n_dates=30, horizon=5)
+    as_of, ends, labelled, beyond = _arrays(frame)
+    with pytest.raises(ValueError, match=r"25 dates before the live block are too few for 5"):
+        purged_walk_forward(as_of, ends, labelled, beyond, n_splits=5, embargo=5)
+
+
+def test_unsorted_dates_and_bad_embargo_are_refused() -> None:
+    dates = np.array([dt.date(2020, 1, 2), dt.date(2020, 1, 1)], dtype="datetime64[D]")
+    flags = np.array([True, True])
+    with pytest.raises(ValueError, match="sorted"):
+        purged_walk_forward(dates, dates, flags, ~flags, n_splits=2, embargo=1)
+    with pytest.raises(ValueError, match="embargo must be >= 1 session, got 0"):
+        purged_walk_forward(dates, dates, flags, ~flags, n_splits=2, embargo=0)
