@@ -52,7 +52,22 @@ def build_db(path, chain, *, with_predictions: bool = True) -> None:
             "marts.fct_underlying_daily": frames["underlying"],
         }
         if with_predictions:
-            tables["ml.predictions"] = frames["forecasts"]
+            # ml.predictions names the probability p_up; only the current run is read
+            forecasts = frames["forecasts"].rename({"prob_up": "p_up"})
+            tables["ml.predictions"] = pl.concat(
+                [
+                    forecasts.with_columns(run_id=pl.lit("current")),
+                    forecasts.with_columns(run_id=pl.lit("older"), p_up=pl.lit(0.5)),
+                ]
+            )
+            tables["ml.model_registry"] = (
+                forecasts.select("model_name", "underlying_symbol")
+                .unique()
+                .join(
+                    pl.DataFrame({"run_id": ["current", "older"], "is_current": [True, False]}),
+                    how="cross",
+                )
+            )
         for name, df in tables.items():
             con.register("_df", df)
             con.execute(f"create table {name} as select * from _df")
