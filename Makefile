@@ -24,7 +24,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast backtest publish summary app test test-fast dq-self-test lint docs bench clean
+.PHONY: help setup all pipeline load build forecast report attribution backtest publish summary app test test-fast dq-self-test lint docs bench clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,27 +39,38 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (idempotent)
 
-all: setup ## main job: load -> dbt build -> forecast -> backtest -> publish, on the embedded real data
+all: setup ## main job: load -> dbt build -> forecast -> backtest -> attribution -> publish, on the embedded real data
 	@$(LOCKED) $(MAKE) --no-print-directory pipeline
 
+# dbt models over ml.* and backtest.* (tag:forecasts) build after the forecasts and the backtest
 pipeline: setup
 	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
 	$(call timed,load,$(BIN)/python -m loaders load)
-	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
-	$(call timed,forecast,$(BIN)/python -m ml train)
+	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors --exclude tag:forecasts)
+	$(call timed,train,$(BIN)/python -m ml train)
+	$(call timed,predict,$(BIN)/python -m ml predict)
 	$(call timed,backtest,$(BIN)/python -m engine run --config $(STRATEGY_CONFIG))
+	$(call timed,attribute,$(BIN)/dbt build --quiet --no-use-colors --select tag:forecasts)
 	$(call timed,publish,$(BIN)/python -m warehouse publish >/dev/null)
+	@$(BIN)/python -m ml report --model xgb_direction_5d --model xgb_iv_regime_5d --model xgb_option_return_5d
 	@$(BIN)/python -m engine summary
 
 load: setup ## land the vendor files into warehouse/raw (validated parquet)
 	$(LOCKED) $(BIN)/python -m loaders load
 
-build: setup ## dbt build (models + data tests + unit tests) into the private build database
+build: setup ## dbt build of the feature warehouse (models + data tests + unit tests) into the private build database
 	mkdir -p $(WAREHOUSE_DIR)/build
-	$(LOCKED) $(BIN)/dbt build
+	$(LOCKED) $(BIN)/dbt build --exclude tag:forecasts
 
-forecast: setup ## train the walk-forward direction model, predictions -> ml.predictions
+forecast: setup ## train every model walk-forward, then predict the latest rows (ml.*)
 	$(LOCKED) $(BIN)/python -m ml train
+	$(LOCKED) $(BIN)/python -m ml predict
+
+report: setup ## out-of-sample scores of the current models against the naive baselines, and drift
+	$(BIN)/python -m ml report
+
+attribution: setup ## dbt build of the strategy selector and the forecast/backtest attribution marts (tag:forecasts)
+	$(LOCKED) $(BIN)/dbt build --select tag:forecasts
 
 backtest: setup ## run the strategy in STRATEGY_CONFIG against the build database
 	$(LOCKED) $(BIN)/python -m engine run --config $(STRATEGY_CONFIG)

@@ -43,8 +43,11 @@ def pipeline(
     (root / "build").mkdir()
     out = {
         "load": _run([sys.executable, "-m", "loaders", "load"], env),
-        "build": _run([str(BIN / "dbt"), "build", "--no-use-colors"], env),
-        "forecast": _run([sys.executable, "-m", "ml", "train"], env),
+        "build": _run(
+            [str(BIN / "dbt"), "build", "--no-use-colors", "--exclude", "tag:forecasts"], env
+        ),
+        "train": _run([sys.executable, "-m", "ml", "train"], env),
+        "predict": _run([sys.executable, "-m", "ml", "predict"], env),
         "backtest": _run(
             [
                 sys.executable,
@@ -56,7 +59,11 @@ def pipeline(
             ],
             env,
         ),
+        "attribute": _run(
+            [str(BIN / "dbt"), "build", "--no-use-colors", "--select", "tag:forecasts"], env
+        ),
         "publish": _run([sys.executable, "-m", "warehouse", "publish"], env),
+        "report": _run([sys.executable, "-m", "ml", "report"], env),
     }
     # After publishing: `docs generate` rewrites run_results.json, which publish reads.
     out["docs"] = _run([str(BIN / "dbt"), "docs", "generate", "--no-use-colors"], env)
@@ -79,7 +86,8 @@ def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
 
 def test_dbt_build_is_green_and_docs_generate(pipeline: tuple[Path, dict, dict]) -> None:
     root, _, out = pipeline
-    assert "ERROR=0" in out["build"] and "SKIP=0" in out["build"]
+    for stage in ("build", "attribute"):
+        assert "ERROR=0" in out[stage] and "SKIP=0" in out[stage]
     assert (root / "target" / "catalog.json").exists()
 
 
@@ -115,9 +123,9 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
         assert mid == pytest.approx(2119.05) and dte == 1
         n_predictions, n_window = con.sql(
             "select count(*), count(*) filter (where as_of_date between date '2019-04-25' "
-            "and date '2019-07-22') from ml.predictions"
+            "and date '2019-07-22') from ml.predictions where model_name = 'xgb_direction_5d'"
         ).fetchall()[0]
-        assert n_predictions > 3000 and n_window == 61
+        assert n_predictions > 6000 and n_window == 61
         n_trades = con.sql("select count(*) from backtest.trades").fetchall()[0][0]
         assert n_trades > 0
     finally:
@@ -187,3 +195,89 @@ def test_app_page_renders_the_published_run(
     app = AppTest.from_file(str(REPO_ROOT / "app" / "streamlit_app.py"), default_timeout=60).run()
     assert not app.exception
     assert len(app.metric) >= 5
+
+
+MODELS = (
+    "logit_direction_5d",
+    "xgb_direction_5d",
+    "logit_iv_regime_5d",
+    "xgb_iv_regime_5d",
+    "xgb_option_return_5d",
+    "xgb_option_sign_5d",
+)
+
+
+def test_every_model_family_is_trained_walk_forward_on_real_data(
+    pipeline: tuple[Path, dict, dict],
+) -> None:
+    root, _, out = pipeline
+    con = _published(root)
+    try:
+        rows = con.sql(
+            """
+            select
+                model_registry.model_name,
+                count(distinct predictions.fold_id) as n_folds,
+                count(*) filter (where predictions.prediction_kind = 'live') as n_live,
+                min(predictions.as_of_date) as first_date,
+                max(predictions.as_of_date) as last_date,
+                -- leakage: the label window of every training row ends before the prediction
+                count(*) filter (
+                    where predictions.train_label_end_date >= predictions.as_of_date
+                ) as n_leaking
+            from ml.model_registry
+            inner join ml.predictions on model_registry.run_id = predictions.run_id
+            where model_registry.is_current
+            group by all
+            order by all
+            """
+        ).fetchall()
+        by_model = {r[0]: r[1:] for r in rows}
+        assert sorted(by_model) == sorted(MODELS)
+        for name, (n_folds, n_live, _first, _last, n_leaking) in by_model.items():
+            assert n_folds == 5 and n_live > 0 and n_leaking == 0, name
+        # S&P 500 history for the underlying models; the SPX 2019 chain for the option models
+        assert by_model["xgb_direction_5d"][2].year < 2000
+        assert str(by_model["xgb_direction_5d"][3]) == "2022-12-28"
+        assert str(by_model["xgb_option_sign_5d"][3]) == "2019-07-22"
+        # every metric is stored against its baselines, pooled (fold 0) and per fold
+        predictors = dict(
+            con.sql(
+                "select model_name, list(distinct predictor order by predictor) "
+                "from ml.model_metrics inner join ml.model_registry using (run_id) "
+                "where is_current and fold_id = 0 group by all"
+            ).fetchall()
+        )
+        assert predictors["xgb_direction_5d"] == ["majority", "model", "persistence"]
+        assert predictors["xgb_option_return_5d"] == ["model", "train_mean"]
+        n_signals = con.sql("select count(*) from forecasts.fct_strategy_signals").fetchall()[0][0]
+        assert n_signals > 6000
+    finally:
+        con.close()
+    assert "xgb_iv_regime_5d" in out["report"] and "persistence" in out["report"]
+
+
+def test_retraining_gives_identical_predictions(pipeline: tuple[Path, dict, dict]) -> None:
+    root, env, _ = pipeline
+    query = (
+        "select run_id, md5(string_agg(concat_ws('|', contract_symbol, as_of_date, score, "
+        "predicted_label), ',' order by as_of_date, contract_symbol)) from ml.predictions "
+        "inner join ml.model_registry using (run_id) where is_current "
+        "and model_registry.model_name = ? group by all"
+    )
+    build_db = root / "build" / "build.duckdb"
+    names = ["xgb_iv_regime_5d", "xgb_option_sign_5d"]
+    selection = ["--model", names[0], "--model", names[1]]
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        before = [con.sql(query, params=[name]).fetchall() for name in names]
+    finally:
+        con.close()
+    _run([sys.executable, "-m", "ml", "train", *selection], env)
+    _run([sys.executable, "-m", "ml", "predict", *selection], env)
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        after = [con.sql(query, params=[name]).fetchall() for name in names]
+    finally:
+        con.close()
+    assert after == before and all(len(rows) == 1 for rows in after)
