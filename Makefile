@@ -42,11 +42,12 @@ setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (i
 all: setup ## main job: load -> dbt build -> forecast -> backtest -> attribution -> publish, on the embedded real data
 	@$(LOCKED) $(MAKE) --no-print-directory pipeline
 
-# dbt models over ml.* and backtest.* (tag:forecasts) build after the forecasts and the backtest
+# `dbt build` builds the feature warehouse (default selector, selectors.yml); the models over
+# ml.* and backtest.* (tag:forecasts) build after the forecasts and the backtest
 pipeline: setup
 	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
 	$(call timed,load,$(BIN)/python -m loaders load)
-	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors --exclude tag:forecasts)
+	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
 	$(call timed,train,$(BIN)/python -m ml train)
 	$(call timed,predict,$(BIN)/python -m ml predict)
 	$(call timed,backtest,$(BIN)/python -m engine run --config $(STRATEGY_CONFIG))
@@ -60,7 +61,7 @@ load: setup ## land the vendor files into warehouse/raw (validated parquet)
 
 build: setup ## dbt build of the feature warehouse (models + data tests + unit tests) into the private build database
 	mkdir -p $(WAREHOUSE_DIR)/build
-	$(LOCKED) $(BIN)/dbt build --exclude tag:forecasts
+	$(LOCKED) $(BIN)/dbt build
 
 forecast: setup ## train every model walk-forward, then predict the latest rows (ml.*)
 	$(LOCKED) $(BIN)/python -m ml train
@@ -97,10 +98,11 @@ test-fast: setup ## tests without the end-to-end build
 dq-self-test: setup ## the data-quality catalogue finds exactly the violations planted in its fixtures
 	$(BIN)/python -m pytest tests/models_sql/test_dq_catalogue.py
 
-bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appended day), IV solves/s (vs scipy)
+bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appended day), IV solves/s (vs scipy), walk-forward training (vs one plain fit; after make all)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_iv.py
+	$(BIN)/python bench/bench_train.py
 
 lint: setup ## ruff on the Python code
 	$(BIN)/ruff check .

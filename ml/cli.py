@@ -169,10 +169,13 @@ def cmd_report(args: argparse.Namespace, paths: WarehousePaths) -> int:
         _say("  " + f"{'metric':<16}" + "".join(f"{p:>13}" for p in predictors))
         for row in table.iter_rows(named=True):
             _say("  " + f"{row['metric']:<16}" + "".join(f"{_fmt(row[p]):>13}" for p in predictors))
-        top = drift.filter(pl.col("run_id") == run["run_id"]).head(3)
+        selected = json.loads(run["selected_features_json"])
+        top = drift.filter(
+            (pl.col("run_id") == run["run_id"]) & pl.col("feature").is_in(selected)
+        ).head(3)
         if top.height:
             _say(
-                "  drift (PSI, training window vs latest window): "
+                "  drift of its features (PSI, training vs latest window): "
                 + ", ".join(
                     f"{r['feature']} {r['psi']:.2f} ({r['drift_level']})" for r in top.to_dicts()
                 )

@@ -21,6 +21,11 @@ Common layout of a dataset frame (one row per underlying × contract × as_of_da
 ``persistence_state``
     The state a persistence baseline carries forward (sign of the trailing 5-day return; the
     current IV regime); NULL for option models.
+``persistence_value``
+    Option models: the contract's last realized 5-session mid return (the
+    ``forward_mid_return_5d`` of its row whose exit quote is this date), the persistence
+    forecast of the regression; NULL when the contract has no such row, and for underlying
+    models.
 ``<features>``
     DOUBLE columns listed in the family's :attr:`DatasetSpec.feature_columns`.
 """
@@ -132,6 +137,7 @@ select
     fct_underlying_targets.target_date_5d as label_end_date,
     fct_underlying_targets.target_date_5d is null as is_beyond_data,
     {persistence_state} as persistence_state,
+    cast(null as double) as persistence_value,
     {features}
 from marts.fct_underlying_features
 inner join marts.fct_underlying_targets
@@ -142,6 +148,22 @@ order by as_of_date
 """
 
 _OPTION_SQL = """
+with trailing_returns as (
+    -- the contract's last realized 5-session mid return, known at the close of its exit date:
+    -- the persistence forecast of the next one
+    select
+        fct_option_targets.contract_symbol,
+        fct_option_targets.exit_quote_date_5d as as_of_date,
+        fct_option_targets.forward_mid_return_5d as trailing_mid_return_5d,
+    from marts.fct_option_targets
+    where fct_option_targets.underlying_symbol = $underlying_symbol
+        and fct_option_targets.forward_mid_return_5d is not null
+    qualify row_number() over (
+        partition by fct_option_targets.contract_symbol, fct_option_targets.exit_quote_date_5d
+        order by fct_option_targets.quote_date desc
+    ) = 1
+)
+
 select
     fct_option_quotes_universe.underlying_symbol,
     fct_option_quotes_universe.contract_symbol,
@@ -155,11 +177,15 @@ select
         as label_end_date,
     fct_option_targets.forward_status_5d = 'beyond_data' as is_beyond_data,
     cast(null as varchar) as persistence_state,
+    trailing_returns.trailing_mid_return_5d as persistence_value,
     {features}
 from marts.fct_option_quotes_universe
 inner join marts.fct_option_targets
     on fct_option_quotes_universe.contract_symbol = fct_option_targets.contract_symbol
     and fct_option_quotes_universe.quote_date = fct_option_targets.quote_date
+left join trailing_returns
+    on fct_option_quotes_universe.contract_symbol = trailing_returns.contract_symbol
+    and fct_option_quotes_universe.quote_date = trailing_returns.as_of_date
 where fct_option_quotes_universe.underlying_symbol = $underlying_symbol
 order by as_of_date, contract_symbol
 """
@@ -242,6 +268,7 @@ FRAME_COLUMNS: tuple[str, ...] = (
     "label_end_date",
     "is_beyond_data",
     "persistence_state",
+    "persistence_value",
 )
 
 

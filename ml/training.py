@@ -395,10 +395,22 @@ def _baselines(
     y_train: np.ndarray,
     state_train: np.ndarray,
     state_test: np.ndarray,
+    value_test: np.ndarray,
 ) -> dict[str, np.ndarray]:
+    """Naive forecasts of the test rows from the training rows only.
+
+    Classifiers: ``majority`` (training class frequencies) and, for the underlying families,
+    ``persistence`` (:func:`ml.metrics.persistence_proba`). Regression: ``train_mean`` and
+    ``persistence`` (the contract's last realized 5-session return, the training mean where
+    the contract has none).
+    """
     n = len(state_test)
     if cfg.task == "regression":
-        return {"train_mean": np.full(n, float(np.mean(y_train)))}
+        mean = float(np.mean(y_train))
+        return {
+            "train_mean": np.full(n, mean),
+            "persistence": np.where(np.isnan(value_test), mean, value_test),
+        }
     k = len(SPECS[cfg.family].class_labels)
     out = {"majority": m.majority_proba(y_train, k, n)}
     if cfg.family != "option_return":
@@ -505,6 +517,7 @@ def train(
     )
     x_all = frame.select(spec.feature_columns).to_numpy().astype(np.float64)
     state = frame["persistence_state"].to_numpy()
+    persisted = frame["persistence_value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     predictions, contributions, metric_rows, fold_meta = [], [], [], []
     pooled: dict[str, list] = {"y": [], "output": [], "label": [], "dates": [], "baselines": []}
     final: FoldModel | None = None
@@ -533,7 +546,9 @@ def train(
             output = np.column_stack([1.0 - p_up, p_up])
         else:
             output = kept.select([f"prob_{c.lower()}" for c in spec.class_labels]).to_numpy()
-        baselines = _baselines(cfg, y[fold.train_idx], state[fold.train_idx], state[scored])
+        baselines = _baselines(
+            cfg, y[fold.train_idx], state[fold.train_idx], state[scored], persisted[scored]
+        )
         label = kept["predicted_label"].to_numpy()
         scores = _score(cfg, y[scored], output, label, as_of[scored], baselines)
         metric_rows += _metric_rows(run_id, fold.fold_id, scores)

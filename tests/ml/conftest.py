@@ -62,6 +62,12 @@ def synthetic_dataset(
             "label_end_date": dates.to_numpy()[end_day],
             "is_beyond_data": beyond,
             "persistence_state": state if family != "option_return" else [None] * n,
+            # SYNTHETIC persistence: the label of the row `horizon` dates back
+            "persistence_value": (
+                np.roll(noisy / 10, per_date * horizon)
+                if family == "option_return"
+                else np.full(n, np.nan)
+            ),
             **features,
         },
         schema_overrides={"contract_symbol": pl.String, "persistence_state": pl.String},
@@ -69,6 +75,7 @@ def synthetic_dataset(
     unknown = pl.col("is_beyond_data")
     return frame.with_columns(
         pl.col("as_of_date").cast(pl.Date),
+        pl.col("persistence_value").fill_nan(None),
         pl.when(unknown).then(None).otherwise(pl.col("label_class")).alias("label_class"),
         pl.when(unknown).then(None).otherwise(pl.col("label_value")).alias("label_value"),
         pl.when(unknown)

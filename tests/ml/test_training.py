@@ -13,6 +13,10 @@ from ml.training import train
 from .conftest import fast, synthetic_dataset
 
 
+def cfg_task(name: str) -> str:
+    return fast(name).task
+
+
 @pytest.mark.parametrize(
     ("name", "family"),
     [
@@ -38,7 +42,12 @@ def test_every_model_predicts_only_out_of_sample(name: str, family: str) -> None
     assert p["as_of_date"].max() < frame.filter("is_beyond_data")["as_of_date"].min()
     assert run.final.train_label_end_date < frame.filter("is_beyond_data")["as_of_date"].min()
     pooled = run.metrics.filter(pl.col("fold_id") == 0)
-    assert set(pooled["predictor"]) >= {"model"}
+    expected = {"model", "majority", "persistence"}
+    if cfg_task(name) == "regression":
+        expected = {"model", "train_mean", "persistence"}
+    elif family == "option_return":
+        expected = {"model", "majority"}  # no state to persist for a contract's sign
+    assert set(pooled["predictor"]) == expected
     assert len(run.final.selected) == 6
     # contributions: one per prediction per selected feature, plus the bias
     assert run.contributions.height == p.height * 7
