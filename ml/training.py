@@ -269,8 +269,9 @@ def predict_rows(
             f"end {fold_model.train_label_end_date}: not out of sample"
         )
     x = rows.select(fold_model.selected).to_numpy().astype(np.float64)
-    output = fold_model.fitted.predict(x) if rows.height else np.empty((0, 3))
     n = rows.height
+    empty = np.empty(0) if cfg.task == "regression" else np.empty((0, len(spec.class_labels)))
+    output = fold_model.fitted.predict(x) if n else empty
     columns: dict[str, Any] = {
         "p_up": pl.lit(None, dtype=pl.Float64),
         "yhat": pl.lit(None, dtype=pl.Float64),

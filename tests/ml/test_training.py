@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ml.training import train
+from ml.training import predict_rows, train
 
 from .conftest import fast, synthetic_dataset
 
@@ -131,3 +131,21 @@ def test_probabilities_are_probabilities() -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     assert (run.predictions["regime"] == run.predictions["predicted_label"]).all()
     np.testing.assert_allclose(run.predictions["score"].to_numpy(), probs.max(axis=1))
+
+
+@pytest.mark.parametrize("name", ["xgb_option_return_5d", "xgb_iv_regime_5d", "logit_direction_5d"])
+def test_scoring_no_rows_gives_empty_frames(name: str) -> None:
+    # `ml predict` when every row is already labelled: nothing to score, nothing to write
+    family = fast(name).family
+    frame = synthetic_dataset(family, n_dates=120, per_date=2 if family == "option_return" else 1)
+    run = train(frame, fast(name))
+    predictions, contributions = predict_rows(
+        run.final,
+        frame.clear(),
+        run.cfg,
+        run_id=run.run_id,
+        model_version=run.model_version,
+        kind="live",
+    )
+    assert predictions.is_empty() and contributions.is_empty()
+    assert predictions.columns == run.predictions.columns
