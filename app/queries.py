@@ -39,22 +39,19 @@ EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "trades": (
         "run_id",
         "trade_id",
+        "strategy",
         "underlying_symbol",
-        "option_root",
         "expiration",
-        "strike",
-        "contracts",
+        "lots",
         "entry_date",
         "exit_date",
         "holding_days_actual",
         "exit_reason",
         "settlement_method",
-        "entry_prob_up",
+        "signal_value",
         "entry_underlying_price",
-        "entry_mid_call",
-        "entry_mid_put",
-        "entry_price",
-        "exit_price",
+        "entry_value",
+        "exit_value",
         "commission_usd",
         "pnl_usd",
         "trade_return",
@@ -139,22 +136,19 @@ order by equity_daily.quote_date
 _TRADES_SQL = """
 select
     trades.trade_id,
+    trades.strategy,
     trades.underlying_symbol,
-    trades.option_root,
     trades.expiration,
-    cast(trades.strike as double) as strike,
-    cast(trades.contracts as integer) as contracts,
+    cast(trades.lots as integer) as lots,
     trades.entry_date,
     trades.exit_date,
     cast(trades.holding_days_actual as integer) as holding_days_actual,
     trades.exit_reason,
     trades.settlement_method,
-    cast(trades.entry_prob_up as double) as entry_prob_up,
+    cast(trades.signal_value as double) as signal_value,
     cast(trades.entry_underlying_price as double) as entry_underlying_price,
-    cast(trades.entry_mid_call as double) as entry_mid_call,
-    cast(trades.entry_mid_put as double) as entry_mid_put,
-    cast(trades.entry_price as double) as entry_price,
-    cast(trades.exit_price as double) as exit_price,
+    cast(trades.entry_value as double) as entry_value,
+    cast(trades.exit_value as double) as exit_value,
     cast(trades.commission_usd as double) as commission_usd,
     cast(trades.pnl_usd as double) as pnl_usd,
     cast(trades.trade_return as double) as trade_return
@@ -348,7 +342,8 @@ def trades(db: Path | str, run_id: str) -> pl.DataFrame:
     polars.DataFrame
         One row per ``trade_id``, ordered by ``entry_date`` then ``trade_id``; the columns of
         ``backtest.trades`` without ``run_id``. Prices and ``*_usd`` columns are float USD,
-        ``trade_return`` and ``entry_prob_up`` are decimal fractions.
+        ``trade_return`` and ``signal_value`` (a probability, or a score) are decimal fractions;
+        ``entry_value``/``exit_value`` are net premium per lot in index points (+ debit).
     """
     with _reader(db) as con:
         return _frame(con, _TRADES_SQL, [run_id])

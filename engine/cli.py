@@ -1,33 +1,45 @@
-"""``python -m engine``: run a backtest from a YAML config against the build database."""
+"""``python -m engine``: run, sweep and scan backtests from YAML configs; list strategies."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from engine import io
-from engine.config import DEFAULT_CONFIG_PATH, ConfigError, StraddleConfig, load_config
-from engine.straddle import BacktestResult, run_backtest
+from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
+from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
+from engine.strategies import StrategyError, load_catalogue
 from warehouse.paths import WarehousePaths, connect
 
 
 def _pct(value: float, digits: int) -> str:
-    return "nan" if math.isnan(value) else f"{value * 100:.{digits}f}%"
+    return "nan" if value is None or math.isnan(value) else f"{value * 100:.{digits}f}%"
 
 
-def format_summary(cfg: StraddleConfig, result: BacktestResult) -> str:
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    return "nan" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def format_summary(cfg: BacktestConfig, result: BacktestResult) -> str:
     """One line: strategy, underlying, run_id, trades and headline metrics (NaN shown as nan)."""
     row = result.metrics.row(0, named=True)
-    sharpe = row["sharpe_ratio"]
     return (
-        f"{cfg.strategy} {cfg.underlying_symbol} run_id={result.run_id}: "
+        f"{cfg.strategy.name} {cfg.underlying_symbol} run_id={result.run_id}: "
         f"{row['n_trades']} trades, total_return={_pct(row['total_return'], 2)}, "
-        f"sharpe={'nan' if math.isnan(sharpe) else f'{sharpe:.2f}'}, "
-        f"max_drawdown={_pct(row['max_drawdown'], 2)}, win_rate={_pct(row['win_rate'], 1)}"
+        f"sharpe={_num(row['sharpe_ratio'])}, max_drawdown={_pct(row['max_drawdown'], 2)}, "
+        f"win_rate={_pct(row['win_rate'], 1)}"
     )
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,25 +50,49 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser(
         "run",
-        help="backtest a config and write backtest.* tables",
-        description=(
-            "Backtest the strategy of a YAML config on marts.fct_option_quotes_* gated by "
-            "ml.predictions, write backtest.runs/trades/equity_daily/metrics (rows of this "
-            "run_id replaced) and print a one-line summary."
-        ),
+        help="backtest a config and write the backtest.* tables",
+        description="Backtest the strategy of a YAML config on marts.fct_option_features "
+        "(entries from a universe mart, signals from ml.predictions or the strategy selector), "
+        "write backtest.runs/trades/legs/positions_daily/equity_daily/metrics (rows of this "
+        "run_id replaced, one transaction) and print a one-line summary.",
     )
-    run.add_argument(
-        "--config",
-        type=Path,
-        default=DEFAULT_CONFIG_PATH,
-        help="YAML config (default: %(default)s)",
+    sweep = commands.add_parser(
+        "sweep",
+        help="backtest a grid of exit parameters as one computation",
+        description="Backtest the config under every combination of --axis values (exit "
+        f"parameters: {', '.join(SWEEP_KEYS)}); positions and marks are built once and the "
+        "grid is an axis of the exit computation. Prints one line per grid row, best Sharpe "
+        "first; --write stores every run in backtest.*.",
     )
-    run.add_argument(
-        "--db",
-        type=Path,
-        default=None,
-        help="DuckDB file to read and write (default: WarehousePaths.from_env().build_db)",
+    sweep.add_argument(
+        "--axis",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,…",
+        help="a grid axis, repeatable, e.g. --axis take_profit_pct=25,50,100 "
+        "--axis holding_days=3,5,10 (use 'none' to disable a rule)",
     )
+    sweep.add_argument("--write", action="store_true", help="write every run to backtest.*")
+    scan = commands.add_parser(
+        "scan",
+        help="every candidate entry of a structure, aggregated by DTE x moneyness buckets",
+        description="optopsy-style research scan (see engine/scan.py for the semantics).",
+    )
+    for sub in (run, sweep):
+        sub.add_argument(
+            "--config",
+            type=Path,
+            default=DEFAULT_CONFIG_PATH,
+            help="YAML config (default: %(default)s)",
+        )
+    for sub in (run, sweep, scan):
+        sub.add_argument(
+            "--db",
+            type=Path,
+            default=None,
+            help="DuckDB file (default: WarehousePaths.from_env().build_db)",
+        )
+    _scan_arguments(scan)
     summary = commands.add_parser(
         "summary",
         help="print the published backtest runs, one line each",
@@ -69,7 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="DuckDB file to read (default: WarehousePaths.from_env().published_db)",
     )
+    commands.add_parser(
+        "strategies",
+        help="list the strategy catalogue (engine/strategies.yaml)",
+        description="Print every strategy of the catalogue with its legs.",
+    )
     return parser
+
+
+def _scan_arguments(scan: argparse.ArgumentParser) -> None:
+    try:
+        from engine import scan as scan_module
+    except ImportError:  # pragma: no cover - scan mode ships with the engine
+        return
+    add = getattr(scan_module, "add_cli_arguments", None)
+    if add is not None:
+        add(scan)
 
 
 def published_summary(db_path: Path) -> list[str]:
@@ -98,44 +149,136 @@ def published_summary(db_path: Path) -> list[str]:
     for strategy, symbol, run_id, version, n, total, sharpe, mdd, win, first, last in rows:
         lines.append(
             f"backtest {strategy} {symbol} run_id={run_id} ({first}..{last}, forecasts "
-            f"{version}): {n} trades, total_return={_pct(total, 2)}, "
-            f"sharpe={'nan' if math.isnan(sharpe) else f'{sharpe:.2f}'}, "
-            f"max_drawdown={_pct(mdd, 2)}, win_rate={_pct(win, 1)}"
+            f"{version or 'none'}): {n} trades, total_return={_pct(total, 2)}, "
+            f"sharpe={_num(sharpe)}, max_drawdown={_pct(mdd, 2)}, win_rate={_pct(win, 1)}"
         )
     return lines
 
 
-def run(config_path: Path, db_path: Path) -> tuple[StraddleConfig, BacktestResult]:
-    """Load the config and inputs, backtest, write the results; return both."""
-    cfg = load_config(config_path)
+def _with_provenance(result: BacktestResult, inputs: io.BacktestInputs) -> BacktestResult:
+    runs = result.runs.with_columns(
+        result.runs["model_version"].fill_null(inputs.model_version),
+        result.runs["data_fingerprint"].fill_null(inputs.data_fingerprint),
+    )
+    return dataclasses.replace(result, runs=runs)
+
+
+def _backtest(
+    cfg: BacktestConfig, db_path: Path, grid=None, write: bool = True
+) -> list[BacktestResult]:
     con = io.open_database(db_path)
     try:
+        started = time.perf_counter()
         inputs = io.load_inputs(con, cfg, db_path=db_path)
-        result = run_backtest(
-            inputs.quotes, inputs.universe, inputs.underlying, inputs.forecasts, cfg
+        _say(
+            f"read the {cfg.underlying_symbol} chain and signals "
+            f"({time.perf_counter() - started:.1f} s); backtesting {cfg.strategy.name}"
+            + (f" over {len(grid)} exit configurations" if grid else "")
         )
-        io.write_result(con, result)
+        started = time.perf_counter()
+        results = [
+            _with_provenance(r, inputs)
+            for r in run_sweep(
+                inputs.chain, inputs.universe, inputs.underlying, cfg, grid=grid, **inputs.signals
+            )
+        ]
+        _say(f"backtested in {time.perf_counter() - started:.2f} s")
+        if write:
+            for table in io.ensure_output_tables(con):
+                _say(f"replaced {table}: written by an earlier engine (derived data)")
+            for result in results:
+                io.write_result(con, result)
     finally:
         con.close()
-    return cfg, result
+    return results
+
+
+def _parse_axes(specs: list[str]) -> dict[str, list]:
+    axes: dict[str, list] = {}
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        if not sep or not values:
+            raise ConfigError(f"--axis must look like KEY=V1,V2, got {spec!r}")
+        parsed = []
+        for text in values.split(","):
+            text = text.strip()
+            if text.lower() == "none":
+                parsed.append(None)
+                continue
+            try:
+                number = float(text)
+            except ValueError as exc:
+                raise ConfigError(f"--axis {key}: {text!r} is not a number") from exc
+            parsed.append(int(number) if key in ("holding_days", "exit_dte") else number)
+        axes[key] = parsed
+    return axes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 ok, 1 on a reported error)."""
     args = build_parser().parse_args(argv)
-    if args.command == "summary":
-        try:
-            lines = published_summary(args.db or WarehousePaths.from_env().published_db)
-        except FileNotFoundError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print("\n".join(lines))
-        return 0
-    db_path = args.db if args.db is not None else WarehousePaths.from_env().build_db
     try:
-        cfg, result = run(args.config, db_path)
-    except (ConfigError, FileNotFoundError, io.MissingTableError, ValueError, RuntimeError) as exc:
+        if args.command == "summary":
+            print("\n".join(published_summary(args.db or WarehousePaths.from_env().published_db)))
+            return 0
+        if args.command == "strategies":
+            for name, spec in load_catalogue().items():
+                legs = "; ".join(
+                    f"{leg.side} {leg.ratio} {leg.leg_type}"
+                    + (f" {leg.rule}={leg.value:g}" if leg.rule else "")
+                    + (f" of leg {leg.of}" if leg.of else "")
+                    + (" (back)" if leg.expiry == "back" else "")
+                    for leg in spec.legs
+                )
+                print(f"{name:24s} {legs}")
+            return 0
+        db_path = args.db if args.db is not None else WarehousePaths.from_env().build_db
+        if args.command == "scan":
+            from engine import scan as scan_module
+
+            return scan_module.cli_main(args, db_path)
+        cfg = load_config(args.config)
+        if args.command == "run":
+            result = _backtest(cfg, db_path)[0]
+            print(format_summary(cfg, result))
+            return 0
+        axes = _parse_axes(args.axis)
+        # each grid row is the config's exits with the swept keys replaced
+        grid = [
+            dataclasses.replace(cfg.exits, **{k: getattr(g, k) for k in axes})
+            for g in sweep_grid(axes)
+        ] or [cfg.exits]
+        results = _backtest(cfg, db_path, grid=grid, write=args.write)
+        rows = sorted(
+            zip(grid, results, strict=True),
+            key=lambda gr: (
+                -(
+                    gr[1].metrics["sharpe_ratio"][0]
+                    if math.isfinite(gr[1].metrics["sharpe_ratio"][0])
+                    else -1e9
+                )
+            ),
+        )
+        print(
+            f"{'take_profit_pct':>15} {'stop_loss_pct':>13} {'holding_days':>12} "
+            f"{'exit_dte':>8} {'trades':>6} {'total_return':>12} {'sharpe':>7} {'max_dd':>8}"
+        )
+        for g, r in rows:
+            mrow = r.metrics.row(0, named=True)
+            print(
+                f"{_num(g.take_profit_pct, 0):>15} {_num(g.stop_loss_pct, 0):>13} "
+                f"{g.holding_days!s:>12} {g.exit_dte!s:>8} {mrow['n_trades']:>6} "
+                f"{_pct(mrow['total_return'], 2):>12} {_num(mrow['sharpe_ratio']):>7} "
+                f"{_pct(mrow['max_drawdown'], 2):>8}"
+            )
+        return 0
+    except (
+        ConfigError,
+        StrategyError,
+        FileNotFoundError,
+        io.MissingTableError,
+        ValueError,
+        RuntimeError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(format_summary(cfg, result))
-    return 0

@@ -1,7 +1,10 @@
-"""Typed, frozen, strict configuration of a backtest run, built from YAML.
+"""Typed, frozen, strict backtest configs, built from YAML (STYLE.md, 8).
 
-The configuration is the whole identity of a run: :attr:`StraddleConfig.run_id` is a hash of its
-canonical JSON (defaults filled in), so the same settings always write the same rows.
+A config names a strategy of the catalogue (``engine/strategies.yaml``) or gives its legs inline,
+and four sections: ``entry``, ``sizing``, ``execution``, ``exits``. Unknown keys, wrong types and
+out-of-range values raise :class:`ConfigError` naming the key and the value. Units are in the
+key names (``_pct`` percent, ``_bps`` basis points, ``_usd`` dollars, ``dte`` calendar days,
+``days`` trading days).
 """
 
 from __future__ import annotations
@@ -9,250 +12,391 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import yaml
 
-Strategy = Literal["long_straddle"]
-EntrySignal = Literal["prob_up_at_least", "prob_up_at_most"]
-EquityWindow = Literal["forecast", "data"]
+from engine.strategies import StrategyError, StrategySpec, load_catalogue, parse_strategy
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "configs" / "long_straddle_spx.yaml"
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "long_straddle_spx.yaml"
+
+Schedule = Literal["daily", "weekly", "monthly_expiration"]
+SignalKind = Literal["none", "prob_up_at_least", "prob_up_at_most", "top_k", "selector"]
+ExpiryType = Literal["any", "monthly", "weekly"]
+SizingMode = Literal["fixed", "premium_fraction", "risk_fraction"]
+FillModel = Literal["mid", "touch", "mid_slippage", "spread_fraction"]
 
 
 class ConfigError(ValueError):
-    """A configuration key is unknown, missing, of the wrong type or out of range."""
+    """A config value is invalid; the message names the key and the value."""
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
-class StraddleConfig:
-    """Settings of one long ATM straddle backtest gated by an ML forecast.
+@dataclass(frozen=True)
+class EntryConfig:
+    """When positions open and on which contracts.
 
-    Parameters
+    Attributes
+    ----------
+    schedule
+        ``daily`` (every trading day), ``weekly`` (the first trading day on or after each
+        ``weekday``) or ``monthly_expiration`` (the first trading day after each standard
+        monthly expiration, the third Friday).
+    weekday
+        ISO weekday of the weekly schedule (1 = Monday).
+    target_dte, min_dte, max_dte
+        Front expiration: the one nearest ``target_dte`` within ``[min_dte, max_dte]``.
+    back_target_dte, back_min_dte, back_max_dte
+        Back expiration of calendars and diagonals (after the front one).
+    expiry_type
+        ``any``, ``monthly`` (standard third-Friday) or ``weekly`` expirations only.
+    signal
+        ``none``; ``prob_up_at_least`` / ``prob_up_at_most`` (the day's ``p_up`` of
+        ``forecast_model`` against ``threshold``); ``top_k`` (single-leg strategies: the ``k``
+        contracts with the highest score of a contract model, e.g. ``xgb_option_return_5d``);
+        ``selector`` (days when ``forecasts.fct_strategy_signals`` picks this strategy; its
+        HALF size tier halves the lots).
+    forecast_model, threshold, k
+        Model of the signal, probability threshold in [0, 1], contracts per day for top_k.
+    max_open_positions
+        Entries beyond this many open positions are skipped (``>= 1``).
+    delta_tolerance, moneyness_tolerance, strike_tolerance_pct
+        How far the matched contract may be from a leg's target: |delta|, S/K, and % of spot
+        (strike rules ``strike_offset_pct``, ``width_pct``, ``same_strike_as``).
+    """
+
+    schedule: Schedule = "daily"
+    weekday: int = 1
+    target_dte: int = 30
+    min_dte: int = 20
+    max_dte: int = 45
+    back_target_dte: int = 60
+    back_min_dte: int = 46
+    back_max_dte: int = 100
+    expiry_type: ExpiryType = "any"
+    signal: SignalKind = "none"
+    forecast_model: str | None = None
+    threshold: float = 0.5
+    k: int = 1
+    max_open_positions: int = 100
+    delta_tolerance: float = 0.10
+    moneyness_tolerance: float = 0.02
+    strike_tolerance_pct: float = 0.5
+
+
+@dataclass(frozen=True)
+class SizingConfig:
+    """How many lots each entry buys or sells.
+
+    Attributes
+    ----------
+    mode
+        ``fixed`` (``contracts`` lots), ``premium_fraction`` (``fraction`` of equity in net
+        premium, debit or credit) or ``risk_fraction`` (``fraction`` of equity at risk: the
+        maximum loss of a defined-risk structure, else its margin).
+    contracts, fraction
+        Lots for ``fixed``; equity fraction (0, 1] for the others. A lot is one unit of every
+        leg's ratio.
+    max_contracts_per_option
+        Cap on lots × ratio of any one option leg.
+    max_gross_notional_fraction
+        Cap on the open positions' gross notional (Σ |option contracts| × strike × multiplier)
+        as a multiple of equity.
+    max_margin_fraction
+        Cap on the open positions' margin (see :mod:`engine.backtest`, strategy-based) as a
+        fraction of equity; an entry that would exceed it is cut down or skipped.
+    """
+
+    mode: SizingMode = "fixed"
+    contracts: int = 1
+    fraction: float = 0.02
+    max_contracts_per_option: int = 1000
+    max_gross_notional_fraction: float = 50.0
+    max_margin_fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Fills and costs.
+
+    Attributes
+    ----------
+    fill
+        ``mid``; ``touch`` (buy at the ask, sell at the bid); ``mid_slippage`` (mid ×
+        (1 ± slippage_bps / 1e4), against the trader); ``spread_fraction`` (mid ±
+        spread_fraction × half the bid-ask spread; 1 = touch).
+    slippage_bps, spread_fraction
+        Parameters of the fill model.
+    commission_per_contract_usd
+        Per option contract per leg, at entry and at a traded exit (not at expiry).
+    fee_per_order_usd
+        Per order (the entry, and a traded exit).
+    max_spread_pct
+        Legs whose bid-ask spread exceeds this % of mid at entry are not traded.
+    multiplier
+        USD per index point per contract.
+    """
+
+    fill: FillModel = "mid"
+    slippage_bps: float = 0.0
+    spread_fraction: float = 0.5
+    commission_per_contract_usd: float = 0.0
+    fee_per_order_usd: float = 0.0
+    max_spread_pct: float = 100.0
+    multiplier: int = 100
+
+
+@dataclass(frozen=True)
+class ExitConfig:
+    """When positions close (the first rule that fires; expiry settles whatever is left).
+
+    Attributes
+    ----------
+    take_profit_pct, stop_loss_pct
+        % of the entry debit (debits) or of the maximum profit, the credit (credits); e.g.
+        50 and 200 for a credit spread. ``None`` disables.
+    holding_days
+        Trading days after entry; ``None`` holds to expiry.
+    exit_dte
+        Close when the front expiration is this many calendar days away or less.
+    exit_on_signal
+        Close when the entry signal no longer holds (prob_up signals only).
+    """
+
+    take_profit_pct: float | None = None
+    stop_loss_pct: float | None = None
+    holding_days: int | None = None
+    exit_dte: int | None = None
+    exit_on_signal: bool = False
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """A whole backtest: strategy, data selection and the four sections.
+
+    Attributes
     ----------
     strategy
-        Only ``'long_straddle'``.
-    underlying_symbol
-        Underlying of the chain and of the forecasts, e.g. ``'SPX'``.
-    option_roots
-        Option roots to trade, in order of preference when two roots offer the same expiration
-        (``'SPXW'`` PM-settled weeklies, ``'SPX'`` AM-settled monthlies). Both legs always come
-        from one root.
-    target_dte, min_dte, max_dte
-        Calendar days to expiration: the expiration nearest ``target_dte`` within
-        ``[min_dte, max_dte]`` is chosen. ``0 <= min_dte <= target_dte <= max_dte``.
-    holding_days
-        Trading days to hold (``>= 1``); the trade settles at expiration if that comes first.
-    forecast_model
-        ``ml.predictions.model_name`` that gates entries.
-    forecast_model_version
-        ``ml.predictions.model_version`` to use; ``None`` (default) requires the model to have
-        exactly one version for the underlying.
-    entry_signal
-        ``'prob_up_at_least'`` enters when ``prob_up >= entry_threshold``;
-        ``'prob_up_at_most'`` when ``prob_up <= entry_threshold``.
-    entry_threshold
-        Decimal probability in ``[0, 1]``.
-    contracts
-        Straddles bought per entry (``>= 1``).
-    multiplier
-        Contract multiplier, USD per index point (``>= 1``; 100 for SPX).
-    slippage_bps
-        Basis points of mid paid when buying and given up when selling, in ``[0, 10000]``.
-    commission_per_contract
-        USD per contract per leg (``>= 0``), at entry and at a traded exit; none at expiry.
-    initial_capital
-        Starting cash, USD (``> 0``).
-    equity_window
-        Days of the equity curve: ``'forecast'`` (default) runs from the first trading day with a
-        forecast to the later of the last forecast day and the last exit; ``'data'`` covers
-        every trading day of the quotes.
+        The strategy (catalogue entry or inline legs).
+    underlying_symbol, option_roots
+        What is traded; roots in order of preference when two list the same expiration.
+    universe
+        ``default`` (``marts.fct_option_quotes_universe``) or a named universe
+        (``marts.fct_option_universe_<name>``) that entries are chosen from.
+    start_date, end_date
+        Optional ISO dates bounding entries and the equity curve.
+    initial_capital_usd
+        Starting cash.
+    """
+
+    strategy: StrategySpec
+    underlying_symbol: str = "SPX"
+    option_roots: tuple[str, ...] = ("SPXW", "SPX")
+    universe: str = "default"
+    start_date: str | None = None
+    end_date: str | None = None
+    initial_capital_usd: float = 100_000.0
+    entry: EntryConfig = field(default_factory=EntryConfig)
+    sizing: SizingConfig = field(default_factory=SizingConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    exits: ExitConfig = field(default_factory=ExitConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (the strategy as its name and legs), stable key order."""
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str, sort_keys=True))
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`to_dict` (16 hex digits)."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def run_id(self) -> str:
+        """Deterministic run id: the strategy name and the config hash."""
+        return f"{self.strategy.name}-{self.config_hash[:12]}"
+
+    @classmethod
+    def from_mapping(
+        cls, raw: dict[str, Any], catalogue: dict[str, StrategySpec] | None = None
+    ) -> BacktestConfig:
+        """Build and validate a config from a mapping (parsed YAML).
+
+        Raises
+        ------
+        ConfigError
+            Unknown keys, wrong types, out-of-range values, an unknown strategy (named, with
+            the known ones), or an invalid inline strategy.
+        """
+        if not isinstance(raw, dict):
+            raise ConfigError(f"a config must be a mapping, got {type(raw).__name__}")
+        raw = dict(raw)
+        sections = {
+            "entry": EntryConfig,
+            "sizing": SizingConfig,
+            "execution": ExecutionConfig,
+            "exits": ExitConfig,
+        }
+        top = {f.name for f in dataclasses.fields(cls)} | {"legs"}
+        unknown = sorted(set(raw) - top)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(top)}")
+        name = raw.pop("strategy", None)
+        legs = raw.pop("legs", None)
+        try:
+            if legs is not None:
+                strategy = parse_strategy(str(name or "custom"), {"legs": legs})
+            else:
+                known = catalogue if catalogue is not None else load_catalogue()
+                if name not in known:
+                    raise ConfigError(f"unknown strategy {name!r}; known: {sorted(known)}")
+                strategy = known[name]
+        except StrategyError as exc:
+            raise ConfigError(str(exc)) from exc
+        values: dict[str, Any] = {"strategy": strategy}
+        for key, section in sections.items():
+            values[key] = _section(section, key, raw.pop(key, None) or {})
+        if "option_roots" in raw:
+            roots = raw.pop("option_roots")
+            if (
+                not isinstance(roots, list)
+                or not roots
+                or not all(isinstance(r, str) and r for r in roots)
+            ):
+                raise ConfigError(f"option_roots must be a non-empty list of roots, got {roots!r}")
+            values["option_roots"] = tuple(roots)
+        for key, value in raw.items():
+            values[key] = _typed(cls, key, value)
+        cfg = cls(**values)
+        _check(cfg)
+        return cfg
+
+
+def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    hint = str(hints[key])
+    name = f"{where}{key}"
+    if value is None and "None" in hint:
+        return None
+    if hint.startswith("Literal") or hint in (
+        "Schedule",
+        "SignalKind",
+        "ExpiryType",
+        "SizingMode",
+        "FillModel",
+    ):
+        allowed = {
+            "Schedule": Schedule,
+            "SignalKind": SignalKind,
+            "ExpiryType": ExpiryType,
+            "SizingMode": SizingMode,
+            "FillModel": FillModel,
+        }[hint].__args__
+        if value not in allowed:
+            raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
+        return value
+    if hint.startswith("int"):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+        return value
+    if hint.startswith("float"):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        return float(value)
+    if hint.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
+    if hint.startswith("str"):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+        return value
+    raise ConfigError(f"{name} cannot be set")  # pragma: no cover - nested sections
+
+
+def _section(cls: type, key: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key} must be a mapping, got {raw!r}")
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in {key}; allowed: {sorted(allowed)}")
+    return cls(**{k: _typed(cls, k, v, f"{key}.") for k, v in raw.items()})
+
+
+def _range(name: str, value: float | None, low: float, high: float) -> None:
+    if value is not None and not low <= value <= high:
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {value!r}")
+
+
+def _check(cfg: BacktestConfig) -> None:
+    e, s, x, q = cfg.entry, cfg.sizing, cfg.execution, cfg.exits
+    if not 0 <= e.min_dte <= e.target_dte <= e.max_dte:
+        raise ConfigError(
+            "entry needs 0 <= min_dte <= target_dte <= max_dte, got "
+            f"{e.min_dte}, {e.target_dte}, {e.max_dte}"
+        )
+    if cfg.strategy.has_back_expiry and not (
+        e.max_dte < e.back_min_dte <= e.back_target_dte <= e.back_max_dte
+    ):
+        raise ConfigError(
+            "calendars need max_dte < back_min_dte <= back_target_dte <= back_max_dte, got "
+            f"{e.max_dte}, {e.back_min_dte}, {e.back_target_dte}, {e.back_max_dte}"
+        )
+    _range("entry.weekday", e.weekday, 1, 5)
+    _range("entry.threshold", e.threshold, 0.0, 1.0)
+    _range("entry.k", e.k, 1, 1000)
+    _range("entry.max_open_positions", e.max_open_positions, 1, 100_000)
+    _range("entry.delta_tolerance", e.delta_tolerance, 0.0, 1.0)
+    _range("entry.moneyness_tolerance", e.moneyness_tolerance, 0.0, 1.0)
+    _range("entry.strike_tolerance_pct", e.strike_tolerance_pct, 0.0, 50.0)
+    if e.signal != "none" and not e.forecast_model:
+        raise ConfigError(f"entry.signal {e.signal!r} needs entry.forecast_model")
+    if e.signal == "top_k" and len(cfg.strategy.legs) != 1:
+        raise ConfigError("entry.signal 'top_k' picks contracts: it needs a single-leg strategy")
+    _range("sizing.contracts", s.contracts, 1, 100_000)
+    _range("sizing.fraction", s.fraction, 1e-6, 1.0)
+    _range("sizing.max_contracts_per_option", s.max_contracts_per_option, 1, 1_000_000)
+    _range("sizing.max_gross_notional_fraction", s.max_gross_notional_fraction, 0.0, 1000.0)
+    _range("sizing.max_margin_fraction", s.max_margin_fraction, 0.0, 100.0)
+    _range("execution.slippage_bps", x.slippage_bps, 0.0, 10_000.0)
+    _range("execution.spread_fraction", x.spread_fraction, 0.0, 1.0)
+    _range("execution.commission_per_contract_usd", x.commission_per_contract_usd, 0.0, 1000.0)
+    _range("execution.fee_per_order_usd", x.fee_per_order_usd, 0.0, 10_000.0)
+    _range("execution.max_spread_pct", x.max_spread_pct, 0.0, 1000.0)
+    _range("execution.multiplier", x.multiplier, 1, 10_000)
+    _range("exits.take_profit_pct", q.take_profit_pct, 0.0, 10_000.0)
+    _range("exits.stop_loss_pct", q.stop_loss_pct, 0.0, 10_000.0)
+    _range("exits.holding_days", q.holding_days, 1, 10_000)
+    _range("exits.exit_dte", q.exit_dte, 0, 10_000)
+    if q.exit_on_signal and e.signal not in ("prob_up_at_least", "prob_up_at_most"):
+        raise ConfigError("exits.exit_on_signal needs a prob_up entry.signal")
+    _range("initial_capital_usd", cfg.initial_capital_usd, 1.0, 1e12)
+    for name in ("start_date", "end_date"):
+        value = getattr(cfg, name)
+        if value is not None:
+            try:
+                __import__("datetime").date.fromisoformat(value)
+            except ValueError as exc:
+                raise ConfigError(f"{name} must be an ISO date, got {value!r}") from exc
+    if not cfg.universe.replace("_", "").isalnum():
+        raise ConfigError(f"universe must be letters, digits and '_', got {cfg.universe!r}")
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> BacktestConfig:
+    """Read and validate a YAML config.
 
     Raises
     ------
     ConfigError
-        On construction, naming the key and the bad value.
+        Unreadable YAML (with the file) or any invalid value.
+    FileNotFoundError
+        If ``path`` does not exist.
     """
-
-    strategy: Strategy = "long_straddle"
-    underlying_symbol: str
-    option_roots: tuple[str, ...] = ("SPXW",)
-    target_dte: int = 30
-    min_dte: int = 20
-    max_dte: int = 45
-    holding_days: int = 5
-    forecast_model: str
-    forecast_model_version: str | None = None
-    entry_signal: EntrySignal = "prob_up_at_most"
-    entry_threshold: float = 0.55
-    contracts: int = 1
-    multiplier: int = 100
-    slippage_bps: float = 50.0
-    commission_per_contract: float = 0.65
-    initial_capital: float = 100_000.0
-    equity_window: EquityWindow = "forecast"
-
-    def __post_init__(self) -> None:
-        _check_literal("strategy", self.strategy, Strategy)
-        _check_text("underlying_symbol", self.underlying_symbol)
-        _set(self, "option_roots", _check_roots(self.option_roots))
-        for key in ("target_dte", "min_dte", "max_dte", "holding_days", "contracts", "multiplier"):
-            _check_int(key, getattr(self, key))
-        _check_text("forecast_model", self.forecast_model)
-        if self.forecast_model_version is not None:
-            _check_text("forecast_model_version", self.forecast_model_version)
-        _check_literal("entry_signal", self.entry_signal, EntrySignal)
-        _check_literal("equity_window", self.equity_window, EquityWindow)
-        for key in (
-            "entry_threshold",
-            "slippage_bps",
-            "commission_per_contract",
-            "initial_capital",
-        ):
-            _set(self, key, _check_float(key, getattr(self, key)))
-
-        _check_range("min_dte", self.min_dte, low=0)
-        _check_range("max_dte", self.max_dte, low=self.min_dte, low_name="min_dte")
-        if not self.min_dte <= self.target_dte <= self.max_dte:
-            raise ConfigError(
-                f"target_dte must be within [min_dte, max_dte] = [{self.min_dte}, {self.max_dte}], "
-                f"got {self.target_dte!r}"
-            )
-        _check_range("holding_days", self.holding_days, low=1)
-        _check_range("contracts", self.contracts, low=1)
-        _check_range("multiplier", self.multiplier, low=1)
-        _check_range("entry_threshold", self.entry_threshold, low=0.0, high=1.0)
-        _check_range("slippage_bps", self.slippage_bps, low=0.0, high=10_000.0)
-        _check_range("commission_per_contract", self.commission_per_contract, low=0.0)
-        if not self.initial_capital > 0:
-            raise ConfigError(f"initial_capital must be > 0 USD, got {self.initial_capital!r}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> StraddleConfig:
-        """Build from a mapping, rejecting unknown keys and naming missing required ones.
-
-        Raises
-        ------
-        ConfigError
-            When ``values`` is not a mapping, has keys that are not fields (all are named), lacks
-            a required key, or holds a bad value.
-        """
-        if not isinstance(values, Mapping):
-            raise ConfigError(f"config must be a mapping of keys to values, got {values!r}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in values if k not in fields)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; allowed keys: {sorted(fields)}")
-        missing = sorted(
-            name
-            for name, f in fields.items()
-            if name not in values
-            and f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
-        )
-        if missing:
-            raise ConfigError(f"missing required config key(s) {missing}")
-        return cls(**values)
-
-    @classmethod
-    def from_yaml(cls, path: Path | str) -> StraddleConfig:
-        """Read a YAML file holding one mapping (see ``engine/configs/long_straddle_spx.yaml``).
-
-        Raises
-        ------
-        FileNotFoundError
-            When ``path`` does not exist.
-        ConfigError
-            When the YAML is not a mapping or a key or value is bad (see :meth:`from_mapping`).
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-        try:
-            return cls.from_mapping(values if values is not None else {})
-        except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field with defaults filled in; tuples as lists (JSON-ready)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["option_roots"] = list(self.option_roots)
-        return out
-
-    @property
-    def config_json(self) -> str:
-        """Canonical JSON: sorted keys, no whitespace, defaults included."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-    @property
-    def run_id(self) -> str:
-        """First 12 hex characters of the SHA-256 of :attr:`config_json` (deterministic)."""
-        return hashlib.sha256(self.config_json.encode("utf-8")).hexdigest()[:12]
-
-
-def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> StraddleConfig:
-    """Read a :class:`StraddleConfig` from YAML; the default is the shipped SPX run."""
-    return StraddleConfig.from_yaml(path)
-
-
-def _set(cfg: StraddleConfig, key: str, value: object) -> None:
-    # Normalising a field of a frozen dataclass during its own validation.
-    object.__setattr__(cfg, key, value)
-
-
-def _check_literal(key: str, value: object, alias: object) -> None:
-    allowed = get_args(alias)
-    if value not in allowed:
-        raise ConfigError(f"{key} must be one of {list(allowed)}, got {value!r}")
-
-
-def _check_text(key: str, value: object) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key} must be a non-empty string, got {value!r}")
-
-
-def _check_roots(value: object) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"option_roots must be a non-empty list of strings, got {value!r}")
-    for root in value:
-        if not isinstance(root, str) or not root.strip():
-            raise ConfigError(f"option_roots entries must be non-empty strings, got {root!r}")
-    duplicated = sorted({r for r in value if list(value).count(r) > 1})
-    if duplicated:
-        raise ConfigError(f"option_roots must not repeat a root, got {duplicated!r} twice")
-    return tuple(value)
-
-
-def _check_int(key: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key} must be an integer, got {value!r}")
-
-
-def _check_float(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{key} must be finite, got {value!r}")
-    return float(value)
-
-
-def _check_range(
-    key: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_name: str | None = None,
-) -> None:
-    if low is not None and value < low:
-        bound = f"{low_name} = {low!r}" if low_name else repr(low)
-        raise ConfigError(f"{key} must be >= {bound}, got {value!r}")
-    if high is not None and value > high:
-        raise ConfigError(f"{key} must be <= {high!r}, got {value!r}")
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return BacktestConfig.from_mapping(raw or {})

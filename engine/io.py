@@ -1,58 +1,44 @@
 """The engine's only I/O: read marts and forecasts from the build DuckDB, write ``backtest.*``.
 
 Reads push the run's filters (underlying, roots, model) into SQL and select only the columns in
-:mod:`engine.schema`. Writes replace the rows of one ``run_id`` in all four output tables inside
-one transaction, so a rerun of the same config is idempotent and a failed write leaves the
-previous rows in place.
+:mod:`engine.schema`. Writes replace the rows of one ``run_id`` in every output table inside one
+transaction, so a rerun of the same config is idempotent and a failed write leaves the previous
+rows in place.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from engine.config import StraddleConfig
+from engine.backtest import BacktestResult
+from engine.config import BacktestConfig
 from engine.schema import (
+    CHAIN_COLUMNS,
     FORECAST_COLUMNS,
     OUTPUT_TABLES,
-    QUOTE_COLUMNS,
+    SCORE_COLUMNS,
+    SELECTOR_COLUMNS,
     UNDERLYING_COLUMNS,
-    UNIVERSE_COLUMNS,
     conform,
 )
-from engine.straddle import BacktestResult
 from warehouse.paths import connect
 
 OUTPUT_SCHEMA = "backtest"
-
 _MARTS_HINT = "run `make all` (the dbt build of the marts) first"
-
-#: Engine column -> warehouse column it is read from (ml.predictions names it p_up).
-SOURCE_NAMES: dict[str, str] = {"prob_up": "p_up"}
-
-#: Input table -> (columns the engine reads, how to create the table when it is missing).
-INPUT_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "marts.fct_option_quotes_daily": (QUOTE_COLUMNS, _MARTS_HINT),
-    "marts.fct_option_quotes_universe": (UNIVERSE_COLUMNS, _MARTS_HINT),
-    "marts.fct_underlying_daily": (UNDERLYING_COLUMNS, _MARTS_HINT),
-    "ml.predictions": (
-        ("run_id", "model_name", "model_version", "underlying_symbol", "as_of_date", "p_up"),
-        "run `python -m ml train` first",
-    ),
-    "ml.model_registry": (
-        ("run_id", "model_name", "underlying_symbol", "is_current"),
-        "run `python -m ml train` first",
-    ),
-}
+_ML_HINT = "run `python -m ml train` (and `make attribution` for the selector) first"
 
 _DUCKDB_TYPES: dict[type[pl.DataType], str] = {
     pl.String: "VARCHAR",
     pl.Int64: "BIGINT",
+    pl.Int32: "INTEGER",
     pl.Float64: "DOUBLE",
     pl.Date: "DATE",
+    pl.Boolean: "BOOLEAN",
 }
 
 
@@ -62,12 +48,14 @@ class MissingTableError(LookupError):
 
 @dataclasses.dataclass(frozen=True)
 class BacktestInputs:
-    """The four input frames of :func:`engine.straddle.run_backtest`, already filtered."""
+    """Keyword arguments of :func:`engine.backtest.run_sweep`, already filtered."""
 
-    quotes: pl.LazyFrame
+    chain: pl.LazyFrame
     universe: pl.LazyFrame
     underlying: pl.LazyFrame
-    forecasts: pl.LazyFrame
+    signals: dict[str, pl.LazyFrame]
+    model_version: str | None
+    data_fingerprint: str
 
 
 def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
@@ -84,72 +72,142 @@ def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
     return connect(path)
 
 
-def check_input_tables(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> None:
-    """Raise when an input table or a column the engine reads is missing.
-
-    Raises
-    ------
-    MissingTableError
-        Naming the table (or its missing columns), the database and the command that builds it.
-    """
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     rows = con.sql(
-        "select table_schema || '.' || table_name as table_ref, column_name "
-        "from information_schema.columns"
-    ).pl()
-    present = rows.group_by("table_ref").agg(pl.col("column_name")).rows()
-    columns_of = {table: set(cols) for table, cols in present}
-    for table, (required, hint) in INPUT_TABLES.items():
-        if table not in columns_of:
-            raise MissingTableError(f"table {table} not found in {db_path}: {hint}")
-        missing = [c for c in required if c not in columns_of[table]]
-        if missing:
-            raise MissingTableError(f"table {table} in {db_path} lacks column(s) {missing}: {hint}")
+        "select table_schema || '.' || table_name, column_name from information_schema.columns"
+    ).fetchall()
+    out: dict[str, set[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, set()).add(column)
+    return out
+
+
+def _require(
+    present: dict[str, set[str]],
+    table: str,
+    columns: tuple[str, ...],
+    hint: str,
+    db_path: Path | str,
+) -> None:
+    if table not in present:
+        raise MissingTableError(f"table {table} not found in {db_path}: {hint}")
+    missing = [c for c in columns if c not in present[table]]
+    if missing:
+        raise MissingTableError(f"table {table} in {db_path} lacks column(s) {missing}: {hint}")
+
+
+def universe_table(name: str) -> str:
+    """The mart a universe name reads (``default`` is ``fct_option_quotes_universe``)."""
+    return (
+        "marts.fct_option_quotes_universe"
+        if name == "default"
+        else f"marts.fct_option_universe_{name}"
+    )
 
 
 def load_inputs(
-    con: duckdb.DuckDBPyConnection, cfg: StraddleConfig, *, db_path: Path | str
+    con: duckdb.DuckDBPyConnection, cfg: BacktestConfig, *, db_path: Path | str
 ) -> BacktestInputs:
-    """Read the run's slice of the marts and forecasts.
-
-    Quotes keep every root of the underlying (their dates are the trading calendar); the
-    universe keeps ``cfg.option_roots``; forecasts keep ``cfg.forecast_model``.
+    """Read the run's slice of the marts and, for signals, of the forecasts.
 
     Raises
     ------
     MissingTableError
-        See :func:`check_input_tables`.
+        Naming a missing table or column, the database and the command that builds it.
+    ValueError
+        When the signal's model has no current run, or its rows repeat a date.
     """
-    check_input_tables(con, db_path)
+    present = _columns(con)
+    _require(present, "marts.fct_option_features", CHAIN_COLUMNS, _MARTS_HINT, db_path)
+    _require(present, "marts.fct_underlying_daily", UNDERLYING_COLUMNS, _MARTS_HINT, db_path)
+    universe = universe_table(cfg.universe)
+    _require(
+        present,
+        universe,
+        ("contract_symbol", "quote_date"),
+        f"no universe {cfg.universe!r}: see the universe_* vars in dbt_project.yml",
+        db_path,
+    )
+    symbol, roots = cfg.underlying_symbol, list(cfg.option_roots)
 
-    def read(table: str, columns: tuple[str, ...], where: str, params: list) -> pl.LazyFrame:
-        # Table and column names come from engine.schema (an allowlist); values are bound.
-        selected = [f"{SOURCE_NAMES[c]} as {c}" if c in SOURCE_NAMES else c for c in columns]
-        sql = f"select {', '.join(selected)} from {table} where {where}"
+    def read(sql: str, params: list) -> pl.LazyFrame:
         return con.sql(sql, params=params).pl().lazy()
 
-    symbol = cfg.underlying_symbol
-    return BacktestInputs(
-        quotes=read(
-            "marts.fct_option_quotes_daily", QUOTE_COLUMNS, "underlying_symbol = ?", [symbol]
-        ),
-        universe=read(
-            "marts.fct_option_quotes_universe",
-            UNIVERSE_COLUMNS,
-            "underlying_symbol = ? and list_contains(?, option_root)",
-            [symbol, list(cfg.option_roots)],
-        ),
-        underlying=read(
-            "marts.fct_underlying_daily", UNDERLYING_COLUMNS, "underlying_symbol = ?", [symbol]
-        ),
-        # the current training run of the model only (earlier runs stay in the registry)
-        forecasts=read(
-            "ml.predictions",
-            FORECAST_COLUMNS,
-            "model_name = ? and underlying_symbol = ? and run_id in (select run_id from "
-            "ml.model_registry where is_current and model_name = ? and underlying_symbol = ?)",
-            [cfg.forecast_model, symbol, cfg.forecast_model, symbol],
-        ),
+    chain = read(
+        f"select {', '.join(CHAIN_COLUMNS)} from marts.fct_option_features "
+        "where underlying_symbol = ? and list_contains(?, option_root)",
+        [symbol, roots],
     )
+    # the universe table name comes from a validated identifier (letters, digits, '_') that
+    # was checked to exist above; values are bound
+    universe_lf = read(
+        f"select contract_symbol, quote_date from {universe} "
+        "where underlying_symbol = ? and list_contains(?, option_root)",
+        [symbol, roots],
+    )
+    underlying = read(
+        "select trade_date, cast(open as double) as open, cast(close as double) as close "
+        "from marts.fct_underlying_daily where underlying_symbol = ?",
+        [symbol],
+    )
+    signals: dict[str, pl.LazyFrame] = {}
+    version = None
+    e = cfg.entry
+    current = (
+        "run_id in (select run_id from ml.model_registry where is_current "
+        "and model_name = ? and underlying_symbol = ?)"
+    )
+    if e.signal in ("prob_up_at_least", "prob_up_at_most", "top_k"):
+        _require(
+            present,
+            "ml.predictions",
+            (*FORECAST_COLUMNS, *SCORE_COLUMNS, "run_id"),
+            _ML_HINT,
+            db_path,
+        )
+        _require(present, "ml.model_registry", ("run_id", "is_current"), _ML_HINT, db_path)
+        if e.signal == "top_k":
+            frame = con.sql(
+                f"select {', '.join(SCORE_COLUMNS)} from ml.predictions "
+                f"where contract_symbol is not null and {current}",
+                params=[e.forecast_model, symbol],
+            ).pl()
+            signals["scores"] = frame.lazy()
+        else:
+            frame = con.sql(
+                f"select {', '.join(FORECAST_COLUMNS)} from ml.predictions "
+                f"where contract_symbol is null and {current}",
+                params=[e.forecast_model, symbol],
+            ).pl()
+            if frame["as_of_date"].is_duplicated().any():
+                raise ValueError(f"forecasts of {e.forecast_model!r} repeat an as_of_date")
+            signals["forecasts"] = frame.lazy()
+        if frame.is_empty():
+            raise ValueError(
+                f"no current predictions of model {e.forecast_model!r} for {symbol!r}: "
+                "run `python -m ml train` and `python -m ml predict`"
+            )
+        version = frame["model_version"][0]
+    elif e.signal == "selector":
+        _require(present, "forecasts.fct_strategy_signals", SELECTOR_COLUMNS, _ML_HINT, db_path)
+        frame = con.sql(
+            f"select {', '.join(SELECTOR_COLUMNS)} from forecasts.fct_strategy_signals "
+            "where underlying_symbol = ?",
+            params=[symbol],
+        ).pl()
+        signals["selector"] = frame.lazy()
+        version = frame["direction_model_version"][0] if frame.height else None
+    fingerprint = hashlib.sha256(
+        str(
+            con.sql(
+                "select count(*), max(quote_date), sum(hash(contract_symbol, quote_date, mid)) "
+                "from marts.fct_option_features where underlying_symbol = ? "
+                "and list_contains(?, option_root)",
+                params=[symbol, roots],
+            ).fetchall()
+        ).encode()
+    ).hexdigest()[:16]
+    return BacktestInputs(chain, universe_lf, underlying, signals, version, fingerprint)
 
 
 def _ddl(table: str, schema: dict[str, pl.DataType], key: tuple[str, ...]) -> str:
@@ -160,40 +218,36 @@ def _ddl(table: str, schema: dict[str, pl.DataType], key: tuple[str, ...]) -> st
     )
 
 
-def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema ``backtest`` and its four tables when missing; check existing layouts.
+def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create schema ``backtest`` and its tables when missing.
 
-    Raises
-    ------
-    RuntimeError
-        When an existing table's columns or types differ from ``engine.schema`` (written by an
-        older engine): drop it to let the engine recreate it.
+    A table whose columns or types differ from :mod:`engine.schema` was written by an earlier
+    engine; it holds derived data only, so it is dropped and recreated. Returns those tables'
+    names so the caller can say so.
     """
     con.execute(f"create schema if not exists {OUTPUT_SCHEMA}")
+    replaced = []
     for table, (schema, key) in OUTPUT_TABLES.items():
-        con.execute(_ddl(table, schema, key))
         found = con.sql(
             "select column_name, data_type from information_schema.columns "
             "where table_schema = ? and table_name = ? order by ordinal_position",
             params=[OUTPUT_SCHEMA, table],
-        ).pl()
+        ).fetchall()
         expected = [(name, _DUCKDB_TYPES[type(dtype)]) for name, dtype in schema.items()]
-        if found.rows() != expected:
-            raise RuntimeError(
-                f"table {OUTPUT_SCHEMA}.{table} has columns {found.rows()}, expected {expected}: "
-                f"drop it (`drop table {OUTPUT_SCHEMA}.{table}`) and rerun"
-            )
+        if found and found != expected:
+            con.execute(f"drop table {OUTPUT_SCHEMA}.{table}")
+            replaced.append(f"{OUTPUT_SCHEMA}.{table}")
+        con.execute(_ddl(table, schema, key))
+    return replaced
 
 
 def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None:
-    """Replace this run's rows in ``backtest.runs``, ``trades``, ``equity_daily``, ``metrics``.
-
-    One transaction: all four tables change together or not at all.
-    """
-    ensure_output_tables(con)
+    """Replace this run's rows in every ``backtest`` table, in one transaction."""
     frames = {
         "runs": result.runs,
         "trades": result.trades,
+        "legs": result.legs,
+        "positions_daily": result.positions_daily,
         "equity_daily": result.equity_daily,
         "metrics": result.metrics,
     }
@@ -202,13 +256,14 @@ def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None
         for table, (schema, key) in OUTPUT_TABLES.items():
             rows = conform(frames[table], schema).sort(list(key))
             con.execute(f"delete from {OUTPUT_SCHEMA}.{table} where run_id = ?", [result.run_id])
-            con.register("_engine_rows", rows)
-            try:
-                con.execute(
-                    f"insert into {OUTPUT_SCHEMA}.{table} by name select * from _engine_rows"
-                )
-            finally:
-                con.unregister("_engine_rows")
+            if rows.height:
+                con.register("_engine_rows", rows)
+                try:
+                    con.execute(
+                        f"insert into {OUTPUT_SCHEMA}.{table} by name select * from _engine_rows"
+                    )
+                finally:
+                    con.unregister("_engine_rows")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

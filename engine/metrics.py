@@ -142,23 +142,117 @@ def avg_trade_pnl_usd(pnl_usd: ArrayLike) -> float:
     return float(np.mean(pnl))
 
 
-def summarize(returns: ArrayLike, pnl_usd: ArrayLike) -> dict[str, float | int]:
+def volatility(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """Annualised standard deviation of daily returns (ddof 1), decimal; ``nan`` under 2 days."""
+    r = _returns(returns)
+    if r.size < 2:
+        return math.nan
+    return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
+
+
+def calmar_ratio(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
+    """CAGR over the absolute maximum drawdown (Young 1991); ``nan`` without a drawdown.
+
+    >>> round(calmar_ratio([0.01] * 252 + [-0.1]), 4) > 0
+    True
+    """
+    mdd = max_drawdown(returns)
+    if not math.isfinite(mdd) or mdd == 0:
+        return math.nan
+    return cagr(returns, periods_per_year) / abs(mdd)
+
+
+def drawdown_lengths(returns: ArrayLike) -> np.ndarray:
+    """Lengths in trading days of every drawdown spell (below the running peak), shape ``(k,)``.
+
+    A spell still open at the end counts with its length so far.
+
+    >>> drawdown_lengths([0.1, -0.1, 0.05, 0.2, -0.01]).tolist()  # below peak: days 2-3, 5
+    [2, 1]
+    """
+    r = _returns(returns)
+    if r.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    wealth = np.concatenate(([1.0], np.cumprod(1.0 + r)))
+    below = (wealth < np.maximum.accumulate(wealth))[1:].astype(np.int8)
+    edges = np.diff(np.concatenate(([0], below, [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return (ends - starts).astype(np.int64)
+
+
+def drawdown_length_p99(returns: ArrayLike) -> float:
+    """99th percentile (linear) of the drawdown spell lengths, trading days; 0.0 with none."""
+    lengths = drawdown_lengths(returns)
+    return float(np.percentile(lengths, 99)) if lengths.size else 0.0
+
+
+def summarize(
+    returns: ArrayLike,
+    pnl_usd: ArrayLike,
+    *,
+    equity: ArrayLike | None = None,
+    holding_days: ArrayLike | None = None,
+    turnover_usd: float = math.nan,
+    exposure: float = math.nan,
+    commissions_usd: float = math.nan,
+    slippage_usd: float = math.nan,
+    initial_capital_usd: float = math.nan,
+) -> dict[str, float | int]:
     """All run metrics from daily returns ``(n_days,)`` and trade P&Ls ``(n_trades,)`` in USD.
+
+    Parameters
+    ----------
+    equity
+        Daily NAV, USD, ``(n_days,)``: turnover is traded premium over its mean.
+    holding_days
+        Trading days each trade was held, ``(n_trades,)``.
+    turnover_usd
+        Premium traded at entry (|net premium| × multiplier × lots, summed), USD.
+    exposure
+        Share of trading days with an open position, decimal.
+    commissions_usd, slippage_usd
+        Totals, USD (slippage: fills against mid).
+    initial_capital_usd
+        Unused by the formulas; kept for the caller's record.
 
     Returns
     -------
     dict
-        ``total_return``, ``cagr``, ``sharpe_ratio``, ``sortino_ratio``, ``max_drawdown``,
-        ``win_rate``, ``n_trades`` (int), ``avg_trade_pnl_usd``; NaN cases as in each function.
+        ``total_return``, ``cagr``, ``volatility``, ``sharpe_ratio``, ``sortino_ratio``,
+        ``max_drawdown``, ``calmar_ratio``, ``drawdown_length_p99_days``, ``turnover`` (traded
+        premium / mean equity, per run), ``exposure``, ``win_rate``, ``avg_win_usd``,
+        ``avg_loss_usd`` (<= 0), ``payoff_ratio`` (avg win / |avg loss|),
+        ``avg_holding_days``, ``n_trades`` (int), ``avg_trade_pnl_usd``,
+        ``total_commission_usd``, ``total_slippage_usd``; NaN where undefined.
     """
     pnl = _returns(pnl_usd)
+    wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
+    avg_win = float(np.mean(wins)) if wins.size else math.nan
+    avg_loss = float(np.mean(losses)) if losses.size else math.nan
+    eq = None if equity is None else _returns(equity)
+    held = None if holding_days is None else _returns(holding_days)
     return {
         "total_return": total_return(returns),
         "cagr": cagr(returns),
+        "volatility": volatility(returns),
         "sharpe_ratio": sharpe_ratio(returns),
         "sortino_ratio": sortino_ratio(returns),
         "max_drawdown": max_drawdown(returns),
+        "calmar_ratio": calmar_ratio(returns),
+        "drawdown_length_p99_days": drawdown_length_p99(returns),
+        "turnover": (turnover_usd / float(np.mean(eq)) if eq is not None and eq.size else math.nan),
+        "exposure": exposure,
         "win_rate": win_rate(pnl),
+        "avg_win_usd": avg_win,
+        "avg_loss_usd": avg_loss,
+        "payoff_ratio": (
+            avg_win / abs(avg_loss)
+            if math.isfinite(avg_win) and math.isfinite(avg_loss) and avg_loss != 0
+            else math.nan
+        ),
+        "avg_holding_days": float(np.mean(held)) if held is not None and held.size else math.nan,
         "n_trades": int(pnl.size),
         "avg_trade_pnl_usd": avg_trade_pnl_usd(pnl),
+        "total_commission_usd": commissions_usd,
+        "total_slippage_usd": slippage_usd,
     }

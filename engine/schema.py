@@ -3,51 +3,70 @@
 Input frames are checked against the ``*_COLUMNS`` tuples at stage entry (only the columns the
 engine reads are required; extra columns are ignored). Output frames are cast to the ``*_SCHEMA``
 dicts, which :mod:`engine.io` also turns into the DDL of the ``backtest`` tables, so a float is
-always ``DOUBLE`` and never ``DECIMAL``.
+always ``DOUBLE`` and never ``DECIMAL``. Prices are index points per unit; ``*_usd`` columns are
+dollars; returns and rates are decimal fractions.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-# --- inputs (marts.* and ml.predictions) ----------------------------------------------------------
+# --- inputs (marts.*, ml.predictions, forecasts.*) ------------------------------------------------
 
-#: ``marts.fct_option_quotes_daily``: one row per contract per quote_date; marks and exits.
-QUOTE_COLUMNS: tuple[str, ...] = ("contract_symbol", "underlying_symbol", "quote_date", "mid")
-
-#: ``marts.fct_option_quotes_universe``: the liquid subset of the daily quotes; entries only.
-UNIVERSE_COLUMNS: tuple[str, ...] = (
+#: ``marts.fct_option_features``: one row per contract per quote_date; entries, marks, greeks.
+CHAIN_COLUMNS: tuple[str, ...] = (
     "contract_symbol",
-    "underlying_symbol",
-    "option_root",
-    "settlement_type",
     "quote_date",
-    "expiration",
-    "dte",
+    "option_root",
     "option_type",
     "strike",
+    "expiration",
+    "dte",
+    "expiry_type",
+    "settlement_type",
+    "exercise_style",
     "bid",
     "ask",
     "mid",
+    "spread_pct",
     "underlying_price",
+    "delta",
+    "gamma",
+    "theta",
+    "vega",
+    "is_stale_quote",
 )
 
-#: ``marts.fct_underlying_daily``: one row per underlying per trade_date; expiry settlement.
-UNDERLYING_COLUMNS: tuple[str, ...] = ("underlying_symbol", "trade_date", "close")
+#: ``marts.fct_underlying_daily``: raw (unadjusted) open and close; expiry settlement.
+UNDERLYING_COLUMNS: tuple[str, ...] = ("trade_date", "open", "close")
 
-#: ``ml.predictions``: one row per model, version, underlying, as_of_date (and horizon).
-FORECAST_COLUMNS: tuple[str, ...] = (
-    "model_name",
-    "model_version",
-    "underlying_symbol",
+#: ``ml.predictions`` of an underlying model (one row per as_of_date of the current run).
+FORECAST_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "as_of_date", "p_up")
+
+#: ``ml.predictions`` of a contract model (top_k entries).
+SCORE_COLUMNS: tuple[str, ...] = ("model_version", "contract_symbol", "as_of_date", "score")
+
+#: ``forecasts.fct_strategy_signals`` (selector entries).
+SELECTOR_COLUMNS: tuple[str, ...] = (
     "as_of_date",
-    "prob_up",
+    "strategy",
+    "size_tier",
+    "direction_confidence",
+    "direction_model_version",
 )
 
 # --- outputs (backtest.*) -------------------------------------------------------------------------
 
-EXIT_REASONS: tuple[str, ...] = ("holding_period", "expiration", "end_of_data")
-SETTLEMENT_METHODS: tuple[str, ...] = ("mid", "intrinsic_pm_close", "intrinsic_am_proxy_close")
+EXIT_REASONS: tuple[str, ...] = (
+    "take_profit",
+    "stop_loss",
+    "holding_period",
+    "exit_dte",
+    "signal",
+    "expiration",
+    "end_of_data",
+)
+EXIT_KINDS: tuple[str, ...] = ("traded", "settled", "exercised", "assigned", "expired_worthless")
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
@@ -56,38 +75,72 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "forecast_model": pl.String(),
     "model_version": pl.String(),
     "config_json": pl.String(),
+    "config_hash": pl.String(),
+    "data_fingerprint": pl.String(),
     "first_date": pl.Date(),
     "last_date": pl.Date(),
 }
 
+#: One row per position (a trade of ``lots`` units of every leg).
 TRADES_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "trade_id": pl.Int64(),
+    "strategy": pl.String(),
     "underlying_symbol": pl.String(),
-    "option_root": pl.String(),
     "expiration": pl.Date(),
-    "strike": pl.Float64(),
-    "contracts": pl.Int64(),
+    "lots": pl.Int64(),
     "entry_date": pl.Date(),
     "exit_date": pl.Date(),
     "holding_days_actual": pl.Int64(),
     "exit_reason": pl.String(),
+    "exit_type": pl.String(),
     "settlement_method": pl.String(),
-    "entry_prob_up": pl.Float64(),
+    "signal_value": pl.Float64(),
     "entry_underlying_price": pl.Float64(),
-    "entry_mid_call": pl.Float64(),
-    "entry_mid_put": pl.Float64(),
-    "entry_price": pl.Float64(),
-    "exit_price": pl.Float64(),
+    "entry_value": pl.Float64(),
+    "exit_value": pl.Float64(),
+    "max_loss_usd": pl.Float64(),
+    "capital_at_risk_usd": pl.Float64(),
     "commission_usd": pl.Float64(),
+    "slippage_usd": pl.Float64(),
     "pnl_usd": pl.Float64(),
     "trade_return": pl.Float64(),
-    # Traceability beyond the minimum contract: which contracts, and what the exit was priced on.
-    "contract_symbol_call": pl.String(),
-    "contract_symbol_put": pl.String(),
-    "exit_mid_call": pl.Float64(),
-    "exit_mid_put": pl.Float64(),
-    "exit_underlying_close": pl.Float64(),
+}
+
+#: One row per trade per leg: its fills.
+LEGS_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "trade_id": pl.Int64(),
+    "leg_no": pl.Int32(),
+    "contract_symbol": pl.String(),
+    "leg_type": pl.String(),
+    "strike": pl.Float64(),
+    "expiration": pl.Date(),
+    "quantity": pl.Int64(),
+    "entry_date": pl.Date(),
+    "entry_price": pl.Float64(),
+    "entry_mid": pl.Float64(),
+    "exit_date": pl.Date(),
+    "exit_price": pl.Float64(),
+    "exit_mid": pl.Float64(),
+    "exit_kind": pl.String(),
+    "settlement_method": pl.String(),
+    "settlement_price": pl.Float64(),
+}
+
+#: One row per open trade per trading day: marks and dollar greeks.
+POSITIONS_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "trade_id": pl.Int64(),
+    "quote_date": pl.Date(),
+    "lots": pl.Int64(),
+    "mark_value_usd": pl.Float64(),
+    "unrealized_pnl_usd": pl.Float64(),
+    "is_stale": pl.Boolean(),
+    "delta_usd": pl.Float64(),
+    "gamma_usd": pl.Float64(),
+    "vega_usd": pl.Float64(),
+    "theta_usd": pl.Float64(),
 }
 
 EQUITY_SCHEMA: dict[str, pl.DataType] = {
@@ -96,29 +149,47 @@ EQUITY_SCHEMA: dict[str, pl.DataType] = {
     "cash_usd": pl.Float64(),
     "positions_value_usd": pl.Float64(),
     "equity_usd": pl.Float64(),
+    "pnl_usd": pl.Float64(),
     "daily_return": pl.Float64(),
     "drawdown": pl.Float64(),
     "open_positions": pl.Int64(),
+    "delta_usd": pl.Float64(),
+    "gamma_usd": pl.Float64(),
+    "vega_usd": pl.Float64(),
+    "theta_usd": pl.Float64(),
 }
 
 METRICS_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "total_return": pl.Float64(),
     "cagr": pl.Float64(),
+    "volatility": pl.Float64(),
     "sharpe_ratio": pl.Float64(),
     "sortino_ratio": pl.Float64(),
     "max_drawdown": pl.Float64(),
+    "calmar_ratio": pl.Float64(),
+    "drawdown_length_p99_days": pl.Float64(),
+    "turnover": pl.Float64(),
+    "exposure": pl.Float64(),
     "win_rate": pl.Float64(),
+    "avg_win_usd": pl.Float64(),
+    "avg_loss_usd": pl.Float64(),
+    "payoff_ratio": pl.Float64(),
+    "avg_holding_days": pl.Float64(),
     "n_trades": pl.Int64(),
     "avg_trade_pnl_usd": pl.Float64(),
+    "total_commission_usd": pl.Float64(),
+    "total_slippage_usd": pl.Float64(),
     "first_date": pl.Date(),
     "last_date": pl.Date(),
 }
 
-#: Output table name in schema ``backtest`` -> column schema -> sort key (deterministic order).
+#: Output table name in schema ``backtest`` -> column schema -> primary key.
 OUTPUT_TABLES: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
     "runs": (RUNS_SCHEMA, ("run_id",)),
     "trades": (TRADES_SCHEMA, ("run_id", "trade_id")),
+    "legs": (LEGS_SCHEMA, ("run_id", "trade_id", "leg_no")),
+    "positions_daily": (POSITIONS_SCHEMA, ("run_id", "trade_id", "quote_date")),
     "equity_daily": (EQUITY_SCHEMA, ("run_id", "quote_date")),
     "metrics": (METRICS_SCHEMA, ("run_id",)),
 }

@@ -76,7 +76,7 @@ def _show_trades(trades: pl.DataFrame) -> None:
                 column: st.column_config.DateColumn(column, format="YYYY-MM-DD")
                 for column in ("expiration", "entry_date", "exit_date")
             },
-            "entry_prob_up": st.column_config.NumberColumn("entry_prob_up", format="percent"),
+            "signal_value": st.column_config.NumberColumn("signal_value", format="%.3f"),
             "trade_return": st.column_config.NumberColumn("trade_return", format="percent"),
             "pnl_usd": st.column_config.NumberColumn("pnl_usd", format="dollar"),
             "commission_usd": st.column_config.NumberColumn("commission_usd", format="dollar"),

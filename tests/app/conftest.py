@@ -25,12 +25,11 @@ create table backtest.runs (
     model_version varchar, config_json varchar, first_date date, last_date date
 );
 create table backtest.trades (
-    run_id varchar, trade_id integer, underlying_symbol varchar, option_root varchar,
-    expiration date, strike double, contracts integer, entry_date date, exit_date date,
+    run_id varchar, trade_id integer, strategy varchar, underlying_symbol varchar,
+    expiration date, lots integer, entry_date date, exit_date date,
     holding_days_actual integer, exit_reason varchar, settlement_method varchar,
-    entry_prob_up double, entry_underlying_price double, entry_mid_call double,
-    entry_mid_put double, entry_price double, exit_price double, commission_usd double,
-    pnl_usd double, trade_return double
+    signal_value double, entry_underlying_price double, entry_value double,
+    exit_value double, commission_usd double, pnl_usd double, trade_return double
 );
 create table backtest.equity_daily (
     run_id varchar, quote_date date, cash_usd {money}, positions_value_usd {money},
@@ -68,10 +67,10 @@ insert into backtest.equity_daily values
 -- run 1: trade 1 buys the straddle at 30.00, exits at 60.00: (60 - 30) x 1 contract x 100 = +3000
 --   (return 30/30 = 1.0); trade 2: (0 - 10) x 100 = -1000 (return -1.0). Total 2000; win rate 1/2.
 insert into backtest.trades values
-    ('synthetic-run-1', 1, 'SPY', 'SPY', '2024-01-19', 470.0, 1, '2024-01-02', '2024-01-03',
-     1, 'holding_period', 'mid', 0.62, 470.5, 5.0, 25.0, 30.0, 60.0, 0.0, 3000.0, 1.0),
-    ('synthetic-run-1', 2, 'SPY', 'SPY', '2024-01-19', 475.0, 1, '2024-01-03', '2024-01-05',
-     2, 'holding_period', 'mid', 0.48, 474.0, 4.0, 6.0, 10.0, 0.0, 0.0, -1000.0, -1.0);
+    ('synthetic-run-1', 1, 'long_straddle', 'SPY', '2024-01-19', 1, '2024-01-02', '2024-01-03',
+     1, 'holding_period', 'traded', 0.62, 470.5, 30.0, 60.0, 0.0, 3000.0, 1.0),
+    ('synthetic-run-1', 2, 'long_straddle', 'SPY', '2024-01-19', 1, '2024-01-03', '2024-01-05',
+     2, 'holding_period', 'traded', 0.48, 474.0, 10.0, 0.0, 0.0, -1000.0, -1.0);
 
 -- run 1: total return 102000/100000 - 1 = 0.02; max drawdown -0.01; average P&L 2000/2 = 1000.
 -- run 2: no trades, so win rate and Sortino are NaN (degenerate), Sharpe NaN (zero volatility).

@@ -1,72 +1,91 @@
-"""Tests of engine.io and the CLI against a throwaway DuckDB holding a SYNTHETIC chain."""
+"""engine.io and the CLI against a throwaway DuckDB file of SYNTHETIC tables."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
+import duckdb
 import polars as pl
 import pytest
 
 from engine import io
 from engine.cli import main
-from warehouse.paths import connect
+from engine.config import load_config
+
+from .conftest import Chain
 
 D = dt.date
-CONFIG = """\
+D1, D2, D3 = D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4)
+EXP = D(2024, 2, 2)
+
+CONFIG = """
 strategy: long_straddle
 underlying_symbol: SPX
 option_roots: [SPXW]
-target_dte: 30
-min_dte: 20
-max_dte: 45
-holding_days: 1
-forecast_model: m
-entry_signal: prob_up_at_most
-entry_threshold: 0.55
-contracts: 2
-multiplier: 100
-slippage_bps: 100
-commission_per_contract: 0.5
-initial_capital: 10000
+initial_capital_usd: 10000
+entry:
+  schedule: weekly
+  target_dte: 30
+  min_dte: 20
+  max_dte: 45
+  signal: prob_up_at_most
+  forecast_model: m
+  threshold: 0.55
+exits:
+  holding_days: 1
 """
 
 
-def build_db(path, chain, *, with_predictions: bool = True) -> None:
-    # Same SYNTHETIC two-day chain as test_two_day_round_trip_hand_computed (pnl 59 USD),
-    # plus an SPX contract that the SPXW-only run must not read.
-    exp = D(2024, 2, 2)
-    d1, d2 = D(2024, 1, 2), D(2024, 1, 3)
-    quotes = chain.straddle(d1, 100, 5.0, 4.0, expiration=exp) + chain.straddle(
-        d2, 100, 6.0, 3.5, expiration=exp
-    )
-    quotes += chain.straddle(d1, 100, 1.0, 1.0, expiration=exp, root="SPX")
-    frames = {k: v.collect() for k, v in chain.frames(quotes, prob_up={d1: 0.4, d2: 0.9}).items()}
-    con = connect(path)
+def build_db(path, *, with_predictions: bool = True) -> None:
+    """SYNTHETIC: the straddle of test_straddle_round_trip_hand_computed (5 + 4 -> 6 + 3.5,
+    pnl (9.5 - 9) * 100 = 50 at mid), an SPX contract the SPXW-only run must not read, and
+    predictions of model 'm': a current run (p_up 0.4, enter) and an older one (p_up 0.9)."""
+    quotes = [
+        Chain.quote(D1, "call", 100, 5.0, expiration=EXP),
+        Chain.quote(D1, "put", 100, 4.0, expiration=EXP),
+        Chain.quote(D2, "call", 100, 6.0, expiration=EXP),
+        Chain.quote(D2, "put", 100, 3.5, expiration=EXP),
+        Chain.quote(D1, "call", 100, 1.0, expiration=EXP, root="SPX"),
+    ]
+    frames = {k: v.collect() for k, v in Chain.frames(quotes).items()}
+    chain = frames["chain"]
+    con = duckdb.connect(str(path))
     try:
-        con.execute("create schema marts")
-        con.execute("create schema ml")
+        con.execute("create schema marts; create schema ml")
         tables = {
-            "marts.fct_option_quotes_daily": frames["quotes"],
-            "marts.fct_option_quotes_universe": frames["universe"],
-            "marts.fct_underlying_daily": frames["underlying"],
+            "marts.fct_option_features": chain,
+            "marts.fct_option_quotes_universe": chain,
+            "marts.fct_underlying_daily": frames["underlying"].with_columns(
+                pl.lit("SPX").alias("underlying_symbol")
+            ),
         }
         if with_predictions:
-            # ml.predictions names the probability p_up; only the current run is read
-            forecasts = frames["forecasts"].rename({"prob_up": "p_up"})
-            tables["ml.predictions"] = pl.concat(
+            rows = [("current", "v2", d, p) for d, p in ((D1, 0.4), (D2, 0.6))] + [
+                ("older", "v1", d, 0.9) for d in (D1, D2)
+            ]
+            tables["ml.predictions"] = pl.DataFrame(
                 [
-                    forecasts.with_columns(run_id=pl.lit("current")),
-                    forecasts.with_columns(run_id=pl.lit("older"), p_up=pl.lit(0.5)),
-                ]
+                    {
+                        "run_id": r,
+                        "model_name": "m",
+                        "model_version": v,
+                        "underlying_symbol": "SPX",
+                        "contract_symbol": None,
+                        "as_of_date": d,
+                        "p_up": p,
+                        "score": p,
+                    }
+                    for r, v, d, p in rows
+                ],
+                schema_overrides={"contract_symbol": pl.String},
             )
-            tables["ml.model_registry"] = (
-                forecasts.select("model_name", "underlying_symbol")
-                .unique()
-                .join(
-                    pl.DataFrame({"run_id": ["current", "older"], "is_current": [True, False]}),
-                    how="cross",
-                )
+            tables["ml.model_registry"] = pl.DataFrame(
+                {
+                    "run_id": ["current", "older"],
+                    "model_name": ["m", "m"],
+                    "underlying_symbol": ["SPX", "SPX"],
+                    "is_current": [True, False],
+                }
             )
         for name, df in tables.items():
             con.register("_df", df)
@@ -77,9 +96,9 @@ def build_db(path, chain, *, with_predictions: bool = True) -> None:
 
 
 @pytest.fixture
-def db(tmp_path, chain):
+def db(tmp_path):
     path = tmp_path / "build.duckdb"
-    build_db(path, chain)
+    build_db(path)
     return path
 
 
@@ -90,77 +109,83 @@ def config_path(tmp_path):
     return path
 
 
-def read(db, sql):
-    con = connect(db, read_only=True)
+def _count(path, table: str) -> int:
+    con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.sql(sql).pl()
+        return con.sql(f"select count(*) from {table}").fetchall()[0][0]
     finally:
         con.close()
 
 
-def test_cli_run_writes_tables_and_prints_one_summary_line(db, config_path, capsys):
+def test_cli_run_writes_every_table_in_one_go(db, config_path, capsys):
     assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1
-    assert re.fullmatch(
-        r"long_straddle SPX run_id=[0-9a-f]{12}: 1 trades, total_return=0\.59%, sharpe=\S+, "
-        r"max_drawdown=-0\.20%, win_rate=100\.0%",
-        out[0],
-    ), out[0]
-    run_id = out[0].split("run_id=")[1][:12]
+    out = capsys.readouterr().out
+    assert "long_straddle SPX run_id=long_straddle-" in out and "1 trades" in out
+    for table, rows in (
+        ("runs", 1),
+        ("trades", 1),
+        ("legs", 2),
+        ("positions_daily", 1),
+        ("equity_daily", 2),
+        ("metrics", 1),
+    ):
+        assert _count(db, f"backtest.{table}") == rows, table
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        pnl, version = con.sql(
+            "select trades.pnl_usd, runs.model_version from backtest.trades "
+            "inner join backtest.runs using (run_id)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert pnl == pytest.approx(50.0)
+    assert version == "v2"  # the registry's current run, not the older one
 
-    trades = read(db, "select * from backtest.trades")
-    assert trades["run_id"].to_list() == [run_id]
-    assert trades["pnl_usd"].to_list() == pytest.approx([59.0])
-    assert trades["option_root"].to_list() == ["SPXW"]
-    equity = read(db, "select * from backtest.equity_daily order by quote_date")
-    assert equity["equity_usd"].to_list() == pytest.approx([9980.0, 10059.0])
-    runs = read(db, "select * from backtest.runs")
-    assert runs.select("run_id", "model_version").row(0) == (run_id, "v1")
-    metrics = read(db, "select * from backtest.metrics")
-    assert metrics["n_trades"].to_list() == [1]
 
-    types = read(
-        db,
-        "select data_type, count(*) as n from information_schema.columns "
-        "where table_schema = 'backtest' group by all",
+def test_rerun_replaces_the_rows_of_the_run(db, config_path, capsys):
+    for _ in range(2):
+        assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
+    assert _count(db, "backtest.trades") == 1 and _count(db, "backtest.legs") == 2
+
+
+def test_tables_of_an_earlier_engine_are_replaced(db, config_path, capsys):
+    con = duckdb.connect(str(db))
+    con.execute(
+        "create schema backtest; create table backtest.trades (run_id varchar, "
+        "trade_id bigint, contracts bigint)"
     )
-    assert not any("DECIMAL" in t for t in types["data_type"].to_list())
+    con.close()
+    assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
+    assert "replaced backtest.trades" in capsys.readouterr().out
 
 
-def test_rerun_replaces_rows_of_the_run_only(db, config_path, tmp_path, capsys):
-    assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
-    other = tmp_path / "other.yaml"
-    other.write_text(CONFIG.replace("contracts: 2", "contracts: 1"))
-    assert main(["run", "--config", str(other), "--db", str(db)]) == 0
-    before = read(db, "select run_id, count(*) as n from backtest.equity_daily group by all")
-    assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
-    after = read(db, "select run_id, count(*) as n from backtest.equity_daily group by all")
-    assert before.sort("run_id").equals(after.sort("run_id"))
-    assert after.height == 2
-    counts = read(
-        db,
-        "select (select count(*) from backtest.runs) as runs, "
-        "(select count(*) from backtest.metrics) as metrics, "
-        "(select count(*) from backtest.trades) as trades",
+def test_sweep_prints_one_line_per_grid_row(db, config_path, capsys):
+    assert (
+        main(
+            [
+                "sweep",
+                "--config",
+                str(config_path),
+                "--db",
+                str(db),
+                "--axis",
+                "holding_days=1,2",
+                "--axis",
+                "take_profit_pct=none,10",
+            ]
+        )
+        == 0
     )
-    assert counts.row(0) == (2, 2, 2)
-    capsys.readouterr()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "over 4 exit configurations" in lines[0]
+    assert len([line for line in lines if "%" in line]) == 4
 
 
-def test_default_db_comes_from_warehouse_dir(tmp_path, chain, config_path, monkeypatch, capsys):
-    build_db(tmp_path / "build" / "build.duckdb", chain)
-    monkeypatch.setenv("WAREHOUSE_DIR", str(tmp_path))
-    assert main(["run", "--config", str(config_path)]) == 0
-    assert "1 trades" in capsys.readouterr().out
-
-
-def test_missing_predictions_table_is_named(tmp_path, chain, config_path, capsys):
+def test_missing_predictions_table_is_named(tmp_path, config_path, capsys):
     path = tmp_path / "build.duckdb"
-    build_db(path, chain, with_predictions=False)
+    build_db(path, with_predictions=False)
     assert main(["run", "--config", str(config_path), "--db", str(path)]) == 1
-    err = capsys.readouterr().err
-    assert f"table ml.predictions not found in {path}: run `python -m ml train` first" in err
+    assert "table ml.predictions not found" in capsys.readouterr().err
 
 
 def test_missing_database_is_not_created(tmp_path, config_path, capsys):
@@ -172,29 +197,45 @@ def test_missing_database_is_not_created(tmp_path, config_path, capsys):
 
 def test_bad_config_is_reported(db, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(CONFIG + "stop_loss: 0.5\n")
+    bad.write_text("strategy: long_straddle\nexits: {holding_days: 0}\n")
     assert main(["run", "--config", str(bad), "--db", str(db)]) == 1
-    assert "unknown config key(s) ['stop_loss']" in capsys.readouterr().err
+    assert "exits.holding_days must be in [1, 10000], got 0" in capsys.readouterr().err
 
 
-def test_load_inputs_filters_roots_and_model(db, config_path):
-    from engine.config import load_config
+def test_bad_sweep_axis_is_reported(db, config_path, capsys):
+    assert (
+        main(["sweep", "--config", str(config_path), "--db", str(db), "--axis", "delta=0.2"]) == 1
+    )
+    assert "sweep axes must be among" in capsys.readouterr().err
 
+
+def test_load_inputs_reads_the_roots_and_the_current_run(db, config_path):
     cfg = load_config(config_path)
     con = io.open_database(db)
     try:
         inputs = io.load_inputs(con, cfg, db_path=db)
     finally:
         con.close()
-    universe = inputs.universe.collect()
-    assert set(universe["option_root"]) == {"SPXW"}
-    assert inputs.quotes.collect()["quote_date"].n_unique() == 2
-    assert set(inputs.forecasts.collect()["model_version"]) == {"v1"}
-    assert isinstance(inputs.underlying, pl.LazyFrame)
+    assert set(inputs.chain.collect()["option_root"]) == {"SPXW"}
+    assert inputs.signals["forecasts"].collect()["p_up"].to_list() == [0.4, 0.6]
+    assert inputs.model_version == "v2"
 
 
-def test_help_works(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "--help"])
-    assert exc.value.code == 0
-    assert "--config" in capsys.readouterr().out
+def test_default_config_loads():
+    cfg = load_config()
+    assert cfg.strategy.name == "long_straddle" and cfg.option_roots == ("SPXW",)
+    assert (cfg.entry.signal, cfg.entry.threshold) == ("prob_up_at_most", 0.55)
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "scan", "summary", "strategies"])
+def test_help_works(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_strategies_lists_the_catalogue(capsys):
+    assert main(["strategies"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) >= 28 and any(line.startswith("iron_condor") for line in out)

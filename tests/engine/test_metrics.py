@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import metrics as m
+from engine.schema import METRICS_SCHEMA
 
 
 def test_total_return_compounds():
@@ -90,16 +91,26 @@ def test_returns_must_be_one_dimensional():
 
 
 def test_summarize_keys_and_counts():
-    out = m.summarize([0.01, -0.01], [5.0])
+    out = m.summarize([0.01, -0.01], [5.0, -2.0, 3.0], holding_days=[1, 2, 3])
     assert set(out) == {
-        "total_return",
-        "cagr",
-        "sharpe_ratio",
-        "sortino_ratio",
-        "max_drawdown",
-        "win_rate",
-        "n_trades",
-        "avg_trade_pnl_usd",
+        name for name in METRICS_SCHEMA if name not in ("run_id", "first_date", "last_date")
     }
-    assert out["n_trades"] == 1
+    assert out["n_trades"] == 3
+    # wins 5 and 3 (avg 4), loss -2: payoff 4 / 2 = 2
+    assert (out["avg_win_usd"], out["avg_loss_usd"], out["payoff_ratio"]) == (4.0, -2.0, 2.0)
+    assert out["avg_holding_days"] == 2.0
     assert math.isnan(m.summarize([0.01], [])["win_rate"])
+
+
+def test_drawdown_lengths_and_p99():
+    # wealth 1, 1.1, 0.99, 1.0395, 1.2474, 1.2349: below the peak on days 2-3 and day 5
+    r = [0.1, -0.1, 0.05, 0.2, -0.01]
+    assert m.drawdown_lengths(r).tolist() == [2, 1]
+    assert m.drawdown_length_p99(r) == pytest.approx(1.99)
+    assert m.drawdown_length_p99([0.01, 0.02]) == 0.0
+
+
+def test_calmar_is_cagr_over_max_drawdown():
+    r = [0.01, -0.02, 0.03]
+    assert m.calmar_ratio(r) == pytest.approx(m.cagr(r) / abs(m.max_drawdown(r)))
+    assert math.isnan(m.calmar_ratio([0.01, 0.01]))

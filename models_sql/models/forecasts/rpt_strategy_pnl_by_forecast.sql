@@ -114,7 +114,7 @@ trades_attributed_to_forecasts as (
         forecast_predictions_in_deciles.forecast_decile,
         coalesce(regime_forecasts.regime, 'UNKNOWN') as predicted_regime,
         forecast_predictions_in_deciles.p_up as forecast_p_up,
-        backtest_trades.entry_prob_up,
+        backtest_trades.signal_value,
         backtest_trades.pnl_usd,
         backtest_trades.trade_return,
         backtest_trades.commission_usd,
@@ -150,7 +150,7 @@ final as (
         avg((trades_attributed_to_forecasts.pnl_usd > 0)::double) as win_rate,
         sum(trades_attributed_to_forecasts.commission_usd) as total_commission_usd,
         avg(trades_attributed_to_forecasts.forecast_p_up) as mean_forecast_p_up,
-        avg(trades_attributed_to_forecasts.entry_prob_up) as mean_entry_prob_up,
+        avg(trades_attributed_to_forecasts.signal_value) as mean_entry_signal_value,
     from trades_attributed_to_forecasts
     group by all
 
