@@ -1216,6 +1216,12 @@ def run_sweep(
         "priced": priced,
         "dupes": dupes,
     }
+    repeated = underlying.group_by("trade_date").len().filter(pl.col("len") > 1).head(1)
+    repeated = repeated.collect()
+    if repeated.height:
+        raise ValueError(
+            f"underlying repeats trade_date {repeated['trade_date'][0]}: one close per day expected"
+        )
     if f["dupes"].height:
         row = f["dupes"].row(0, named=True)
         raise ValueError(
