@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -115,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         real = {
             "chain": chain.lazy(),
             "universe": inputs.universe.filter(pl.col("quote_date") >= first).collect().lazy(),
+            # one year of closes from the first quote: enough to settle every position, and
+            # the tile's copies (364 days apart) never repeat a day
             "underlying": inputs.underlying.filter(
-                pl.col("trade_date").is_between(
-                    chain["quote_date"].min(), chain["expiration"].max()
-                )
+                pl.col("trade_date") >= chain["quote_date"].min(),
+                pl.col("trade_date") < chain["quote_date"].min() + dt.timedelta(days=364),
             )
             .collect()
             .lazy(),
