@@ -308,3 +308,158 @@ def test_run_id_is_deterministic():
     assert a.run_id == b.run_id and a.run_id.startswith("iron_condor-")
     assert make_config("iron_condor", exits={"holding_days": 3}).run_id != a.run_id
     assert ExitConfig() == make_config().exits
+
+
+def test_calendar_back_leg_is_sold_at_the_front_expiration():
+    # SYNTHETIC long call calendar, strike 100: sell the front (expiring day 2) at 2.00, buy the
+    # back at 4.00 (debit 2.00). Day 2 close 100.5: front settles at 0.50, back sold at its 4.20
+    # mid -> value 4.20 - 0.50 = 3.70; pnl (3.70 - 2.00) * 100 = 170
+    back = D(2024, 3, 1)
+    quotes = [
+        Chain.quote(D1, "call", 100, 2.0, expiration=D2),
+        Chain.quote(D1, "call", 100, 4.0, expiration=back),
+        Chain.quote(D2, "call", 100, 0.5, expiration=D2),
+        Chain.quote(D2, "call", 100, 4.2, expiration=back),
+    ]
+    cfg = make_config(
+        "long_call_calendar",
+        entry={
+            "min_dte": 1,
+            "target_dte": 1,
+            "max_dte": 5,
+            "back_min_dte": 30,
+            "back_target_dte": 59,
+            "back_max_dte": 90,
+        },
+    )
+    res = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 100.5}), cfg=cfg)
+    t = res.trades.row(0, named=True)
+    assert (t["exit_reason"], t["entry_value"], t["exit_value"]) == (
+        "expiration",
+        pytest.approx(2.0),
+        pytest.approx(3.7),
+    )
+    assert t["pnl_usd"] == pytest.approx(170.0)
+    assert res.legs["exit_kind"].to_list() == ["settled", "traded"]
+
+
+def test_iron_condor_max_loss_is_the_wider_wing_less_the_credit():
+    # SYNTHETIC condor, S = 100: short put 95 (delta -0.20) at 1.00, long put 93 at 0.50,
+    # short call 105 (0.20) at 1.10, long call 107 at 0.40: credit 1.20; wings 2 wide ->
+    # max loss (2 - 1.20) * 100 = 80. Held to expiry with the close 100: keeps the credit, 120.
+    q = [
+        ("put", 95, 1.0, -0.2),
+        ("put", 93, 0.5, -0.1),
+        ("call", 105, 1.1, 0.2),
+        ("call", 107, 0.4, 0.1),
+    ]
+    quotes = [Chain.quote(D1, cp, k, mid, expiration=D2, delta=dl) for cp, k, mid, dl in q]
+    quotes.append(Chain.quote(D2, "call", 105, 0.0, expiration=D2))
+    cfg = make_config("iron_condor", entry={"min_dte": 1, "target_dte": 1, "delta_tolerance": 0.01})
+    t = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 100.0}), cfg=cfg).trades.row(
+        0, named=True
+    )
+    assert t["entry_value"] == pytest.approx(-1.2)
+    assert t["max_loss_usd"] == pytest.approx(80.0)
+    assert t["capital_at_risk_usd"] == pytest.approx(80.0)
+    assert t["pnl_usd"] == pytest.approx(120.0)
+
+
+def test_covered_call_holds_stock_marked_at_the_close():
+    # SYNTHETIC: 100 shares at 100 and a short 102 call at 1.50 (delta 0.3); day 2 close 101,
+    # call 1.00, exit after 1 day: stock +1.00 * 100, call +0.50 * 100 -> pnl 150
+    quotes = [
+        Chain.quote(D1, "call", 102, 1.5, expiration=EXP, delta=0.3),
+        Chain.quote(D2, "call", 102, 1.0, expiration=EXP, delta=0.3),
+    ]
+    cfg = make_config("covered_call", entry={"schedule": "weekly"}, exits={"holding_days": 1})
+    res = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 101.0}), cfg=cfg)
+    t = res.trades.row(0, named=True)
+    assert t["pnl_usd"] == pytest.approx(150.0)
+    stock = res.legs.filter(pl.col("leg_type") == "stock").row(0, named=True)
+    assert (stock["quantity"], stock["entry_price"], stock["exit_price"]) == (
+        100,
+        pytest.approx(100.0),
+        pytest.approx(101.0),
+    )
+
+
+def _two_day_straddle() -> list[dict]:
+    return [
+        Chain.quote(d, cp, 100, mid, expiration=EXP)
+        for d, cp, mid in (
+            (D1, "call", 5.0),
+            (D1, "put", 4.0),
+            (D2, "call", 6.0),
+            (D2, "put", 3.5),
+            (D3, "call", 5.5),
+            (D3, "put", 3.8),
+        )
+    ]
+
+
+def test_probability_signal_gates_entries_and_its_reversal_exits():
+    # SYNTHETIC p_up: day 1 0.40 (<= 0.55: enter), day 2 0.90 (signal off: exit day 2)
+    forecasts = pl.LazyFrame({"as_of_date": [D1, D2, D3], "p_up": [0.40, 0.90, 0.95]})
+    cfg = make_config(
+        "long_straddle",
+        entry={"signal": "prob_up_at_most", "threshold": 0.55, "forecast_model": "m"},
+        exits={"exit_on_signal": True, "holding_days": 10},
+    )
+    res = run_backtest(**Chain.frames(_two_day_straddle()), cfg=cfg, forecasts=forecasts)
+    t = res.trades.row(0, named=True)
+    assert res.trades.height == 1
+    assert (t["entry_date"], t["exit_date"], t["exit_reason"], t["signal_value"]) == (
+        D1,
+        D2,
+        "signal",
+        0.40,
+    )
+
+
+def test_selector_signal_sizes_half_and_full():
+    # SYNTHETIC selector: day 1 picks long_straddle at HALF (4 lots -> 2), day 2 FULL (4 lots),
+    # day 3 another strategy (no entry)
+    selector = pl.LazyFrame(
+        {
+            "as_of_date": [D1, D2, D3],
+            "strategy": ["long_straddle", "long_straddle", "iron_condor"],
+            "size_tier": ["HALF", "FULL", "FULL"],
+            "direction_confidence": [0.56, 0.65, 0.7],
+        }
+    )
+    cfg = make_config(
+        "long_straddle",
+        entry={"signal": "selector", "forecast_model": "m"},
+        sizing={"contracts": 4},
+        exits={"holding_days": 1},
+    )
+    trades = run_backtest(**Chain.frames(_two_day_straddle()), cfg=cfg, selector=selector).trades
+    assert trades.select("entry_date", "lots").rows() == [(D1, 2), (D2, 4)]
+
+
+def test_top_k_opens_the_highest_scored_contracts():
+    # SYNTHETIC scores on day 1: put 100 0.9, call 100 0.2, call 105 0.5 -> top 2 calls: 105, 100
+    quotes = _two_day_straddle() + [
+        Chain.quote(d, "call", 105, 2.0, expiration=EXP) for d in (D1, D2, D3)
+    ]
+    scores = pl.LazyFrame(
+        {
+            "contract_symbol": [
+                "SPXW240202P00100000",
+                "SPXW240202C00100000",
+                "SPXW240202C00105000",
+            ],
+            "as_of_date": [D1, D1, D1],
+            "score": [0.9, 0.2, 0.5],
+        }
+    )
+    cfg = make_config(
+        "long_call",
+        entry={"signal": "top_k", "k": 2, "forecast_model": "m"},
+        exits={"holding_days": 1},
+    )
+    res = run_backtest(**Chain.frames(quotes), cfg=cfg, scores=scores)
+    legs = res.legs.sort("trade_id")
+    assert legs["strike"].to_list() == [105.0, 100.0]
+    assert res.trades["signal_value"].to_list() == [0.5, 0.2]
