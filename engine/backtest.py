@@ -473,7 +473,7 @@ def fill_price(buy: pl.Expr, cfg: BacktestConfig) -> pl.Expr:
 
 
 def open_positions(
-    legs: pl.LazyFrame, cfg: BacktestConfig, *, entries: pl.LazyFrame, calendar: pl.LazyFrame
+    legs: pl.LazyFrame, cfg: BacktestConfig, *, entries: pl.LazyFrame
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Number the positions and price their entry per lot.
 
@@ -1184,8 +1184,7 @@ def run_sweep(
         ]
     )
     positions, position_legs = (
-        lf.collect()
-        for lf in open_positions(legs.lazy(), cfg, entries=entries.lazy(), calendar=calendar.lazy())
+        lf.collect() for lf in open_positions(legs.lazy(), cfg, entries=entries.lazy())
     )
     underlying = underlying.select("trade_date", "open", "close")
     paths = mark_paths(
