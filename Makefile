@@ -24,7 +24,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast report attribution backtest publish summary app test test-fast dq-self-test lint docs bench clean
+.PHONY: help setup all pipeline load build forecast report attribution backtest publish summary app test test-fast dq-self-test lint docs bench bench-engine clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -98,11 +98,22 @@ test-fast: setup ## tests without the end-to-end build
 dq-self-test: setup ## the data-quality catalogue finds exactly the violations planted in its fixtures
 	$(BIN)/python -m pytest tests/models_sql/test_dq_catalogue.py
 
-bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appended day), IV solves/s (vs scipy), walk-forward training (vs one plain fit; after make all)
+bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appended day), IV solves/s (vs scipy), training and portfolio backtests (after make all)
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_iv.py
 	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_portfolio.py
+
+# optopsy (the peer) lives only in this benchmark venv, never in the project's dependencies
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: bench/requirements-bench.txt constraints.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements-bench.txt -c constraints.txt
+	@touch $@
+
+bench-engine: $(BENCH_VENV)/.installed ## scans and backtests against optopsy on the real and the 10x-tiled chain (after make all; ~10 min)
+	PYTHONPATH=$(CURDIR):$(CURDIR)/bench $(BENCH_VENV)/bin/python bench/bench_engine.py
 
 lint: setup ## ruff on the Python code
 	$(BIN)/ruff check .

@@ -463,3 +463,42 @@ def test_top_k_opens_the_highest_scored_contracts():
     legs = res.legs.sort("trade_id")
     assert legs["strike"].to_list() == [105.0, 100.0]
     assert res.trades["signal_value"].to_list() == [0.5, 0.2]
+
+
+def test_call_butterfly_at_expiry_hand_computed():
+    # SYNTHETIC long call butterfly 98/100/102 (wings 2 % of S = 100): buy 98 at 3.00, sell two
+    # 100 at 1.80, buy 102 at 0.90: debit 3.00 - 3.60 + 0.90 = 0.30. Close at expiry 100.5:
+    # value 2.5 - 2 * 0.5 + 0 = 1.50 -> pnl 1.20 * 100 = 120; max loss = the debit, 30
+    quotes = [
+        Chain.quote(D1, "call", k, mid, expiration=D2)
+        for k, mid in ((98, 3.0), (100, 1.8), (102, 0.9))
+    ]
+    quotes.append(Chain.quote(D2, "call", 100, 0.5, expiration=D2))
+    cfg = make_config("long_call_butterfly", entry={"min_dte": 1, "target_dte": 1})
+    t = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 100.5}), cfg=cfg).trades.row(
+        0, named=True
+    )
+    assert t["entry_value"] == pytest.approx(0.3)
+    assert t["exit_value"] == pytest.approx(1.5)
+    assert (t["pnl_usd"], t["max_loss_usd"]) == (pytest.approx(120.0), pytest.approx(30.0))
+
+
+def test_put_ratio_spread_is_margined_as_naked_below_the_short_strike():
+    # SYNTHETIC 1x2 put ratio: buy 100 put at 3.00, sell two 98 puts at 2.00: credit 1.00.
+    # Close at expiry 95: value 5 - 2 * 3 = -1 -> pnl (-1 - (-1)) * 100 = 0. Below 98 the loss
+    # grows with the fall (max loss at S = 0: 100 - 196 + 1 = -95 points): margin is the lesser
+    # of that 9,500 and the naked requirement of the two short puts.
+    quotes = [
+        Chain.quote(D1, "put", 100, 3.0, expiration=D2),
+        Chain.quote(D1, "put", 98, 2.0, expiration=D2),
+        Chain.quote(D2, "put", 100, 5.0, expiration=D2),
+    ]
+    cfg = make_config("put_ratio_spread", entry={"min_dte": 1, "target_dte": 1})
+    t = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 95.0}), cfg=cfg).trades.row(
+        0, named=True
+    )
+    assert t["entry_value"] == pytest.approx(-1.0)
+    assert t["pnl_usd"] == pytest.approx(0.0)
+    assert t["max_loss_usd"] == pytest.approx(9500.0)
+    # naked, per short put: max(15 % * 100 - 2 OTM, 10 % * 98) + premium 2 = 13 + 2 = 15, x 2
+    assert t["capital_at_risk_usd"] == pytest.approx(3000.0)
