@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
+
 from engine import io
 from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
@@ -156,9 +158,11 @@ def published_summary(db_path: Path) -> list[str]:
 
 
 def _with_provenance(result: BacktestResult, inputs: io.BacktestInputs) -> BacktestResult:
+    """The run row with what the inputs were: the forecast model version and a data
+    fingerprint of the chain."""
     runs = result.runs.with_columns(
-        result.runs["model_version"].fill_null(inputs.model_version),
-        result.runs["data_fingerprint"].fill_null(inputs.data_fingerprint),
+        pl.lit(inputs.model_version, dtype=pl.String).alias("model_version"),
+        pl.lit(inputs.data_fingerprint, dtype=pl.String).alias("data_fingerprint"),
     )
     return dataclasses.replace(result, runs=runs)
 

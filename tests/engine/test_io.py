@@ -239,3 +239,18 @@ def test_strategies_lists_the_catalogue(capsys):
     assert main(["strategies"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) >= 28 and any(line.startswith("iron_condor") for line in out)
+
+
+def test_a_config_without_a_signal_runs_from_the_cli(db, tmp_path, capsys):
+    path = tmp_path / "plain.yaml"
+    path.write_text(CONFIG.replace("  signal: prob_up_at_most\n", "  signal: none\n"))
+    assert main(["run", "--config", str(path), "--db", str(db)]) == 0
+    assert "1 trades" in capsys.readouterr().out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        version, fingerprint = con.sql(
+            "select model_version, data_fingerprint from backtest.runs"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert version is None and len(fingerprint) == 16
