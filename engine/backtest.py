@@ -654,11 +654,12 @@ def mark_paths(
 
 
 def exit_grid(exits: list[ExitConfig]) -> pl.LazyFrame:
-    """One row per exit configuration: ``config_id`` (0-based) and the four parameters."""
+    """One row per exit configuration: ``config_id`` (0-based), the four swept parameters and
+    ``exit_on_signal``."""
     return pl.LazyFrame(
         {
             "config_id": list(range(len(exits))),
-            **{k: [getattr(x, k) for x in exits] for k in SWEEP_KEYS},
+            **{k: [getattr(x, k) for x in exits] for k in (*SWEEP_KEYS, "exit_on_signal")},
         },
         schema={
             "config_id": pl.Int64,
@@ -666,6 +667,7 @@ def exit_grid(exits: list[ExitConfig]) -> pl.LazyFrame:
             "stop_loss_pct": pl.Float64,
             "holding_days": pl.Int64,
             "exit_dte": pl.Int64,
+            "exit_on_signal": pl.Boolean,
         },
     )
 
@@ -712,7 +714,7 @@ def resolve_exits(
             .then(pl.lit("holding_period"))
             .when(pl.col("front_dte") <= pl.col("exit_dte"))
             .then(pl.lit("exit_dte"))
-            .when(off)
+            .when(pl.col("exit_on_signal") & off)
             .then(pl.lit("signal"))
             .alias("_reason")
         )
@@ -1275,7 +1277,11 @@ def _matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) -
         pl.col("exit_date").first(),
         pl.col("exit_reason").first(),
         pl.col("exit_type").first(),
-        pl.col("settlement_method").filter(pl.col("exit_kind") != "traded").first(),
+        # how the expiring legs were valued; 'traded' when every leg was traded out
+        pl.col("settlement_method")
+        .filter(pl.col("exit_kind") != "traded")
+        .first()
+        .fill_null("traded"),
     )
     cal = f["calendar"]
     # cash arrives on the first trading day on or after the exit date (expiry on a day the

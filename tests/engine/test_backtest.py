@@ -502,3 +502,22 @@ def test_put_ratio_spread_is_margined_as_naked_below_the_short_strike():
     assert t["max_loss_usd"] == pytest.approx(9500.0)
     # naked, per short put: max(15 % * 100 - 2 OTM, 10 % * 98) + premium 2 = 13 + 2 = 15, x 2
     assert t["capital_at_risk_usd"] == pytest.approx(3000.0)
+
+
+def test_a_probability_signal_turning_off_exits_only_when_asked():
+    # SYNTHETIC: same entry as above, p_up 0.90 on day 2, but exit_on_signal is off: the
+    # position is held its 2 days (exit day 3)
+    forecasts = pl.LazyFrame({"as_of_date": [D1, D2, D3], "p_up": [0.40, 0.90, 0.95]})
+    cfg = make_config(
+        "long_straddle",
+        entry={"signal": "prob_up_at_most", "threshold": 0.55, "forecast_model": "m"},
+        exits={"holding_days": 2},
+    )
+    t = run_backtest(**Chain.frames(_two_day_straddle()), cfg=cfg, forecasts=forecasts).trades.row(
+        0, named=True
+    )
+    assert (t["exit_date"], t["exit_reason"], t["settlement_method"]) == (
+        D3,
+        "holding_period",
+        "traded",
+    )
