@@ -73,6 +73,10 @@ from engine.schema import (
 )
 
 INDEX_MARGIN_RATE, EQUITY_MARGIN_RATE, MIN_MARGIN_RATE = 0.15, 0.20, 0.10
+# Float sums inside a parallel group-by may add in a different order from run to run; rounding
+# them to 9 decimals (prices have 2) makes every table bit-identical and keeps a P&L that sits
+# exactly on a take-profit or stop-loss threshold on the same side of it.
+_DP = 9
 SWEEP_KEYS: tuple[str, ...] = ("take_profit_pct", "stop_loss_pct", "holding_days", "exit_dte")
 
 
@@ -527,12 +531,12 @@ def open_positions(
         pl.col("expiration").filter(pl.col("leg_type") != "stock").min().alias("expiration"),
         pl.col("settlement_type").filter(front & ~is_stock).first().alias("settlement_type"),
         pl.col("underlying_price").first().alias("entry_underlying_price"),
-        (pl.col("units") * pl.col("entry_price")).sum().alias("entry_value"),
-        (pl.col("units") * pl.col("mid")).sum().alias("entry_mid_value"),
+        (pl.col("units") * pl.col("entry_price")).sum().round(_DP).alias("entry_value"),
+        (pl.col("units") * pl.col("mid")).sum().round(_DP).alias("entry_mid_value"),
         (pl.col("ratio").filter(~is_stock).sum() * x.commission_per_contract_usd).alias(
             "entry_cost_usd"
         ),
-        pl.col("entry_slippage_usd").sum(),
+        pl.col("entry_slippage_usd").sum().round(_DP),
         pl.col("rank").first(),
     )
     entry_info = entries.select("quote_date", "day_index", "signal_value", "size_multiplier")
@@ -622,7 +626,7 @@ def mark_paths(
     return (
         grid.group_by("position_id", "quote_date")
         .agg(
-            (u * pl.col("_mark")).sum().alias("value"),
+            (u * pl.col("_mark")).sum().round(_DP).alias("value"),
             pl.col("_leg_stale").any().alias("is_stale"),
             (
                 pl.when(stock).then(u).otherwise(u * pl.col("_delta").fill_null(0.0))
@@ -630,12 +634,14 @@ def mark_paths(
                 * mult
             )
             .sum()
+            .round(_DP)
             .alias("delta_usd"),
             (u * pl.col("_gamma").fill_null(0.0) * pl.col("_s") ** 2 * 0.01 * mult)
             .sum()
+            .round(_DP)
             .alias("gamma_usd"),
-            (u * pl.col("_vega").fill_null(0.0) * mult).sum().alias("vega_usd"),
-            (u * pl.col("_theta").fill_null(0.0) * mult).sum().alias("theta_usd"),
+            (u * pl.col("_vega").fill_null(0.0) * mult).sum().round(_DP).alias("vega_usd"),
+            (u * pl.col("_theta").fill_null(0.0) * mult).sum().round(_DP).alias("theta_usd"),
             pl.col("expiration").first(),
         )
         .join(calendar, on="quote_date")
@@ -954,7 +960,10 @@ def _payoff_risk(
             .alias("_payoff")
         )
         .group_by("position_id", "_s")
-        .agg((pl.col("units") * pl.col("_payoff")).sum().alias("_v"), pl.col("entry_value").first())
+        .agg(
+            (pl.col("units") * pl.col("_payoff")).sum().round(_DP).alias("_v"),
+            pl.col("entry_value").first(),
+        )
         .group_by("position_id")
         .agg(((pl.col("_v") - pl.col("entry_value")).min()).alias("_worst"))
     )
@@ -982,17 +991,20 @@ def _payoff_risk(
         )
         .group_by("position_id")
         .agg(
-            ((pl.col("_req") + pl.col("entry_price")) * pl.col("ratio")).sum().alias("_naked"),
-            (pl.col("strike") * pl.col("ratio")).sum().alias("_secured"),
+            ((pl.col("_req") + pl.col("entry_price")) * pl.col("ratio"))
+            .sum()
+            .round(_DP)
+            .alias("_naked"),
+            (pl.col("strike") * pl.col("ratio")).sum().round(_DP).alias("_secured"),
         )
     )
     stock_value = (
         legs.filter(pl.col("leg_type") == "stock")
         .group_by("position_id")
-        .agg((pl.col("units") * pl.col("mid")).sum().alias("_stock"))
+        .agg((pl.col("units") * pl.col("mid")).sum().round(_DP).alias("_stock"))
     )
     notional = options.group_by("position_id").agg(
-        (pl.col("ratio") * pl.col("strike")).sum().alias("_notional")
+        (pl.col("ratio") * pl.col("strike")).sum().round(_DP).alias("_notional")
     )
     out = (
         positions.select("position_id", "entry_value")
@@ -1265,14 +1277,15 @@ def _matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) -
         on=["position_id", "leg_no"],
     )
     exit_value = priced.group_by("config_id", "position_id").agg(
-        (pl.col("units") * pl.col("exit_price")).sum().alias("exit_value"),
+        (pl.col("units") * pl.col("exit_price")).sum().round(_DP).alias("exit_value"),
         (
             pl.col("ratio")
             .filter((pl.col("exit_kind") == "traded") & (pl.col("leg_type") != "stock"))
             .sum()
+            .round(_DP)
             * x.commission_per_contract_usd
         ).alias("exit_cost_usd"),
-        pl.col("exit_slippage_usd").sum(),
+        pl.col("exit_slippage_usd").sum().round(_DP),
         (pl.col("exit_kind") == "traded").all().alias("_traded_exit"),
         pl.col("exit_date").first(),
         pl.col("exit_reason").first(),
@@ -1480,8 +1493,7 @@ def _assemble(
         trades_out["pnl_usd"].to_numpy(),
         equity=equity_df["equity_usd"].to_numpy(),
         holding_days=trades_out["holding_days_actual"].to_numpy(),
-        turnover_usd=float((trades_out["lots"] * 0).sum())
-        + float((np.abs(positions["entry_value"].to_numpy()) * mult * lots).sum()),
+        turnover_usd=float((np.abs(positions["entry_value"].to_numpy()) * mult * lots).sum()),
         exposure=float(np.mean(open_count > 0)) if len(open_count) else float("nan"),
         commissions_usd=float(trades_out["commission_usd"].sum()),
         slippage_usd=float(trades_out["slippage_usd"].sum()),

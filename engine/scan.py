@@ -95,6 +95,9 @@ from typing import Any, Literal, get_args
 
 import polars as pl
 
+from engine.config import ConfigError
+from engine.schema import require_columns
+
 Structure = Literal[
     "single", "straddle", "strangle", "vertical", "iron_condor", "butterfly", "calendar"
 ]
@@ -160,7 +163,7 @@ _MAX_DTE = 3650  # bound of max_entry_dte and max_calendar_gap_days (ten years)
 _COMBINATORIAL = frozenset({"strangle", "vertical", "iron_condor", "butterfly", "calendar"})
 
 
-class ScanConfigError(ValueError):
+class ScanConfigError(ConfigError):
     """A scan configuration key is unknown, missing, of the wrong type or out of range."""
 
 
@@ -1020,7 +1023,7 @@ def scan_trades(quotes: pl.LazyFrame, cfg: ScanConfig) -> pl.LazyFrame:
         When ``quotes`` lacks a required column (reads the schema only). Duplicate quotes are
         caught by :func:`run_scan` only.
     """
-    _require_columns(quotes, SCAN_QUOTE_COLUMNS, "quotes (marts.fct_option_quotes_daily)")
+    require_columns(quotes, SCAN_QUOTE_COLUMNS, "quotes (marts.fct_option_quotes_daily)")
     fills = quotes.pipe(exit_quotes, cfg)
     candidates = quotes.pipe(entry_legs, cfg)
     legs = candidates.pipe(legs_with_exits, cfg, fills=fills)
@@ -1065,7 +1068,7 @@ def run_scan(quotes: pl.LazyFrame, cfg: ScanConfig, *, keep_trades: bool = True)
         option_type, strike)`` (the same contract twice, or two symbols for one contract); the
         message names up to three.
     """
-    _require_columns(quotes, SCAN_QUOTE_COLUMNS, "quotes (marts.fct_option_quotes_daily)")
+    require_columns(quotes, SCAN_QUOTE_COLUMNS, "quotes (marts.fct_option_quotes_daily)")
     fills = quotes.pipe(exit_quotes, cfg)
     candidates = quotes.pipe(entry_legs, cfg)
     legs = candidates.pipe(legs_with_exits, cfg, fills=fills, ordered=keep_trades)
@@ -1174,13 +1177,6 @@ def _label(idx: pl.Expr, labels: list[str]) -> pl.Expr:
 
 
 # --- checks ---------------------------------------------------------------------------------------
-
-
-def _require_columns(lf: pl.LazyFrame, required: tuple[str, ...], frame: str) -> None:
-    present = set(lf.collect_schema().names())
-    missing = [c for c in required if c not in present]
-    if missing:
-        raise ValueError(f"{frame} is missing required column(s) {missing}; has {sorted(present)}")
 
 
 def _check_unique(df: pl.DataFrame, keys: list[str], what: str) -> None:
