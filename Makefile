@@ -24,7 +24,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast report attribution backtest publish summary app test test-fast dq-self-test lint docs bench bench-engine clean
+.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app test test-fast dq-self-test lint docs bench bench-engine clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +78,9 @@ backtest: setup ## run the strategy in STRATEGY_CONFIG against the build databas
 
 publish: setup ## copy the build database atomically to warehouse/options.duckdb (green build only)
 	$(LOCKED) $(BIN)/python -m warehouse publish
+
+sql: setup ## read-only SQL console on the published warehouse (no file access; end statements with ';')
+	$(BIN)/python -m warehouse sql
 
 summary: setup ## print the published backtest runs, one line each
 	$(BIN)/python -m engine summary

@@ -20,7 +20,7 @@ from typing import Literal
 import duckdb
 import polars as pl
 
-from warehouse.paths import connect
+from warehouse.paths import connect_hardened
 
 SCHEMA = "backtest"
 
@@ -190,11 +190,11 @@ class RunDetail:
 def _reader(db: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``db`` read-only for one batch of queries and always close it.
 
-    External file access is switched off for the session: the app only reads its own tables.
+    The connection is hardened (:func:`warehouse.paths.connect_hardened`): no file access, no
+    extension loading, configuration locked. The app only reads its own tables.
     """
-    con = connect(db, read_only=True)
+    con = connect_hardened(db)
     try:
-        con.execute("SET enable_external_access = false")
         yield con
     finally:
         con.close()

@@ -26,6 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"dbt run_results.json proving a green build (default {default_run_results()})",
     )
     sub.add_parser("tables", help="list the published tables and their row counts")
+    sql = sub.add_parser(
+        "sql",
+        help="read-only SQL console on the published warehouse (stdin or interactive)",
+        description="Run SQL statements (end each with ';') on the published warehouse, opened "
+        "read-only with file access, extension loading and configuration changes disabled. "
+        "Interactive on a terminal; otherwise reads statements from stdin.",
+    )
+    sql.add_argument("--max-rows", type=int, default=100, help="rows printed per result")
+    sql.add_argument("--db", type=Path, default=None, help="database (default: the published one)")
     locked = sub.add_parser(
         "locked",
         help="run a command holding the pipeline lock (one pipeline at a time)",
@@ -41,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         if not command:
             parser.error("locked: give a command after --")
         return run_locked(paths.root, command)
+
+    if args.command == "sql":
+        from warehouse.sql import main as sql_main
+
+        return sql_main(args.db or paths.published_db, args.max_rows)
 
     if args.command == "publish":
         try:

@@ -74,3 +74,30 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     # connect(config=...): set it on the session instead.
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+#: Session settings of a connection that runs user-written SQL (FIELD_NOTES: ``read_only`` is
+#: not a sandbox; a query could still ``read_csv('/etc/passwd')`` or ``COPY … TO`` a file).
+HARDENED_CONFIG: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
+
+
+def connect_hardened(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` read-only for user-written SQL: no file or network access, no extension
+    loading, and the configuration locked so a query cannot switch any of it back on.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"warehouse database not found: {path} (run `make all` first)")
+    con = duckdb.connect(str(path), read_only=True, config=dict(HARDENED_CONFIG))
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET lock_configuration = true")
+    return con
