@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from warehouse.paths import connect_hardened
+from warehouse.sql import statements
 
 SCHEMA = "backtest"
 
@@ -375,3 +376,42 @@ def run_detail(db: Path | str, run_id: str) -> RunDetail:
             trades=_frame(con, _TRADES_SQL, [run_id]),
             config_json=config.item(0, 0) if config.height else None,
         )
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """Outcome of one console statement: rows (at most the limit) or an error message."""
+
+    frame: pl.DataFrame | None
+    truncated: bool
+    error: str | None
+
+
+def run_readonly_sql(db: Path | str, sql: str, max_rows: int) -> SqlResult:
+    """Run one user-written statement on the published warehouse, hardened and read-only.
+
+    Parameters
+    ----------
+    sql
+        Exactly one statement (a trailing ``;`` is fine).
+    max_rows
+        Rows returned at most (``>= 1``); ``truncated`` says whether more existed.
+
+    Returns
+    -------
+    SqlResult
+        The rows, or the database's message (a refused file access, a write on the read-only
+        file, a syntax error); never raises for bad SQL.
+    """
+    parts = list(statements(sql.splitlines()))
+    if len(parts) != 1 or parts[0].startswith("."):
+        return SqlResult(None, False, f"give exactly one SQL statement, got {len(parts)}")
+    with _reader(db) as con:
+        try:
+            relation = con.sql(parts[0])
+            if relation is None:
+                return SqlResult(pl.DataFrame(), False, None)
+            frame = relation.limit(max_rows + 1).pl()
+        except duckdb.Error as exc:
+            return SqlResult(None, False, str(exc))
+    return SqlResult(frame.head(max_rows), frame.height > max_rows, None)

@@ -26,6 +26,7 @@ st.set_page_config(page_title="Options research warehouse", page_icon="📈", la
 navigation = st.navigation(
     [
         st.Page(_PAGES_DIR / "backtest.py", title="Backtest", icon="📊", default=True),
+        st.Page(_PAGES_DIR / "sql.py", title="SQL", icon="🔎"),
     ]
 )
 navigation.run()

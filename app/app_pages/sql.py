@@ -1,0 +1,58 @@
+"""SQL page: a read-only console over the published warehouse, with a row limit.
+
+Statements run on the hardened connection of :func:`app.queries.run_readonly_sql` (read-only,
+no file or network access, no extension loading, configuration locked), so nothing typed here
+can read or write a file or change a table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import streamlit as st
+
+from app import queries
+from warehouse.paths import WarehousePaths
+
+EXAMPLE = (
+    "select strategy, count(*) as trades, sum(pnl_usd) as pnl_usd\n"
+    "from backtest.trades group by all order by pnl_usd desc"
+)
+
+
+def render(db: Path) -> None:
+    """Draw the console for the published database ``db``."""
+    st.title("SQL")
+    st.caption(
+        f"Read-only SQL on `{db.name}`: one statement at a time; files, extensions and "
+        "settings are out of reach."
+    )
+    if not db.exists():
+        st.info("No published warehouse yet. Run `make all`, then reload this page.")
+        return
+    sql = st.text_area("Statement", value=EXAMPLE, height=160, max_chars=20_000)
+    max_rows = st.number_input("Row limit", min_value=1, max_value=10_000, value=200, step=100)
+    if not st.button("Run", type="primary"):
+        return
+    try:
+        result = queries.run_readonly_sql(db, sql, int(max_rows))
+    except (FileNotFoundError, duckdb.IOException):
+        st.warning("The warehouse is being rebuilt or published right now; run again in a moment.")
+        return
+    if result.error is not None:
+        st.error(result.error)
+        return
+    if result.frame is not None and result.frame.width:
+        st.dataframe(result.frame, hide_index=True)
+        shown = (
+            f"first {result.frame.height:,} rows"
+            if result.truncated
+            else (f"{result.frame.height:,} rows")
+        )
+        st.caption(shown)
+    else:
+        st.success("done")
+
+
+render(WarehousePaths.from_env().published_db)
