@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from warehouse.paths import connect_hardened
-from warehouse.sql import statements
+from warehouse.sql import execute_limited, statements
 
 SCHEMA = "backtest"
 
@@ -408,10 +408,7 @@ def run_readonly_sql(db: Path | str, sql: str, max_rows: int) -> SqlResult:
         return SqlResult(None, False, f"give exactly one SQL statement, got {len(parts)}")
     with _reader(db) as con:
         try:
-            relation = con.sql(parts[0])
-            if relation is None:
-                return SqlResult(pl.DataFrame(), False, None)
-            frame = relation.limit(max_rows + 1).pl()
+            frame, truncated = execute_limited(con, parts[0], max_rows)
         except duckdb.Error as exc:
             return SqlResult(None, False, str(exc))
-    return SqlResult(frame.head(max_rows), frame.height > max_rows, None)
+    return SqlResult(pl.DataFrame() if frame is None else frame, truncated, None)

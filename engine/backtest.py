@@ -1341,28 +1341,8 @@ def _matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) -
     stale = np.zeros((n_p, n_t), dtype=bool)
     stale[paths["_p"].to_numpy(), paths["day_index"].to_numpy()] = paths["is_stale"].to_numpy()
     mark_usd = marks["value"][None, :, :] * mult * open_mask
-    return {
-        "positions": positions,
-        "exit_value": exit_value,
-        "cash": cash,
-        "open": open_mask,
-        "fees": fees,
-        "mark_usd": mark_usd,
-        "greeks": marks,
-        "stale": stale,
-        "value": cash + mark_usd,
-    }
-
-
-def _assemble(
-    cfg: BacktestConfig,
-    exits_cfg: ExitConfig,
-    config_id: int,
-    f: dict[str, pl.DataFrame],
-    mats: dict[str, Any],
-) -> BacktestResult:
-    x = cfg.execution
-    positions = mats["positions"]
+    # capital at risk of a lot (the maximum loss of a defined-risk structure, else its margin),
+    # notional and the largest leg ratio: per position, the same for every grid row
     risk_frame = (
         _payoff_risk(f["position_legs"], positions, cfg)
         .join(positions.select("position_id", "_p"), on="position_id")
@@ -1376,15 +1356,38 @@ def _assemble(
         .join(positions.select("position_id", "_p"), on="position_id")
         .sort("_p")
     )
-    # capital at risk of a lot: the maximum loss of a defined-risk structure, else its margin
-    capital = risk_frame["margin_usd"].to_numpy()
     risk = {
-        "premium_usd": np.abs(positions["entry_value"].to_numpy()) * x.multiplier,
-        "capital_usd": capital,
+        "premium_usd": np.abs(positions["entry_value"].to_numpy()) * mult,
+        "capital_usd": risk_frame["margin_usd"].to_numpy(),
         "margin_usd": risk_frame["margin_usd"].to_numpy(),
         "notional_usd": risk_frame["notional_usd"].to_numpy(),
         "max_units": max_units["max_units"].to_numpy(),
     }
+    return {
+        "positions": positions,
+        "exit_value": exit_value,
+        "cash": cash,
+        "open": open_mask,
+        "fees": fees,
+        "mark_usd": mark_usd,
+        "greeks": marks,
+        "stale": stale,
+        "value": cash + mark_usd,
+        "risk_frame": risk_frame,
+        "risk": risk,
+    }
+
+
+def _assemble(
+    cfg: BacktestConfig,
+    exits_cfg: ExitConfig,
+    config_id: int,
+    f: dict[str, pl.DataFrame],
+    mats: dict[str, Any],
+) -> BacktestResult:
+    x = cfg.execution
+    positions = mats["positions"]
+    risk_frame, risk = mats["risk_frame"], mats["risk"]
     c = config_id
     lots = size_positions(
         mats["value"][c : c + 1],
@@ -1504,25 +1507,7 @@ def _assemble(
         pl.DataFrame([{"run_id": run_id, **summary, "first_date": first, "last_date": last}]),
         METRICS_SCHEMA,
     )
-    runs_df = conform(
-        pl.DataFrame(
-            [
-                {
-                    "run_id": run_id,
-                    "strategy": cfg.strategy.name,
-                    "underlying_symbol": cfg.underlying_symbol,
-                    "forecast_model": cfg.entry.forecast_model,
-                    "model_version": None,
-                    "config_json": json.dumps(run_cfg.to_dict(), sort_keys=True),
-                    "config_hash": run_cfg.config_hash,
-                    "data_fingerprint": None,
-                    "first_date": first,
-                    "last_date": last,
-                }
-            ]
-        ),
-        RUNS_SCHEMA,
-    )
+    runs_df = _runs_row(cfg, run_cfg, first, last)
     return BacktestResult(
         run_id,
         runs_df,
@@ -1564,6 +1549,29 @@ def _positions_daily(
     return conform(frame, POSITIONS_SCHEMA).sort("trade_id", "quote_date")
 
 
+def _runs_row(cfg: BacktestConfig, run_cfg: BacktestConfig, first: Any, last: Any) -> pl.DataFrame:
+    """The ``backtest.runs`` row of a run (model version and fingerprint are set by the CLI)."""
+    return conform(
+        pl.DataFrame(
+            [
+                {
+                    "run_id": run_cfg.run_id,
+                    "strategy": cfg.strategy.name,
+                    "underlying_symbol": cfg.underlying_symbol,
+                    "forecast_model": cfg.entry.forecast_model,
+                    "model_version": None,
+                    "config_json": json.dumps(run_cfg.to_dict(), sort_keys=True),
+                    "config_hash": run_cfg.config_hash,
+                    "data_fingerprint": None,
+                    "first_date": first,
+                    "last_date": last,
+                }
+            ]
+        ),
+        RUNS_SCHEMA,
+    )
+
+
 def _empty_result(
     cfg: BacktestConfig, exits_cfg: ExitConfig, f: dict[str, pl.DataFrame]
 ) -> BacktestResult:
@@ -1596,25 +1604,7 @@ def _empty_result(
     first, last = cal["quote_date"].min(), cal["quote_date"].max()
     return BacktestResult(
         run_id,
-        conform(
-            pl.DataFrame(
-                [
-                    {
-                        "run_id": run_id,
-                        "strategy": cfg.strategy.name,
-                        "underlying_symbol": cfg.underlying_symbol,
-                        "forecast_model": cfg.entry.forecast_model,
-                        "model_version": None,
-                        "config_json": json.dumps(run_cfg.to_dict(), sort_keys=True),
-                        "config_hash": run_cfg.config_hash,
-                        "data_fingerprint": None,
-                        "first_date": first,
-                        "last_date": last,
-                    }
-                ]
-            ),
-            RUNS_SCHEMA,
-        ),
+        _runs_row(cfg, run_cfg, first, last),
         pl.DataFrame(schema=TRADES_SCHEMA),
         pl.DataFrame(schema=LEGS_SCHEMA),
         pl.DataFrame(schema=POSITIONS_SCHEMA),

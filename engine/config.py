@@ -10,6 +10,7 @@ key names (``_pct`` percent, ``_bps`` basis points, ``_usd`` dollars, ``dte`` ca
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -377,7 +378,7 @@ def _check(cfg: BacktestConfig) -> None:
         value = getattr(cfg, name)
         if value is not None:
             try:
-                __import__("datetime").date.fromisoformat(value)
+                datetime.date.fromisoformat(value)
             except ValueError as exc:
                 raise ConfigError(f"{name} must be an ISO date, got {value!r}") from exc
     if not cfg.universe.replace("_", "").isalnum():

@@ -54,6 +54,25 @@ def statements(lines: Iterable[str]) -> Iterator[str]:
         yield tail
 
 
+def execute_limited(
+    con: duckdb.DuckDBPyConnection, sql: str, max_rows: int
+) -> tuple[pl.DataFrame | None, bool]:
+    """Run one statement; return at most ``max_rows`` rows and whether more existed.
+
+    ``(None, False)`` for a statement without a result (``SET``, ``CREATE``…).
+
+    Raises
+    ------
+    duckdb.Error
+        Whatever the database refuses (syntax, file access, writes on a read-only file).
+    """
+    relation = con.sql(sql)
+    if relation is None:
+        return None, False
+    frame = relation.limit(max_rows + 1).pl()
+    return frame.head(max_rows), frame.height > max_rows
+
+
 def run_console(db: Path, source: TextIO, out: TextIO, *, max_rows: int = 100) -> int:
     """Execute every statement from ``source`` against ``db``; return the number of errors.
 
@@ -75,21 +94,19 @@ def run_console(db: Path, source: TextIO, out: TextIO, *, max_rows: int = 100) -
                     "as rows from duckdb_tables() order by 1"
                 )
             try:
-                relation = con.sql(text)
-                if relation is None:
-                    out.write("ok\n")
-                    continue
-                frame = relation.limit(max_rows + 1).pl()
+                shown, truncated = execute_limited(con, text, max_rows)
             except duckdb.Error as exc:
                 errors += 1
                 out.write(f"error: {exc}\n")
                 continue
-            shown = frame.head(max_rows)
+            if shown is None:
+                out.write("ok\n")
+                continue
             with pl.Config(
                 tbl_rows=max_rows, tbl_cols=30, tbl_width_chars=160, tbl_hide_dataframe_shape=True
             ):
                 out.write(f"{shown}\n")
-            if frame.height > max_rows:
+            if truncated:
                 out.write(f"(first {max_rows} rows shown)\n")
     finally:
         con.close()

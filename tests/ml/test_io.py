@@ -3,6 +3,7 @@ every load (SYNTHETIC runs into a throwaway DuckDB file)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -67,7 +68,7 @@ def test_a_new_run_becomes_current_and_the_old_one_stays_registered(written) -> 
 def test_the_registry_hash_gates_the_load(written) -> None:
     _con, _, _, registry, models = written
     assert load_registered(registry, models).features == tuple(
-        __import__("json").loads(registry["selected_features_json"])
+        json.loads(registry["selected_features_json"])
     )
     path = models / registry["model_file"]
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")
