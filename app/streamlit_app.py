@@ -1,8 +1,10 @@
 """Entry point of the app: a thin router over the pages in ``app_pages/``.
 
-Run from the repository root with ``streamlit run app/streamlit_app.py``. Page configuration is
-set here, once; pages hold no configuration of their own and logic lives in plain modules
-(:mod:`app.queries`, :mod:`app.charts`, :mod:`app.formatting`).
+Run from the repository root with ``make app`` (or ``streamlit run app/streamlit_app.py``). Page
+configuration is set here, once; pages hold no configuration of their own, and logic lives in
+plain modules (:mod:`app.queries`, :mod:`app.charts`, :mod:`app.formatting`, :mod:`app.page`).
+Icons are Material Symbols, which render everywhere (emoji need a colour font headless
+browsers lack).
 """
 
 from __future__ import annotations
@@ -19,14 +21,21 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(_REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(_REPO_ROOT))
 
+from app.navigation import PAGES  # noqa: E402  (needs the root on sys.path)
+
 _PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
-st.set_page_config(page_title="Options research warehouse", page_icon="📈", layout="wide")
+st.set_page_config(
+    page_title="Options research warehouse", page_icon=":material/finance:", layout="wide"
+)
 
 navigation = st.navigation(
-    [
-        st.Page(_PAGES_DIR / "backtest.py", title="Backtest", icon="📊", default=True),
-        st.Page(_PAGES_DIR / "sql.py", title="SQL", icon="🔎"),
-    ]
+    {
+        section: [
+            st.Page(_PAGES_DIR / file, title=title, icon=icon, default=file == "overview.py")
+            for file, title, icon in pages
+        ]
+        for section, pages in PAGES.items()
+    }
 )
 navigation.run()

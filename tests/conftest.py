@@ -6,8 +6,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from warehouse.paths import REPO_ROOT
 
 # yfinance talks through curl_cffi, which socket patches cannot see; with this set before it is
 # imported it uses `requests`, which goes through the guarded socket module (FIELD_NOTES.md).
@@ -57,3 +63,81 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
     socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
+
+
+# ---- the real warehouse: the same commands `make all` runs, on the embedded real data ----------
+
+BIN = Path(sys.executable).parent
+
+
+def run_command(args: list[str], env: dict[str, str]) -> str:
+    """Run a pipeline command from the repository root; fail the test with its output tail."""
+    done = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, (
+        f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def pipeline(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
+    root = tmp_path_factory.mktemp("warehouse")
+    env = {
+        **os.environ,
+        "WAREHOUSE_DIR": str(root),
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        # a time zone far from UTC: results must not depend on it
+        "TZ": "Asia/Tokyo",
+    }
+    (root / "build").mkdir()
+    out = {
+        "load": run_command([sys.executable, "-m", "loaders", "load"], env),
+        # the default selector (selectors.yml) leaves out tag:forecasts, built after ml and engine
+        "build": run_command([str(BIN / "dbt"), "build", "--no-use-colors"], env),
+        "train": run_command([sys.executable, "-m", "ml", "train"], env),
+        "predict": run_command([sys.executable, "-m", "ml", "predict"], env),
+        "backtest": run_command(
+            [
+                sys.executable,
+                "-m",
+                "engine",
+                "run",
+                "--config",
+                "engine/configs/long_straddle_spx.yaml",
+            ],
+            env,
+        ),
+        "attribute": run_command(
+            [str(BIN / "dbt"), "build", "--no-use-colors", "--select", "tag:forecasts"], env
+        ),
+        "publish": run_command([sys.executable, "-m", "warehouse", "publish"], env),
+        "report": run_command([sys.executable, "-m", "ml", "report"], env),
+    }
+    # After publishing: `docs generate` rewrites run_results.json, which publish reads.
+    out["docs"] = run_command([str(BIN / "dbt"), "docs", "generate", "--no-use-colors"], env)
+    yield root, env, out
+
+
+@pytest.fixture(scope="session")
+def real_warehouse(request: pytest.FixtureRequest) -> Path:
+    """Directory of a warehouse built and published from the embedded real data.
+
+    Built once per session by :func:`pipeline` (about two minutes). For a quick local loop over
+    tests that only read it, point ``OPTIONS_TEST_WAREHOUSE`` at an existing warehouse directory
+    (``OPTIONS_TEST_WAREHOUSE=warehouse`` after ``make all``); such tests must not write to it.
+    """
+    override = os.environ.get("OPTIONS_TEST_WAREHOUSE")
+    if override:
+        return Path(override).resolve()
+    return request.getfixturevalue("pipeline")[0]
+
+
+@pytest.fixture
+def real_published(real_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The real published database, made the active warehouse through ``WAREHOUSE_DIR``."""
+    monkeypatch.setenv("WAREHOUSE_DIR", str(real_warehouse))
+    return real_warehouse / "options.duckdb"

@@ -3,70 +3,17 @@ warehouse, then the published database queried as a user would."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.conftest import run_command as _run
 from warehouse.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-
-
-def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, (
-        f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    )
-    return done.stdout
-
-
-@pytest.fixture(scope="session")
-def pipeline(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
-    root = tmp_path_factory.mktemp("warehouse")
-    env = {
-        **os.environ,
-        "WAREHOUSE_DIR": str(root),
-        "DBT_TARGET_PATH": str(root / "target"),
-        "DBT_LOG_PATH": str(root / "logs"),
-        "DBT_PROFILES_DIR": str(REPO_ROOT),
-        # a time zone far from UTC: results must not depend on it
-        "TZ": "Asia/Tokyo",
-    }
-    (root / "build").mkdir()
-    out = {
-        "load": _run([sys.executable, "-m", "loaders", "load"], env),
-        # the default selector (selectors.yml) leaves out tag:forecasts, built after ml and engine
-        "build": _run([str(BIN / "dbt"), "build", "--no-use-colors"], env),
-        "train": _run([sys.executable, "-m", "ml", "train"], env),
-        "predict": _run([sys.executable, "-m", "ml", "predict"], env),
-        "backtest": _run(
-            [
-                sys.executable,
-                "-m",
-                "engine",
-                "run",
-                "--config",
-                "engine/configs/long_straddle_spx.yaml",
-            ],
-            env,
-        ),
-        "attribute": _run(
-            [str(BIN / "dbt"), "build", "--no-use-colors", "--select", "tag:forecasts"], env
-        ),
-        "publish": _run([sys.executable, "-m", "warehouse", "publish"], env),
-        "report": _run([sys.executable, "-m", "ml", "report"], env),
-    }
-    # After publishing: `docs generate` rewrites run_results.json, which publish reads.
-    out["docs"] = _run([str(BIN / "dbt"), "docs", "generate", "--no-use-colors"], env)
-    yield root, env, out
 
 
 def _published(root: Path) -> duckdb.DuckDBPyConnection:

@@ -97,3 +97,27 @@ def run_locked(root: Path, command: list[str]) -> int:
     except PipelineBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 75
+
+
+def running_pipeline(root: Path) -> int | None:
+    """The pid of the process holding the pipeline lock of ``root``, or ``None`` when idle.
+
+    Read-only and race-free: it looks the lock up in ``/proc/locks`` (Linux) instead of trying to
+    take it, so a reader such as the app can never make a starting ``make all`` fail with
+    "pipeline already running". Elsewhere (no ``/proc/locks``) it returns ``None``.
+    """
+    lock_path = root / LOCK_NAME
+    try:
+        inode = lock_path.stat().st_ino
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    for line in table.splitlines():
+        # "1: FLOCK  ADVISORY  WRITE 12345 08:01:123456 0 EOF"; blocked waiters have a "->" field
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[2] == "->":
+            continue
+        pid, device_inode = fields[4], fields[5]
+        if device_inode.rsplit(":", 1)[-1] == str(inode) and pid.isdigit():
+            return int(pid)
+    return None

@@ -7,17 +7,12 @@ fresh checkout, so it is explained on the page (run ``make all``) instead of rai
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
 import polars as pl
 import streamlit as st
 
 from app import charts, queries
 from app.formatting import fmt_usd, metric_tiles
-from warehouse.paths import WarehousePaths
-
-BUILD_HINT = "Run `make all` to build and publish the warehouse, then reload this page."
+from app.page import BUILD_HINT, Published, run_page
 
 # Results are cached per (database path, file version): a publish os.replace()s the file, which
 # changes its inode and mtime and so invalidates the cache. Connections themselves are never cached.
@@ -84,40 +79,20 @@ def _show_trades(trades: pl.DataFrame) -> None:
     )
 
 
-def render(db: Path) -> None:
-    """Draw the page for the published database ``db``.
+REQUIRED = {f"backtest.{table}": columns for table, columns in queries.EXPECTED_COLUMNS.items()}
 
-    Never raises for an absent, partial or locked warehouse: each case is explained on the page.
-    """
-    st.title("Backtest")
 
-    check = queries.check_warehouse(db)
-    if check.state == "missing_db":
-        st.info(f"No published warehouse at `{db}`. {BUILD_HINT}")
-        return
-    if check.state == "missing_tables":
-        missing = ", ".join(
-            f"`backtest.{table}`"
-            for table, cols in check.problems.items()
-            if len(cols) == len(queries.EXPECTED_COLUMNS[table])
-        )
-        st.warning(f"The warehouse has no backtest results yet (missing {missing}). {BUILD_HINT}")
-        return
-    if check.state == "missing_columns":
-        details = "; ".join(f"`backtest.{t}` lacks {list(c)}" for t, c in check.problems.items())
-        st.error(f"The backtest tables lack columns this page reads: {details}. {BUILD_HINT}")
-        return
-
-    stat = db.stat()
-    db_version = f"{stat.st_ino}:{stat.st_mtime_ns}"
-    runs = _cached_runs(str(db), db_version)
+def body(published: Published) -> None:
+    """Draw the page for the published warehouse."""
+    db, db_version = published.key
+    runs = _cached_runs(db, db_version)
     if runs.is_empty():
         st.info(f"The warehouse has no backtest runs. {BUILD_HINT}")
         return
 
     labels = {run["run_id"]: _run_label(run) for run in runs.iter_rows(named=True)}
     run_id = st.selectbox("Run", options=list(labels), index=0, format_func=labels.__getitem__)
-    detail = _cached_run_detail(str(db), db_version, run_id)
+    detail = _cached_run_detail(db, db_version, run_id)
 
     _show_metrics(detail.metrics)
     _show_equity(detail.equity)
@@ -127,12 +102,4 @@ def render(db: Path) -> None:
             st.code(detail.config_json, language="json")
 
 
-_DB = WarehousePaths.from_env().published_db
-try:
-    render(_DB)
-except FileNotFoundError:
-    # The file vanished between the existence check and the connect (e.g. `make clean`).
-    st.info(f"No published warehouse at `{_DB}`. {BUILD_HINT}")
-except duckdb.IOException as exc:
-    # A process holds the published file read-write (it should write a build file instead).
-    st.error(f"Cannot open the published warehouse `{_DB}`: {exc}")
+run_page("Backtest", REQUIRED, body)

@@ -7,13 +7,11 @@ can read or write a file or change a table.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 import streamlit as st
 
 from app import queries
-from warehouse.paths import WarehousePaths
+from app.page import Published, run_page
 
 EXAMPLE = (
     "select strategy, count(*) as trades, sum(pnl_usd) as pnl_usd\n"
@@ -21,16 +19,13 @@ EXAMPLE = (
 )
 
 
-def render(db: Path) -> None:
-    """Draw the console for the published database ``db``."""
-    st.title("SQL")
+def body(published: Published) -> None:
+    """Draw the console for the published database."""
+    db = published.path
     st.caption(
         f"Read-only SQL on `{db.name}`: one statement at a time; files, extensions and "
         "settings are out of reach."
     )
-    if not db.exists():
-        st.info("No published warehouse yet. Run `make all`, then reload this page.")
-        return
     sql = st.text_area("Statement", value=EXAMPLE, height=160, max_chars=20_000)
     max_rows = st.number_input("Row limit", min_value=1, max_value=10_000, value=200, step=100)
     if not st.button("Run", type="primary"):
@@ -55,4 +50,4 @@ def render(db: Path) -> None:
         st.success("done")
 
 
-render(WarehousePaths.from_env().published_db)
+run_page("SQL", None, body)

@@ -117,3 +117,23 @@ def backtest_db_builder() -> Callable[..., Path]:
 def published_db(warehouse_dir: Path) -> Path:
     """The active warehouse's published file, holding the SYNTHETIC backtest tables."""
     return build_backtest_db(WarehousePaths.from_env().published_db)
+
+
+# ---- AppTest helpers shared by the page tests --------------------------------------------------
+
+APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+PAGE_TIMEOUT_S = 90  # the first run imports altair, polars and duckdb; real-data pages read more
+
+
+def open_app_page(page_file: str | None = None, timeout_s: float = PAGE_TIMEOUT_S):
+    """Run the app headless and switch to ``app_pages/<page_file>`` (the default page if None).
+
+    Fails the test with the page's exception messages if the page raises.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout_s).run()
+    if page_file is not None:
+        at.switch_page(f"app_pages/{page_file}").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import RUN_WITH_TRADES, RUN_WITHOUT_TRADES
+from tests.app.conftest import RUN_WITH_TRADES, RUN_WITHOUT_TRADES, open_app_page
 
 # AppTest resolves relative paths against the calling file, not the working directory.
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
@@ -18,9 +18,7 @@ TIMEOUT_S = 60  # the first run imports altair, polars and duckdb
 
 
 def _run_app() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return open_app_page("backtest.py", TIMEOUT_S)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

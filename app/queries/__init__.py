@@ -11,8 +11,7 @@ Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,7 +19,8 @@ from typing import Literal
 import duckdb
 import polars as pl
 
-from warehouse.paths import connect_hardened
+from app.db import frame as _frame
+from app.db import reader as _reader
 from warehouse.sql import execute_limited, statements
 
 SCHEMA = "backtest"
@@ -185,26 +185,6 @@ class RunDetail:
     equity: pl.DataFrame
     trades: pl.DataFrame
     config_json: str | None
-
-
-@contextmanager
-def _reader(db: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open ``db`` read-only for one batch of queries and always close it.
-
-    The connection is hardened (:func:`warehouse.paths.connect_hardened`): no file access, no
-    extension loading, configuration locked. The app only reads its own tables.
-    """
-    con = connect_hardened(db)
-    try:
-        yield con
-    finally:
-        con.close()
-
-
-def _frame(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None
-) -> pl.DataFrame:
-    return con.sql(sql, params=params or []).pl()
 
 
 def schema_problems(db: Path | str) -> dict[str, tuple[str, ...]]:
