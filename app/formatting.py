@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import polars as pl
+
 NOT_AVAILABLE = "n/a"
 
 
@@ -93,3 +95,21 @@ def metric_tiles(metrics: Mapping[str, object]) -> list[tuple[str, str]]:
         ("Win rate", fmt_pct(metrics["win_rate"], digits=1)),
         ("Trades", fmt_int(metrics["n_trades"])),
     ]
+
+
+def table_config(frame: pl.DataFrame) -> dict[str, object]:
+    """``st.dataframe`` column configs that show dates as dates.
+
+    Streamlit draws a Polars ``Date`` as a timestamp ("2022-12-13 00:00:00"): every ``Date``
+    column gets ``YYYY-MM-DD`` and every ``Datetime`` column ``YYYY-MM-DD HH:mm`` (UTC as stored).
+    Merge page-specific configs over the result.
+    """
+    import streamlit as st
+
+    config: dict[str, object] = {}
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            config[name] = st.column_config.DateColumn(name, format="YYYY-MM-DD")
+        elif isinstance(dtype, pl.Datetime):
+            config[name] = st.column_config.DatetimeColumn(name, format="YYYY-MM-DD HH:mm")
+    return config

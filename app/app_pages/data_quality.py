@@ -1,18 +1,93 @@
-"""Data quality page (skeleton: filled in by issue 7)."""
+"""Data quality page: landing validation results, dbt test results by severity, rejected rows.
+
+Reads ``dq.dq_landing_summary``, ``dq.test_results`` and ``dq.dq_landing_rejects`` (see
+:mod:`app.queries.quality`); every filter reaches SQL as a bound parameter.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app.charts import quality as charts
+from app.formatting import table_config
 from app.page import Published, run_page
+from app.queries import quality as queries
 
-#: "schema.table" -> columns this page reads (checked before the body runs).
-REQUIRED: dict[str, tuple[str, ...]] = {}
+STATUSES = ("fail", "error", "warn", "pass")
+SEVERITIES = ("error", "warn")
+ALL_RULES = "(all rules)"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_landing(db: str, db_version: str):
+    return queries.landing_summary(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_counts(db: str, db_version: str):
+    return queries.dbt_test_counts(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_tests(db: str, db_version: str, statuses: tuple[str, ...], severities: tuple[str, ...]):
+    return queries.dbt_test_results(db, statuses, severities)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_rejects(db: str, db_version: str, rule: str | None):
+    return queries.rejected_rows(db, rule)
+
+
+def _landing(published: Published) -> None:
+    st.subheader("Landing validation")
+    st.caption(
+        "great-expectations suites run on every vendor file as it lands. `error` rules reject "
+        "the row (kept below with its reason); `warning` rules land it flagged."
+    )
+    landing = _cached_landing(*published.key)
+    if landing.is_empty():
+        st.success("Every landed row passed every landing rule.")
+        return
+    st.dataframe(landing, hide_index=True, column_config=table_config(landing))
+
+
+def _tests(published: Published) -> None:
+    st.subheader("dbt data tests")
+    counts = _cached_counts(*published.key)
+    if counts.is_empty():
+        st.info("No dbt test results recorded yet (`make build`).")
+        return
+    st.altair_chart(charts.dbt_tests_chart(counts), width="stretch")
+    left, right = st.columns(2)
+    statuses = left.multiselect("Status", STATUSES, default=["fail", "error", "warn"])
+    severities = right.multiselect("Severity", SEVERITIES, default=list(SEVERITIES))
+    tests = _cached_tests(*published.key, tuple(statuses), tuple(severities))
+    st.caption(f"{tests.height:,} test(s) shown, worst first (empty filters show all).")
+    st.dataframe(
+        tests,
+        hide_index=True,
+        column_config=table_config(tests),
+    )
+
+
+def _rejects(published: Published) -> None:
+    st.subheader("Rejected rows")
+    every = _cached_rejects(*published.key, None)
+    if every.is_empty():
+        st.success("No vendor row was rejected at landing.")
+        return
+    rules = [ALL_RULES, *sorted(set(every.get_column("rule").to_list()))]
+    rule = st.selectbox("Rule", rules, index=0)
+    rejects = every if rule == ALL_RULES else _cached_rejects(*published.key, rule)
+    st.caption(f"{rejects.height:,} rejected row(s): the vendor's file and line, and the row.")
+    st.dataframe(rejects, hide_index=True, column_config=table_config(rejects))
 
 
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
-    st.caption(f"Reading {published.path.name}.")
+    _landing(published)
+    _tests(published)
+    _rejects(published)
 
 
-run_page("Data quality", REQUIRED, body)
+run_page("Data quality", queries.REQUIRED, body)

@@ -1,0 +1,100 @@
+"""The Overview and Data quality pages on the real published warehouse, and their builders."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from app.charts.overview import coverage_chart
+from app.charts.quality import dbt_tests_chart
+from app.queries import overview, quality
+from tests.app.conftest import open_app_page
+
+pytestmark = pytest.mark.slow
+
+
+def test_overview_counts_what_the_loaders_landed(real_published: Path) -> None:
+    at = open_app_page("overview.py")
+    assert not at.error
+    tiles = {m.label: m.value for m in at.metric}
+    # the embedded vendor files: 1,007,634 rows landed, 18 rejected (tests/test_end_to_end.py)
+    assert tiles["Rows landed"] == "1,007,634"
+    assert tiles["Rows rejected"] == "18"
+    assert tiles["Current models"] == "6"
+    assert int(tiles["Backtest runs"]) >= 1
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert specs and specs[0]["mark"]["type"] == "bar"
+
+
+def test_overview_coverage_has_every_dataset(real_published: Path) -> None:
+    coverage = overview.read_overview(real_published).coverage
+    assert set(coverage.get_column("dataset")) == {
+        "option_quotes",
+        "underlying_bars",
+        "volatility_indices",
+        "rates",
+    }
+    spx = coverage.filter(
+        (pl.col("dataset") == "option_quotes") & (pl.col("source") == "cboe_eod_chain")
+        & (pl.col("symbol") == "SPX")
+    ).row(0, named=True)  # fmt: skip
+    assert (spx["first_date"], spx["last_date"], spx["n_dates"], spx["n_rows"]) == (
+        date(2019, 4, 25),
+        date(2019, 7, 22),
+        56,
+        781_952,
+    )
+
+
+def test_quality_filters_round_trip(real_published: Path) -> None:
+    at = open_app_page("data_quality.py")
+    assert not at.error
+    status, severity = at.multiselect
+    shown = at.dataframe[1].value.shape[0]
+    assert shown == quality.dbt_test_results(real_published, ["fail", "error", "warn"]).height
+    status.set_value(["pass"]).run()
+    passed = at.dataframe[1].value
+    assert set(passed["status"]) == {"pass"} and passed.shape[0] > shown
+    severity.set_value(["warn"]).run()
+    assert set(at.dataframe[1].value["severity"]) == {"warn"}
+
+
+def test_rejected_rows_filter_by_rule(real_published: Path) -> None:
+    at = open_app_page("data_quality.py")
+    rejects = at.dataframe[2].value
+    assert rejects.shape[0] == 18  # 17 crossed SPY quotes + 1 Yahoo bar off the NYSE calendar
+    rule = "expect_column_pair_values_a_to_be_greater_than_b:ask,bid"
+    at.selectbox[0].set_value(rule).run()
+    only = at.dataframe[2].value
+    assert only.shape[0] == 17 and set(only["rule"]) == {rule}
+
+
+def test_rule_filter_is_a_parameter_not_sql(real_published: Path) -> None:
+    assert quality.rejected_rows(real_published, "x' or '1'='1").height == 0
+    assert quality.dbt_test_results(real_published, ["pass') or ('1'='1"]).height == 0
+
+
+# ---- chart builders, on SYNTHETIC frames -----------------------------------------------------
+
+
+def test_coverage_chart_names_a_missing_column() -> None:
+    with pytest.raises(ValueError, match="last_date"):
+        coverage_chart(pl.DataFrame({"dataset": ["x"], "first_date": [date(2020, 1, 1)]}))
+
+
+def test_tests_chart_encodes_status_colours() -> None:
+    counts = pl.DataFrame(  # SYNTHETIC
+        {
+            "severity": ["error", "warn"],
+            "status": ["pass", "warn"],
+            "category": ["null", "greeks"],
+            "n_tests": [3, 1],
+        }
+    )
+    spec = dbt_tests_chart(counts).to_dict()
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["pass", "warn", "fail", "error"]
+    assert spec["resolve"]["scale"]["x"] == "independent"
