@@ -38,3 +38,30 @@ def test_page_says_the_warehouse_is_being_rebuilt(
         at = open_app_page(page_file)
     assert not at.error, [e.value for e in at.error]
     assert any("being rebuilt" in info.value for info in at.info)
+
+
+INJECTIONS = (
+    "x' union all select * from read_csv('/etc/passwd') --",
+    "'; drop table backtest.runs; --",
+    "copy (select 1) to '{leak}'",
+    "'" + "x" * 10_000,
+)
+
+
+@pytest.mark.parametrize("page_file", PAGE_FILES)
+def test_text_inputs_do_not_reach_files_or_tables(
+    real_published: Path, page_file: str, tmp_path: Path
+) -> None:
+    """Every text input of every page, fed injection payloads: nothing is read or written."""
+    leak = tmp_path / "leak.csv"
+    before = real_published.stat().st_mtime_ns
+    at = open_app_page(page_file)
+    inputs = [*at.text_input, *at.text_area]
+    for index in range(len(inputs)):
+        for payload in INJECTIONS:
+            widget = [*at.text_input, *at.text_area][index]
+            widget.set_value(payload.format(leak=leak)).run()
+            assert not at.exception, [e.message for e in at.exception]
+            assert not leak.exists()
+            assert not any("root:x:" in str(frame.value) for frame in at.dataframe)
+    assert real_published.stat().st_mtime_ns == before
