@@ -1,0 +1,354 @@
+"""The chains page: chart builders on SYNTHETIC frames, queries and the page on the real warehouse.
+
+Tests marked ``slow`` read the real published warehouse (fixture ``real_published``; set
+``OPTIONS_TEST_WAREHOUSE`` to reuse a built one); the chart tests need no warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import altair as alt
+import polars as pl
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.charts import chains as charts
+from app.queries import chains as queries
+from tests.app.conftest import open_app_page
+
+slow = pytest.mark.slow
+
+# ---- chart builders, SYNTHETIC frames ----------------------------------------------------------
+
+# SYNTHETIC smile: two expiries, an OTM put below and an OTM call above the forward of 100.
+SMILE = pl.DataFrame(
+    {
+        "expiry_label": ["2024-02-16 PM (30d)"] * 2 + ["2024-01-19 PM (2d)"] * 2,
+        "dte": [30, 30, 2, 2],
+        "option_type": ["put", "call"] * 2,
+        "strike": [90.0, 110.0, 95.0, 105.0],
+        "strike_to_forward": [0.9, 1.1, 0.95, 1.05],
+        "log_moneyness": [-0.10536, 0.09531, -0.05129, 0.04879],
+        "implied_volatility": [0.25, 0.18, 0.40, 0.30],
+    }
+)
+
+# SYNTHETIC term structure: an AM and a PM expiry; the PM one lacks the 25-delta wings.
+TERM = pl.DataFrame(
+    {
+        "expiration": [dt.date(2024, 2, 16), dt.date(2024, 3, 15)],
+        "settlement_type": ["AM", "PM"],
+        "dte": [30, 58],
+        "atm_iv": [0.15, 0.16],
+        "risk_reversal_25d": [-0.04, None],
+        "butterfly_25d": [0.005, None],
+    }
+)
+
+# SYNTHETIC surface: 2 dte buckets x 2 moneyness buckets, one empty (NULL mean, 0 options).
+SURFACE = pl.DataFrame(
+    {
+        "dte_bucket": ["8-14d", "8-14d", "1-7d", "1-7d"],
+        "dte_min": [8, 8, 1, 1],
+        "moneyness_low": [0.95, 1.0, 0.95, 1.0],
+        "moneyness_high": [1.0, 1.05, 1.0, 1.05],
+        "mean_iv": [0.2, 0.15, None, 0.3],
+        "n_options": [3, 2, 0, 1],
+    }
+)
+
+# SYNTHETIC greeks: a call and a put at one strike (equal gamma, deltas 0.5 and -0.5).
+GREEKS = pl.DataFrame(
+    {
+        "option_type": ["call", "put"],
+        "strike": [100.0, 100.0],
+        "delta": [0.5, -0.5],
+        "gamma": [0.04, 0.04],
+        "vega": [0.11, 0.11],
+        "theta": [-0.02, -0.015],
+    }
+)
+
+
+def _values(chart: alt.Chart) -> list[dict]:
+    spec = chart.to_dict()
+    return spec["datasets"][spec["data"]["name"]]
+
+
+@pytest.mark.parametrize("x", ["log_moneyness", "strike_to_forward"])
+def test_smile_chart_plots_iv_against_the_chosen_moneyness(x: str) -> None:
+    chart = charts.smile_chart(SMILE, x)
+
+    spec = chart.to_dict()
+    assert spec["encoding"]["x"] == {
+        "field": x,
+        "type": "quantitative",
+        "title": charts.MONEYNESS_AXES[x],
+        "scale": {"zero": False},
+    }
+    assert spec["encoding"]["y"]["field"] == "implied_volatility"
+    assert spec["encoding"]["y"]["axis"]["format"] == "%"
+    # The legend lists expiries by days to expiry, not alphabetically.
+    assert spec["encoding"]["color"]["sort"] == ["2024-01-19 PM (2d)", "2024-02-16 PM (30d)"]
+    assert {t["field"]: t.get("format") for t in spec["encoding"]["tooltip"]}[
+        "implied_volatility"
+    ] == ".2%"
+    assert all(isinstance(row["implied_volatility"], float) for row in _values(chart))
+
+
+def test_smile_chart_refuses_an_unknown_axis_and_names_a_missing_column() -> None:
+    with pytest.raises(ValueError, match="'moneyness'"):
+        charts.smile_chart(SMILE, "moneyness")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="implied_volatility"):
+        charts.smile_chart(SMILE.drop("implied_volatility"))
+
+
+def test_term_structure_chart() -> None:
+    spec = charts.term_structure_chart(TERM).to_dict()
+
+    assert spec["encoding"]["x"]["field"] == "dte"
+    assert spec["encoding"]["y"]["field"] == "atm_iv"
+    assert spec["encoding"]["y"]["axis"]["format"] == "%"
+    assert spec["encoding"]["color"]["field"] == "settlement_type"
+    with pytest.raises(ValueError, match="atm_iv"):
+        charts.term_structure_chart(TERM.drop("atm_iv"))
+
+
+def test_skew_term_chart_long_format_drops_missing_wings() -> None:
+    chart = charts.skew_term_chart(TERM)
+
+    rows = _values(chart)
+    # 2 expiries x 2 measures, less the PM expiry's two NULLs.
+    assert sorted((row["metric"], row["value"]) for row in rows) == [
+        ("25-delta butterfly", 0.005),
+        ("25-delta risk reversal", -0.04),
+    ]
+    assert chart.to_dict()["encoding"]["y"]["axis"]["format"] == "%"
+    with pytest.raises(ValueError, match="butterfly_25d"):
+        charts.skew_term_chart(TERM.drop("butterfly_25d"))
+
+
+def test_surface_heatmap_draws_filled_buckets_shortest_expiry_first() -> None:
+    chart = charts.surface_heatmap(SURFACE)
+
+    spec = chart.to_dict()
+    assert spec["mark"]["type"] == "rect"
+    assert spec["encoding"]["x"]["field"] == "moneyness_low"
+    assert spec["encoding"]["x2"]["field"] == "moneyness_high"
+    assert spec["encoding"]["y"]["sort"] == ["1-7d", "8-14d"]
+    assert spec["encoding"]["color"]["legend"]["format"] == "%"
+    # The empty bucket is not drawn: 4 buckets, 3 rectangles.
+    assert len(_values(chart)) == 3
+    with pytest.raises(ValueError, match="mean_iv"):
+        charts.surface_heatmap(SURFACE.drop("mean_iv"))
+
+
+@pytest.mark.parametrize("greek", list(charts.GREEKS))
+def test_greek_chart(greek: str) -> None:
+    spec = charts.greek_chart(GREEKS, greek).to_dict()
+
+    assert spec["encoding"]["x"]["field"] == "strike"
+    assert spec["encoding"]["y"]["field"] == greek
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["call", "put"]
+
+
+def test_greek_chart_refuses_an_unknown_greek_and_names_a_missing_column() -> None:
+    with pytest.raises(ValueError, match="'rho'"):
+        charts.greek_chart(GREEKS, "rho")
+    with pytest.raises(ValueError, match="gamma"):
+        charts.greek_chart(GREEKS.drop("gamma"), "gamma")
+
+
+# ---- queries on the real warehouse -------------------------------------------------------------
+
+
+@pytest.fixture
+def spx_latest(real_published: Path) -> tuple[Path, dt.date]:
+    return real_published, queries.quote_dates(real_published, "SPX")[0]
+
+
+@slow
+def test_quote_dates_latest_first(real_published: Path) -> None:
+    dates = queries.quote_dates(real_published, "SPX")
+
+    assert dates == sorted(dates, reverse=True)
+    assert len(dates) == len(set(dates)) > 1
+    assert queries.quote_dates(real_published, "NO-SUCH-SYMBOL") == []
+
+
+@slow
+def test_smile_has_only_otm_solved_options_in_the_band(spx_latest: tuple[Path, dt.date]) -> None:
+    snapshot = queries.chain_snapshot(spx_latest[0], "SPX", spx_latest[1])
+    smile = snapshot.smile
+
+    assert smile.height > 100
+    assert smile.schema["implied_volatility"] == pl.Float64
+    assert smile.schema["strike_to_forward"] == pl.Float64
+    puts = smile.filter(pl.col("option_type") == "put")
+    calls = smile.filter(pl.col("option_type") == "call")
+    assert puts.height > 0 and calls.height > 0
+    # OTM: puts below the forward, calls at or above it (ln K/F < 0 <= ln K/F).
+    assert (puts["strike_to_forward"] < 1).all() and (puts["log_moneyness"] < 0).all()
+    assert (calls["strike_to_forward"] >= 1).all() and (calls["log_moneyness"] >= -1e-12).all()
+    assert (
+        smile["strike_to_forward"]
+        .is_between(queries.MIN_STRIKE_TO_FORWARD, queries.MAX_STRIKE_TO_FORWARD)
+        .all()
+    )
+    assert (smile["implied_volatility"] > 0).all()
+    assert (smile["dte"] >= 1).all()
+    # One label per expiry, and every smile expiry is listed in the expiries.
+    assert set(smile["expiry_label"]) <= set(snapshot.expiries["expiry_label"])
+    assert snapshot.expiries["expiry_label"].is_unique().all()
+
+
+@slow
+def test_surface_grid_is_complete_and_counts_every_smile_point(
+    spx_latest: tuple[Path, dt.date],
+) -> None:
+    snapshot = queries.chain_snapshot(spx_latest[0], "SPX", spx_latest[1])
+    surface = snapshot.surface
+
+    assert surface.height == len(queries.DTE_BUCKETS) * queries.N_MONEYNESS_BUCKETS
+    assert surface.select("dte_bucket", "moneyness_low").is_duplicated().sum() == 0
+    assert set(surface["dte_bucket"]) == {label for _, _, label in queries.DTE_BUCKETS}
+    assert surface["moneyness_low"].min() == pytest.approx(queries.MIN_STRIKE_TO_FORWARD)
+    assert surface["moneyness_high"].max() == pytest.approx(queries.MAX_STRIKE_TO_FORWARD)
+    # Same filter as the smile: every OTM point lands in exactly one bucket.
+    assert surface["n_options"].sum() == snapshot.smile.height
+    assert (surface["mean_iv"].is_null() == (surface["n_options"] == 0)).all()
+    assert surface.schema["mean_iv"] == pl.Float64
+
+
+@slow
+def test_summary_term_structure_and_greeks(spx_latest: tuple[Path, dt.date]) -> None:
+    db, quote_date = spx_latest
+    snapshot = queries.chain_snapshot(db, "SPX", quote_date)
+    summary = snapshot.summary.row(0, named=True)
+
+    assert summary["spot_price"] > 0
+    assert 0 < summary["atm_iv_30d"] < 1
+    assert summary["n_contracts"] >= summary["n_solved"] > 0
+    assert snapshot.term.height > 0
+    assert (snapshot.term["dte"] > 0).all()
+    assert snapshot.term.schema["atm_iv"] == pl.Float64
+
+    expiry = snapshot.expiries.row(0, named=True)
+    greeks = queries.greeks_by_strike(
+        db, "SPX", quote_date, expiry["expiration"], expiry["settlement_type"]
+    )
+    assert set(greeks["option_type"]) == {"call", "put"}
+    assert all(greeks.schema[g] == pl.Float64 for g in ("delta", "gamma", "vega", "theta"))
+    calls = greeks.filter(pl.col("option_type") == "call")
+    puts = greeks.filter(pl.col("option_type") == "put")
+    assert calls["delta"].is_between(0, 1.01).all()
+    assert puts["delta"].is_between(-1, 0).all()
+
+
+@slow
+def test_unknown_date_gives_empty_frames(real_published: Path) -> None:
+    snapshot = queries.chain_snapshot(real_published, "SPX", dt.date(1999, 1, 4))
+
+    assert snapshot.summary.row(0, named=True)["n_contracts"] == 0
+    assert snapshot.smile.is_empty() and snapshot.term.is_empty()
+    assert snapshot.surface["n_options"].sum() == 0
+
+
+# ---- the page, headless, on the real warehouse -------------------------------------------------
+
+
+def _charts(at: AppTest) -> list[tuple[dict, list[pl.DataFrame]]]:
+    """Each chart's Vega-Lite spec and its datasets as Polars frames."""
+    return [
+        (
+            json.loads(chart.proto.spec),
+            [
+                pl.from_arrow(pa.ipc.open_stream(d.data.data).read_all())
+                for d in chart.proto.datasets
+            ],
+        )
+        for chart in at.get("vega_lite_chart")
+    ]
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@slow
+def test_page_defaults_to_the_latest_spx_chain(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+
+    assert not at.error, [e.value for e in at.error]
+    latest = queries.quote_dates(real_published, "SPX")[0]
+    assert at.selectbox[0].value == "SPX"
+    assert at.selectbox[1].value == latest
+    assert set(_metrics(at)) == {"Spot", "ATM IV 30d", "25-delta RR 30d", "Contracts"}
+    assert f"SPX chain of {latest:%Y-%m-%d}" in at.caption[0].value
+    titles = [spec.get("title") for spec, _ in _charts(at)]
+    assert titles == [
+        "Volatility smile (OTM options)",
+        "ATM implied volatility by expiry",
+        "25-delta skew by expiry",
+        "IV surface (mean OTM IV)",
+        "Delta",
+        "Gamma",
+        "Vega",
+        "Theta",
+    ]
+
+
+@slow
+def test_changing_the_date_and_underlying_changes_the_kpis(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+    before = _metrics(at)
+    dates = queries.quote_dates(real_published, "SPX")
+
+    at.selectbox[1].select(dates[-1]).run()  # the earliest SPX date (2011, another source)
+    assert not at.exception and not at.error
+    assert _metrics(at)["Spot"] != before["Spot"]
+    assert f"SPX chain of {dates[-1]:%Y-%m-%d}" in at.caption[0].value
+
+    at.selectbox[0].select("SPY").run()
+    assert not at.exception and not at.error
+    spy_latest = queries.quote_dates(real_published, "SPY")[0]
+    # A new underlying resets the date to its latest.
+    assert at.selectbox[1].value == spy_latest
+    assert f"SPY chain of {spy_latest:%Y-%m-%d}" in at.caption[0].value
+
+
+@slow
+def test_smile_controls_change_the_chart(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+    smile_spec, smile_data = _charts(at)[0]
+    assert smile_spec["encoding"]["x"]["field"] == "log_moneyness"
+    picked = at.multiselect[0].value
+    assert set(smile_data[0]["expiry_label"]) == set(picked)
+
+    at.radio[0].set_value("strike_to_forward").run()
+    assert _charts(at)[0][0]["encoding"]["x"]["field"] == "strike_to_forward"
+
+    at.multiselect[0].set_value(picked[:1]).run()
+    assert set(_charts(at)[0][1][0]["expiry_label"]) == {picked[0]}
+
+    at.multiselect[0].set_value([]).run()
+    assert not at.exception and not at.error
+    assert any("Pick at least one expiry" in info.value for info in at.info)
+    assert "Volatility smile (OTM options)" not in [spec.get("title") for spec, _ in _charts(at)]
+
+
+@slow
+def test_greeks_follow_the_chosen_expiry(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+    greeks_box = at.selectbox[2]
+    first, last = greeks_box.options[0], greeks_box.options[-1]
+
+    greeks_box.select(first).run()
+    strikes_first = set(_charts(at)[4][1][0]["strike"])
+    at.selectbox[2].select(last).run()
+    assert not at.exception and not at.error
+    assert set(_charts(at)[4][1][0]["strike"]) != strikes_first
