@@ -1,18 +1,192 @@
-"""Attribution page (skeleton: filled in by issue 7)."""
+"""Attribution page: a strategy's P&L and win rate by the forecast in force at entry, and each
+model's hit rate and lift by decile of its score.
+
+Reads through :mod:`app.queries.attribution` only. A backtest of a handful of trades is said to
+be one on the page: its splits by decile and regime are anecdotes, not evidence.
+"""
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
-from app.page import Published, run_page
+from app.charts import attribution as charts
+from app.formatting import fmt_int, fmt_pct, fmt_usd
+from app.page import BUILD_HINT, Published, run_page
+from app.queries import attribution as queries
 
 #: "schema.table" -> columns this page reads (checked before the body runs).
-REQUIRED: dict[str, tuple[str, ...]] = {}
+REQUIRED: dict[str, tuple[str, ...]] = dict(queries.REQUIRED)
+
+DEFAULT_MODEL = "xgb_direction_5d"
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_backtests(db: str, db_version: str) -> pl.DataFrame:
+    return queries.backtest_runs(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_attribution(
+    db: str, db_version: str, backtest_run_id: str
+) -> queries.StrategyAttribution:
+    return queries.strategy_attribution(db, backtest_run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_decile_runs(db: str, db_version: str) -> pl.DataFrame:
+    return queries.decile_runs(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_deciles(db: str, db_version: str, run_id: str) -> pl.DataFrame:
+    return queries.forecast_deciles(db, run_id)
+
+
+def _show_backtest(db: str, db_version: str) -> None:
+    st.header("Strategy P&L by forecast")
+    backtests = _cached_backtests(db, db_version)
+    if backtests.is_empty():
+        st.info(f"No backtest trades attributed to forecasts yet. {BUILD_HINT}")
+        return
+    labels = {
+        row["backtest_run_id"]: f"{row['backtest_run_id']} · {row['strategy']} · "
+        f"{row['forecast_model']}"
+        for row in backtests.iter_rows(named=True)
+    }
+    backtest_run_id = st.selectbox(
+        "Backtest run", options=list(labels), format_func=labels.__getitem__
+    )
+    run = backtests.row(list(labels).index(backtest_run_id), named=True)
+    n_trades = run["n_trades"] or 0
+    tiles = [
+        ("Trades", fmt_int(n_trades)),
+        ("Winning trades", fmt_int(run["n_winning_trades"])),
+        ("Win rate", fmt_pct(run["n_winning_trades"] / n_trades if n_trades else None, 1)),
+        ("Total P&L", fmt_usd(run["total_pnl_usd"])),
+        ("Commissions", fmt_usd(run["total_commission_usd"])),
+    ]
+    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, border=True)
+    if n_trades < queries.FEW_TRADES:
+        st.info(
+            f"Only {n_trades} trade(s) in this backtest: the splits below describe what "
+            "happened to these trades and say nothing significant about the forecasts. Every "
+            "bar is labelled with its number of trades (`n=`).",
+            icon=":material/info:",
+        )
+    match = run["forecast_run_match"]
+    st.caption(
+        f"Entries conditioned on `{run['forecast_model']}` (`{run['forecast_model_version']}`); "
+        f"trades attributed to forecast run `{run['forecast_run_id']}` (match: {match}). "
+        "The decile is that of P(up) on the entry date among all the run's predictions; the "
+        "regime is the one the selector's regime model predicted for that date. P&L is net of "
+        "commission; a win is a trade with P&L > 0."
+    )
+    detail = _cached_attribution(db, db_version, backtest_run_id)
+    if detail.by_decile.is_empty():
+        st.info("This backtest has no attributed trades.")
+        return
+    st.subheader("By forecast decile")
+    unattributed = detail.by_decile.filter(pl.col("forecast_decile").is_null())
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.pnl_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
+    )
+    right.altair_chart(
+        charts.win_rate_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
+    )
+    st.caption(
+        "Decile 1 holds the lowest P(up) forecasts, 10 the highest; empty deciles had no entry."
+        + (
+            f" {unattributed.item(0, 'n_trades')} trade(s) had no forecast on their entry date "
+            "and are not drawn."
+            if unattributed.height
+            else ""
+        )
+    )
+    st.subheader("By predicted regime")
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.pnl_by_group_chart(detail.by_regime, "predicted_regime"), width="stretch"
+    )
+    right.altair_chart(
+        charts.win_rate_by_group_chart(detail.by_regime, "predicted_regime"), width="stretch"
+    )
+    with st.expander("Decile × regime cells"):
+        st.dataframe(
+            detail.cells,
+            hide_index=True,
+            column_config={
+                "total_pnl_usd": st.column_config.NumberColumn(format="dollar"),
+                "mean_pnl_usd": st.column_config.NumberColumn(format="dollar"),
+                "win_rate": st.column_config.NumberColumn(format="percent"),
+                "mean_trade_return": st.column_config.NumberColumn(format="percent"),
+                "mean_forecast_p_up": st.column_config.NumberColumn(format="percent"),
+            },
+        )
+
+
+def _show_model_deciles(db: str, db_version: str) -> None:
+    st.header("Forecast hit rate and lift by decile")
+    runs = _cached_decile_runs(db, db_version)
+    if runs.is_empty():
+        st.info(f"No model has a decile report yet. {BUILD_HINT}")
+        return
+    labels = {
+        row["run_id"]: f"{row['model_name']} · {row['underlying_symbol']} · {row['run_id']}"
+        for row in runs.iter_rows(named=True)
+    }
+    run_ids = list(labels)
+    names = runs.get_column("model_name").to_list()
+    index = names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0
+    run_id = st.selectbox("Model", options=run_ids, index=index, format_func=labels.__getitem__)
+    deciles = _cached_deciles(db, db_version, run_id)
+    if deciles.is_empty():
+        st.info("This model has no rows in `forecasts.rpt_forecast_deciles`.")
+        return
+    run = runs.row(run_ids.index(run_id), named=True)
+    top = deciles.filter(pl.col("decile") == deciles.get_column("decile").max()).row(0, named=True)
+    tiles = [
+        ("Baseline hit rate", fmt_pct(top["baseline_hit_rate"], 1)),
+        ("Top-decile hit rate", fmt_pct(top["hit_rate"], 1)),
+        ("Top-decile lift", "n/a" if top["lift"] is None else f"{top['lift']:.2f}x"),
+        ("Scored predictions", fmt_int(deciles.get_column("n_predictions").sum())),
+    ]
+    for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(label, value, border=True)
+    left, right = st.columns(2)
+    left.altair_chart(charts.decile_hit_rate_chart(deciles), width="stretch")
+    right.altair_chart(charts.decile_lift_chart(deciles), width="stretch")
+    score = {"binary": "P(up)", "regression": "forecast return", "multiclass": "P(HIGH regime)"}
+    st.caption(
+        f"Walk-forward (out-of-sample) predictions of `{run['model_name']}` with a realized "
+        f"outcome, in ten equal groups by {score.get(run['task'], 'score')}. A model that ranks "
+        "well has hit rates rising from decile 1 to 10 and a lift above 1 at the top; a flat "
+        "profile around the dashed baseline means the score does not sort outcomes."
+    )
+    with st.expander("Decile table"):
+        st.dataframe(
+            deciles,
+            hide_index=True,
+            column_config={
+                column: st.column_config.NumberColumn(format="percent")
+                for column in (
+                    "hit_rate",
+                    "baseline_hit_rate",
+                    "mean_realized_return",
+                    "baseline_mean_realized_return",
+                    "excess_realized_return",
+                )
+            },
+        )
 
 
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
-    st.caption(f"Reading {published.path.name}.")
+    db, db_version = published.key
+    _show_backtest(db, db_version)
+    _show_model_deciles(db, db_version)
 
 
 run_page("Attribution", REQUIRED, body)
