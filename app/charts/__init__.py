@@ -99,3 +99,146 @@ def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
             ],
         )
     )
+
+
+def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.LayerChart:
+    """Line chart of the trailing-window Sharpe ratio, with a rule at zero.
+
+    Parameters
+    ----------
+    sharpe_df
+        One row per ``quote_date`` (date) with ``rolling_sharpe`` (float, annualised,
+        dimensionless), as from :func:`app.backtest_runner.rolling_sharpe`.
+    window_days
+        The window in trading days, shown in the title.
+
+    Raises
+    ------
+    ValueError
+        When a required column is missing; the message names it.
+    """
+    data = _require(sharpe_df, ["quote_date", "rolling_sharpe"], "rolling_sharpe_chart")
+    line = (
+        alt.Chart(data)
+        .mark_line(color="#1f77b4")
+        .encode(
+            x=_date_axis(),
+            y=alt.Y("rolling_sharpe:Q", title="Sharpe (annualised)"),
+            tooltip=[
+                alt.Tooltip("quote_date:T", title="Date"),
+                alt.Tooltip("rolling_sharpe:Q", title="Sharpe", format=".2f"),
+            ],
+        )
+    )
+    zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="gray").encode(y="zero:Q")
+    return alt.layer(line, zero).properties(
+        height=CHART_HEIGHT, title=f"Rolling Sharpe ({window_days} trading days, annualised)"
+    )
+
+
+#: Greek column -> label (with unit) of :func:`greeks_chart`, in panel order.
+GREEKS: dict[str, str] = {
+    "delta_usd": "Delta (USD of underlying)",
+    "gamma_usd": "Gamma (USD per 1 % move)",
+    "vega_usd": "Vega (USD per vol point)",
+    "theta_usd": "Theta (USD per day)",
+}
+
+
+def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
+    """Line chart of one of the portfolio's dollar greeks over time.
+
+    Parameters
+    ----------
+    equity_df
+        One row per ``quote_date`` (date) with the column ``greek`` (float USD, summed over the
+        open positions; see :func:`app.queries.equity_curve`).
+    greek
+        One of :data:`GREEKS`: ``delta_usd``, ``gamma_usd``, ``vega_usd``, ``theta_usd``.
+
+    Returns
+    -------
+    altair.Chart
+        ``quote_date:T`` on x, the greek on y (dollar format, axis not forced to zero); the
+        title is its label with the unit.
+
+    Raises
+    ------
+    ValueError
+        When ``greek`` is not one of :data:`GREEKS`, or a required column is missing.
+    """
+    if greek not in GREEKS:
+        raise ValueError(f"greek must be one of {list(GREEKS)}, got {greek!r}")
+    data = _require(equity_df, ["quote_date", greek], "greek_chart")
+    return (
+        alt.Chart(data, height=CHART_HEIGHT * 3 // 4, title=GREEKS[greek])
+        .mark_line(point=True)
+        .encode(
+            x=_date_axis(),
+            y=alt.Y(f"{greek}:Q", title="USD", axis=alt.Axis(format="$,.0f")),
+            tooltip=[
+                alt.Tooltip("quote_date:T", title="Date"),
+                alt.Tooltip(f"{greek}:Q", title=GREEKS[greek], format="$,.2f"),
+            ],
+        )
+    )
+
+
+def compare_equity_chart(compare_df: pl.DataFrame) -> alt.Chart:
+    """Cumulative return of several runs overlaid, one line per run.
+
+    Parameters
+    ----------
+    compare_df
+        One row per ``run_id`` per ``quote_date`` with ``cumulative_return`` (decimal, from the
+        run's start), as :func:`app.queries.compare.compare_runs` returns it.
+
+    Raises
+    ------
+    ValueError
+        When a required column is missing; the message names it.
+    """
+    data = _require(compare_df, ["run_id", "quote_date", "cumulative_return"], "compare_equity")
+    return (
+        alt.Chart(data, height=CHART_HEIGHT, title="Cumulative return from each run's start")
+        .mark_line()
+        .encode(
+            x=_date_axis(),
+            y=alt.Y("cumulative_return:Q", title="Cumulative return", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
+            ),
+            tooltip=[
+                alt.Tooltip("run_id:N", title="Run"),
+                alt.Tooltip("quote_date:T", title="Date"),
+                alt.Tooltip("cumulative_return:Q", title="Cumulative return", format=".2%"),
+            ],
+        )
+    )
+
+
+def compare_drawdown_chart(compare_df: pl.DataFrame) -> alt.Chart:
+    """Drawdowns of several runs overlaid, one line per run (decimal, <= 0, percent axis).
+
+    Raises
+    ------
+    ValueError
+        When a required column is missing; the message names it.
+    """
+    data = _require(compare_df, ["run_id", "quote_date", "drawdown"], "compare_drawdown")
+    return (
+        alt.Chart(data, height=CHART_HEIGHT, title="Drawdown")
+        .mark_line()
+        .encode(
+            x=_date_axis(),
+            y=alt.Y("drawdown:Q", title="Drawdown", axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
+            ),
+            tooltip=[
+                alt.Tooltip("run_id:N", title="Run"),
+                alt.Tooltip("quote_date:T", title="Date"),
+                alt.Tooltip("drawdown:Q", title="Drawdown", format=".2%"),
+            ],
+        )
+    )

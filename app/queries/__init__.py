@@ -5,8 +5,10 @@ connection before returning (FIELD_NOTES: a held read lock blocks writers, and a
 is not thread-safe, so none is ever cached). Values are bound as parameters; no identifier comes
 from the user. Numeric columns are cast to ``DOUBLE`` so charts never receive ``DECIMAL``s.
 
-Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``equity_daily``,
-``metrics``. Their expected columns are :data:`EXPECTED_COLUMNS`.
+Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``legs``,
+``equity_daily`` (with the portfolio's dollar greeks), ``metrics``. Their expected columns are
+:data:`EXPECTED_COLUMNS`. :func:`backtest_choices` also lists the entry universes (``marts``)
+and the current forecast models (``ml.model_registry``) the Backtest page's form offers.
 """
 
 from __future__ import annotations
@@ -66,6 +68,29 @@ EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "daily_return",
         "drawdown",
         "open_positions",
+        "delta_usd",
+        "gamma_usd",
+        "vega_usd",
+        "theta_usd",
+    ),
+    "legs": (
+        "run_id",
+        "trade_id",
+        "leg_no",
+        "contract_symbol",
+        "leg_type",
+        "strike",
+        "expiration",
+        "quantity",
+        "entry_date",
+        "entry_price",
+        "entry_mid",
+        "exit_date",
+        "exit_price",
+        "exit_mid",
+        "exit_kind",
+        "settlement_method",
+        "settlement_price",
     ),
     "metrics": (
         "run_id",
@@ -128,7 +153,11 @@ select
     cast(equity_daily.equity_usd as double) as equity_usd,
     cast(equity_daily.daily_return as double) as daily_return,
     cast(equity_daily.drawdown as double) as drawdown,
-    cast(equity_daily.open_positions as integer) as open_positions
+    cast(equity_daily.open_positions as integer) as open_positions,
+    cast(equity_daily.delta_usd as double) as delta_usd,
+    cast(equity_daily.gamma_usd as double) as gamma_usd,
+    cast(equity_daily.vega_usd as double) as vega_usd,
+    cast(equity_daily.theta_usd as double) as theta_usd
 from backtest.equity_daily as equity_daily
 where equity_daily.run_id = ?
 order by equity_daily.quote_date
@@ -158,6 +187,44 @@ where trades.run_id = ?
 order by trades.entry_date, trades.trade_id
 """
 
+_LEGS_SQL = """
+select
+    legs.trade_id,
+    cast(legs.leg_no as integer) as leg_no,
+    legs.contract_symbol,
+    legs.leg_type,
+    cast(legs.strike as double) as strike,
+    legs.expiration,
+    cast(legs.quantity as integer) as quantity,
+    legs.entry_date,
+    cast(legs.entry_price as double) as entry_price,
+    cast(legs.entry_mid as double) as entry_mid,
+    legs.exit_date,
+    cast(legs.exit_price as double) as exit_price,
+    cast(legs.exit_mid as double) as exit_mid,
+    legs.exit_kind,
+    legs.settlement_method,
+    cast(legs.settlement_price as double) as settlement_price
+from backtest.legs as legs
+where legs.run_id = ?
+order by legs.trade_id, legs.leg_no
+"""
+
+_RELATIONS_SQL = """
+select tables.table_schema || '.' || tables.table_name as relation
+from information_schema.tables as tables
+where tables.table_schema in ('marts', 'ml')
+"""
+
+_UNIVERSE_PREFIX = "marts.fct_option_universe_"
+
+_CURRENT_MODELS_SQL = """
+select distinct model_registry.model_name
+from ml.model_registry as model_registry
+where model_registry.is_current and model_registry.underlying_symbol = ?
+order by model_registry.model_name
+"""
+
 _COLUMNS_SQL = """
 select columns.table_name, columns.column_name
 from information_schema.columns as columns
@@ -179,12 +246,15 @@ class RunDetail:
         One row per trade (see :func:`trades`).
     config_json
         The run's configuration as stored by the engine, or ``None`` when the run is unknown.
+    legs
+        One row per trade per leg: its contract and fills (see :func:`legs`).
     """
 
     metrics: pl.DataFrame
     equity: pl.DataFrame
     trades: pl.DataFrame
     config_json: str | None
+    legs: pl.DataFrame
 
 
 def schema_problems(db: Path | str) -> dict[str, tuple[str, ...]]:
@@ -309,7 +379,10 @@ def equity_curve(db: Path | str, run_id: str) -> pl.DataFrame:
     polars.DataFrame
         One row per ``quote_date`` (ascending): ``cash_usd``, ``positions_value_usd``,
         ``equity_usd`` (USD, float), ``daily_return`` (decimal, noncumulative), ``drawdown``
-        (decimal, <= 0, from the running peak of ``equity_usd``), ``open_positions`` (int).
+        (decimal, <= 0, from the running peak of ``equity_usd``), ``open_positions`` (int), and
+        the open positions' dollar greeks (USD, float): ``delta_usd`` (per 1 point of the
+        underlying × its price), ``gamma_usd`` (per 1 % move), ``vega_usd`` (per vol point),
+        ``theta_usd`` (per calendar day).
     """
     with _reader(db) as con:
         return _frame(con, _EQUITY_CURVE_SQL, [run_id])
@@ -330,8 +403,60 @@ def trades(db: Path | str, run_id: str) -> pl.DataFrame:
         return _frame(con, _TRADES_SQL, [run_id])
 
 
+def legs(db: Path | str, run_id: str) -> pl.DataFrame:
+    """The legs of one run's trades.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per ``trade_id`` and ``leg_no`` (ordered so): ``contract_symbol``, ``leg_type``
+        (``call``/``put``/``stock``), ``strike`` (index points), ``quantity`` (signed units:
+        contracts or shares), fills ``entry_price``/``exit_price`` and the mids beside them
+        (index points per unit), ``exit_kind`` (traded, settled, exercised, ...),
+        ``settlement_method`` and ``settlement_price`` (null for a traded exit).
+    """
+    with _reader(db) as con:
+        return _frame(con, _LEGS_SQL, [run_id])
+
+
+@dataclass(frozen=True)
+class BacktestChoices:
+    """What the Backtest page's form may offer, from the published warehouse.
+
+    Attributes
+    ----------
+    universes
+        ``"default"`` then the names ``<name>`` of every ``marts.fct_option_universe_<name>``.
+    models
+        Current forecast models (``ml.model_registry.is_current``) of the underlying, sorted;
+        empty when the warehouse has no ``ml`` tables.
+    """
+
+    universes: tuple[str, ...]
+    models: tuple[str, ...]
+
+
+def backtest_choices(db: Path | str, underlying_symbol: str) -> BacktestChoices:
+    """Entry universes and current forecast models of the published warehouse (one connection).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    """
+    with _reader(db) as con:
+        relations = set(_frame(con, _RELATIONS_SQL)["relation"].to_list())
+        universes = sorted(
+            r.removeprefix(_UNIVERSE_PREFIX) for r in relations if r.startswith(_UNIVERSE_PREFIX)
+        )
+        models: list[str] = []
+        if "ml.model_registry" in relations:
+            models = _frame(con, _CURRENT_MODELS_SQL, [underlying_symbol])["model_name"].to_list()
+    return BacktestChoices(("default", *universes), tuple(models))
+
+
 def run_detail(db: Path | str, run_id: str) -> RunDetail:
-    """Metrics, equity curve, trades and config of one run, read through one connection.
+    """Metrics, equity curve, trades, legs and config of one run, read through one connection.
 
     One connection means one snapshot: a publish (``os.replace`` of the file) between two
     separate reads could otherwise mix two versions of the warehouse on one page.
@@ -355,6 +480,7 @@ def run_detail(db: Path | str, run_id: str) -> RunDetail:
             equity=_frame(con, _EQUITY_CURVE_SQL, [run_id]),
             trades=_frame(con, _TRADES_SQL, [run_id]),
             config_json=config.item(0, 0) if config.height else None,
+            legs=_frame(con, _LEGS_SQL, [run_id]),
         )
 
 

@@ -31,14 +31,22 @@ create table backtest.trades (
     signal_value double, entry_underlying_price double, entry_value double,
     exit_value double, commission_usd double, pnl_usd double, trade_return double
 );
+create table backtest.legs (
+    run_id varchar, trade_id integer, leg_no integer, contract_symbol varchar,
+    leg_type varchar, strike double, expiration date, quantity integer, entry_date date,
+    entry_price double, entry_mid double, exit_date date, exit_price double, exit_mid double,
+    exit_kind varchar, settlement_method varchar, settlement_price double
+);
 create table backtest.equity_daily (
     run_id varchar, quote_date date, cash_usd {money}, positions_value_usd {money},
-    equity_usd {money}, daily_return double, drawdown double, open_positions integer
+    equity_usd {money}, daily_return double, drawdown double, open_positions integer,
+    delta_usd double, gamma_usd double, vega_usd double, theta_usd double
 );
 create table backtest.metrics (
     run_id varchar, total_return double, cagr double, sharpe_ratio double,
     sortino_ratio double, max_drawdown double, win_rate double, n_trades integer,
-    avg_trade_pnl_usd double, first_date date, last_date date
+    avg_trade_pnl_usd double, first_date date, last_date date, volatility double,
+    calmar_ratio double, avg_holding_days double, total_commission_usd double
 );
 """
 
@@ -54,15 +62,18 @@ insert into backtest.runs values
 --   daily returns 0.01, 99990/101000 - 1 = -0.01, 102000/99990 - 1 = 0.020102...
 --   drawdown from the running peak: 0, 0, 99990/101000 - 1 = -0.01, 0
 -- run 2, flat at 50000: returns 0, drawdown 0.
+-- Cumulative return (Compare page), prod(1 + r) - 1 with the NaN first return counted as 0:
+--   run 1: 0, 0.01, 1.01 x 0.99 - 1 = -0.0001, 0.9999 x 1.0201020102 - 1 = 0.02; run 2: all 0.
+-- Dollar greeks (delta, gamma, vega, theta; USD) of the open straddle: zero when flat.
 insert into backtest.equity_daily values
-    ('synthetic-run-1', '2024-01-02', 100000, 0, 100000, 'nan', 0.0, 0),
-    ('synthetic-run-1', '2024-01-03', 98000, 3000, 101000, 0.01, 0.0, 1),
-    ('synthetic-run-1', '2024-01-04', 98000, 1990, 99990, -0.01, -0.01, 1),
-    ('synthetic-run-1', '2024-01-05', 102000, 0, 102000, 0.0201020102, 0.0, 0),
-    ('synthetic-run-2', '2024-01-02', 50000, 0, 50000, 'nan', 0.0, 0),
-    ('synthetic-run-2', '2024-01-03', 50000, 0, 50000, 0.0, 0.0, 0),
-    ('synthetic-run-2', '2024-01-04', 50000, 0, 50000, 0.0, 0.0, 0),
-    ('synthetic-run-2', '2024-01-05', 50000, 0, 50000, 0.0, 0.0, 0);
+    ('synthetic-run-1', '2024-01-02', 100000, 0, 100000, 'nan', 0.0, 0, 0, 0, 0, 0),
+    ('synthetic-run-1', '2024-01-03', 98000, 3000, 101000, 0.01, 0.0, 1, 2500, 9000, 60, -45),
+    ('synthetic-run-1', '2024-01-04', 98000, 1990, 99990, -0.01, -0.01, 1, -1200, 8000, 55, -50),
+    ('synthetic-run-1', '2024-01-05', 102000, 0, 102000, 0.0201020102, 0.0, 0, 0, 0, 0, 0),
+    ('synthetic-run-2', '2024-01-02', 50000, 0, 50000, 'nan', 0.0, 0, 0, 0, 0, 0),
+    ('synthetic-run-2', '2024-01-03', 50000, 0, 50000, 0.0, 0.0, 0, 0, 0, 0, 0),
+    ('synthetic-run-2', '2024-01-04', 50000, 0, 50000, 0.0, 0.0, 0, 0, 0, 0, 0),
+    ('synthetic-run-2', '2024-01-05', 50000, 0, 50000, 0.0, 0.0, 0, 0, 0, 0, 0);
 
 -- run 1: trade 1 buys the straddle at 30.00, exits at 60.00: (60 - 30) x 1 contract x 100 = +3000
 --   (return 30/30 = 1.0); trade 2: (0 - 10) x 100 = -1000 (return -1.0). Total 2000; win rate 1/2.
@@ -72,11 +83,27 @@ insert into backtest.trades values
     ('synthetic-run-1', 2, 'long_straddle', 'SPY', '2024-01-19', 1, '2024-01-03', '2024-01-05',
      2, 'holding_period', 'traded', 0.48, 474.0, 10.0, 0.0, 0.0, -1000.0, -1.0);
 
+-- run 1 legs: each trade is a call and a put of one strike; the legs' entry prices sum to the
+-- trade's entry_value (14 + 16 = 30; 4 + 6 = 10) and so do the exits (60 + 0; 0 + 0).
+insert into backtest.legs values
+    ('synthetic-run-1', 1, 1, 'SPY240119C00470000', 'call', 470.0, '2024-01-19', 1,
+     '2024-01-02', 14.0, 14.0, '2024-01-03', 60.0, 60.0, 'traded', 'traded', null),
+    ('synthetic-run-1', 1, 2, 'SPY240119P00470000', 'put', 470.0, '2024-01-19', 1,
+     '2024-01-02', 16.0, 16.0, '2024-01-03', 0.0, 0.0, 'traded', 'traded', null),
+    ('synthetic-run-1', 2, 1, 'SPY240119C00474000', 'call', 474.0, '2024-01-19', 1,
+     '2024-01-03', 4.0, 4.0, '2024-01-05', 0.0, 0.0, 'traded', 'traded', null),
+    ('synthetic-run-1', 2, 2, 'SPY240119P00474000', 'put', 474.0, '2024-01-19', 1,
+     '2024-01-03', 6.0, 6.0, '2024-01-05', 0.0, 0.0, 'traded', 'traded', null);
+
 -- run 1: total return 102000/100000 - 1 = 0.02; max drawdown -0.01; average P&L 2000/2 = 1000.
 -- run 2: no trades, so win rate and Sortino are NaN (degenerate), Sharpe NaN (zero volatility).
+-- Last four columns: volatility, calmar ratio (CAGR / |max drawdown| = 3.5 / 0.01 = 350),
+-- average holding days ((1 + 2) / 2 = 1.5), total commissions.
 insert into backtest.metrics values
-    ('synthetic-run-1', 0.02, 3.5, 1.25, 1.8, -0.01, 0.5, 2, 1000.0, '2024-01-02', '2024-01-05'),
-    ('synthetic-run-2', 0.0, 0.0, 'nan', 'nan', 0.0, 'nan', 0, 'nan', '2024-01-02', '2024-01-05');
+    ('synthetic-run-1', 0.02, 3.5, 1.25, 1.8, -0.01, 0.5, 2, 1000.0, '2024-01-02', '2024-01-05',
+     0.25, 350.0, 1.5, 0.0),
+    ('synthetic-run-2', 0.0, 0.0, 'nan', 'nan', 0.0, 'nan', 0, 'nan', '2024-01-02', '2024-01-05',
+     0.0, 'nan', 'nan', 0.0);
 """
 
 

@@ -1,16 +1,32 @@
-"""The backtest page, run headless with Streamlit's AppTest against SYNTHETIC warehouses."""
+"""The backtest page, run headless with Streamlit's AppTest.
+
+The first tests use SYNTHETIC warehouses (conftest); the ones marked ``slow`` run the form on the
+real published warehouse (``real_published``, read-only) and save into a throwaway copy of it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import backtest_runner as runner
+from app import queries
+from app.db import db_version
+from app.formatting import metric_tiles
+from engine.config import load_config
 from tests.app.conftest import RUN_WITH_TRADES, RUN_WITHOUT_TRADES, open_app_page
+from warehouse.paths import REPO_ROOT
 
 # AppTest resolves relative paths against the calling file, not the working directory.
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
@@ -21,12 +37,25 @@ def _run_app() -> AppTest:
     return open_app_page("backtest.py", TIMEOUT_S)
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+def _metrics(block) -> dict[str, str]:
+    """Metric tiles of the page or of one tab."""
+    return {m.label: m.value for m in block.metric}
 
 
-def _chart_specs(at: AppTest) -> list[dict]:
+def _chart_specs(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def _saved(at: AppTest):
+    """The "Saved runs" tab."""
+    assert at.tabs[0].label == "Saved runs"
+    return at.tabs[0]
+
+
+def _new(at: AppTest):
+    """The "New run" tab."""
+    assert at.tabs[1].label == "New run"
+    return at.tabs[1]
 
 
 def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
@@ -34,8 +63,9 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
 
     assert at.title[0].value == "Backtest"
     # The first run is selected by default.
-    assert at.selectbox[0].value == RUN_WITH_TRADES
-    # Values from the SYNTHETIC metrics row of run 1 (see conftest).
+    assert at.selectbox(key="saved_run").value == RUN_WITH_TRADES
+    # Values from the SYNTHETIC metrics row of run 1 (see conftest); no new run yet.
+    assert not _new(at).metric
     assert _metrics(at) == {
         "Total return": "2.00%",
         "CAGR": "350.00%",
@@ -46,26 +76,39 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
         "Trades": "2",
     }
 
-    specs = _chart_specs(at)
-    assert len(specs) == 2
-    equity_spec, drawdown_spec = specs
+    specs = _chart_specs(_saved(at))
+    # equity, drawdown, 4 greeks; 4 days are too few for a rolling Sharpe (it says so)
+    assert len(specs) == 6
+    equity_spec, drawdown_spec, *greek_specs = specs
     assert equity_spec["encoding"]["y"]["field"] == "equity_usd"
     assert equity_spec["encoding"]["x"]["field"] == "quote_date"
     assert equity_spec["encoding"]["x"]["type"] == "temporal"
     assert drawdown_spec["encoding"]["y"]["field"] == "drawdown"
     assert drawdown_spec["encoding"]["y"]["axis"]["format"] == "%"
+    # two columns of two charts each (the element tree lists a column at a time)
+    assert {spec["encoding"]["y"]["field"] for spec in greek_specs} == {
+        "delta_usd",
+        "gamma_usd",
+        "vega_usd",
+        "theta_usd",
+    }
+    assert any("Rolling Sharpe needs at least 20" in i.value for i in _saved(at).info)
 
-    assert len(at.dataframe) == 1
-    trades = at.dataframe[0].value
+    frames = _saved(at).dataframe
+    assert len(frames) == 2
+    trades, legs = frames[0].value, frames[1].value
     assert list(trades["trade_id"]) == [1, 2]
     assert list(trades["pnl_usd"]) == [3000.0, -1000.0]
+    # SYNTHETIC legs: a call and a put per trade, entry prices summing to the trade's entry_value
+    assert list(legs["leg_type"]) == ["call", "put", "call", "put"]
+    assert legs.groupby("trade_id")["entry_price"].sum().tolist() == [30.0, 10.0]
     assert not at.warning
     assert not at.error
 
 
 def test_selecting_a_run_without_trades(published_db: Path) -> None:
     at = _run_app()
-    at.selectbox[0].select(RUN_WITHOUT_TRADES).run()
+    at.selectbox(key="saved_run").select(RUN_WITHOUT_TRADES).run()
     assert not at.exception
 
     metrics = _metrics(at)
@@ -73,9 +116,9 @@ def test_selecting_a_run_without_trades(published_db: Path) -> None:
     assert metrics["Sharpe"] == "n/a"
     assert metrics["Win rate"] == "n/a"
     assert metrics["Trades"] == "0"
-    assert len(_chart_specs(at)) == 2
-    assert not at.dataframe
-    assert any("no trades" in info.value for info in at.info)
+    assert len(_chart_specs(_saved(at))) == 6
+    assert not _saved(at).dataframe
+    assert any("no trades" in info.value for info in _saved(at).info)
 
 
 def test_missing_warehouse_explains_how_to_build_it(warehouse_dir: Path) -> None:
@@ -107,8 +150,10 @@ def test_empty_runs_table_explains(published_db: Path) -> None:
 
     at = _run_app()
 
-    assert any("no backtest runs" in info.value for info in at.info)
-    assert not at.selectbox
+    assert any("no backtest runs" in info.value for info in _saved(at).info)
+    assert not _saved(at).selectbox
+    # the form is still there to make one
+    assert at.selectbox(key="bt_strategy").value == "long_straddle"
 
 
 @pytest.mark.parametrize(("table", "column"), [("metrics", "sortino_ratio")])
@@ -140,3 +185,200 @@ def test_a_publish_is_picked_up_on_the_next_run(published_db: Path, backtest_db_
     at.run()
     assert not at.exception
     assert _metrics(at)["Total return"] == "5.00%"
+
+
+# ---- the form on the real published warehouse (slow) -------------------------------------------
+
+
+def _submit(at: AppTest) -> AppTest:
+    at.button(key="bt_submit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.mark.slow
+def test_default_form_run_matches_the_engines_own_run(real_published: Path) -> None:
+    at = _submit(_run_app())
+
+    assert not at.error, [e.value for e in at.error]
+    cfg = load_config()
+    # the engine's own run of the same config: `make all` ran `python -m engine run` on it
+    engine_row = queries.run_metrics(real_published, cfg.run_id).row(0, named=True)
+    kpis = _metrics(_new(at))
+    assert kpis == dict(metric_tiles(engine_row))
+    assert kpis["Trades"] == "4"
+    assert kpis["Total return"] == "-0.69%"
+    assert any(cfg.run_id in status.label for status in at.status)
+    assert "load" in at.status[0].label and "run" in at.status[0].label
+
+    specs = _chart_specs(_new(at))
+    # equity, drawdown, rolling Sharpe (layer with the zero rule), the 4 greeks
+    assert len(specs) == 7
+    assert specs[2]["title"] == "Rolling Sharpe (10 trading days, annualised)"
+    assert specs[3]["encoding"]["y"]["field"] == "delta_usd"
+    assert specs[3]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
+    # the chosen strategy's legs, then the run's trades and legs
+    legs_spec, trades, legs = (frame.value for frame in _new(at).dataframe)
+    assert list(legs_spec["type"]) == ["call", "put"]
+    assert len(trades) == 4
+    assert len(legs) == 8
+    assert set(legs["trade_id"]) == set(trades["trade_id"])
+
+
+@pytest.mark.slow
+def test_changing_form_values_changes_the_result(real_published: Path) -> None:
+    at = _submit(_run_app())
+    default = _metrics(_new(at))
+
+    # a 10 % stop-loss cuts trades the default holds for 5 days
+    at.number_input(key="bt_stop_loss_pct").set_value(10.0)
+    _submit(at)
+    stopped = _metrics(_new(at))
+    assert stopped["Total return"] != default["Total return"]
+    assert stopped["Total return"] == "-3.14%"
+
+    # another strategy: its legs table follows the picker before any run
+    at.selectbox(key="bt_strategy").select("iron_condor").run()
+    assert len(_new(at).dataframe[0].value) == 4
+    _submit(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("iron_condor-" in status.label for status in at.status)
+
+
+@pytest.mark.slow
+def test_an_invalid_value_is_named_not_raised(real_published: Path) -> None:
+    at = _run_app()
+    at.number_input(key="bt_target_dte").set_value(50)
+    _submit(at)
+
+    assert len(at.error) == 1
+    assert "min_dte <= target_dte <= max_dte, got 20, 50, 45" in at.error[0].value
+    assert not _new(at).metric
+
+
+# ---- saving into a throwaway copy of the real warehouse (slow) ---------------------------------
+
+#: What a mini copy of the real warehouse keeps: the inputs the engine reads and the backtest
+#: tables the pages read (everything in them, so it publishes like the real one).
+_MINI_TABLES_SQL = """
+select table_schema, table_name
+from information_schema.tables
+where table_catalog = 'src' and (
+    table_schema = 'backtest'
+    or (table_schema = 'marts' and (
+        table_name in ('fct_option_features', 'fct_underlying_daily')
+        or table_name like 'fct_option_%universe%'))
+    or (table_schema = 'ml' and table_name in ('predictions', 'model_registry'))
+    or (table_schema = 'forecasts' and table_name = 'fct_strategy_signals'))
+"""
+
+
+@pytest.fixture(scope="module")
+def mini_warehouse(real_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway warehouse made of the real one's inputs (~170 MB, ~2 s), read-only from it:
+    a published file, the same as build database, and a SYNTHETIC green dbt run_results.json."""
+    root = tmp_path_factory.mktemp("mini") / "warehouse"
+    (root / "build").mkdir(parents=True)
+    con = duckdb.connect(str(root / "options.duckdb"))
+    try:
+        con.execute(f"attach '{real_warehouse / 'options.duckdb'}' as src (read_only)")
+        for schema, table in con.sql(_MINI_TABLES_SQL).fetchall():
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create table {schema}.{table} as select * from src.{schema}.{table}")
+        con.execute("detach src")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    shutil.copy(root / "options.duckdb", root / "build" / "build.duckdb")
+    target = root / "target"
+    target.mkdir()
+    # SYNTHETIC: the run results of a green `dbt build` of one model
+    results = [{"unique_id": "model.options.synthetic", "status": "success"}]
+    (target / "run_results.json").write_text(
+        json.dumps({"args": {"which": "build"}, "results": results})
+    )
+    return root
+
+
+@pytest.fixture
+def warehouse_copy(mini_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of :func:`mini_warehouse`, made the active warehouse (and dbt target)."""
+    root = tmp_path / "warehouse"
+    shutil.copytree(mini_warehouse, root)
+    monkeypatch.setenv("WAREHOUSE_DIR", str(root))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(root / "target"))
+    return root
+
+
+def _published_runs(root: Path) -> list[str]:
+    con = duckdb.connect(str(root / "options.duckdb"), read_only=True)
+    try:
+        return [row[0] for row in con.sql("select run_id from backtest.runs").fetchall()]
+    finally:
+        con.close()
+
+
+@contextmanager
+def _pipeline_elsewhere(root: Path) -> Iterator[int]:
+    """Hold ``root``'s pipeline lock from another process, as a running `make all` does."""
+    code = (
+        "import sys; from pathlib import Path; from warehouse.pipeline import pipeline_lock\n"
+        f"with pipeline_lock(Path({str(root)!r})):\n"
+        "    print('locked', flush=True); sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.communicate(timeout=30)
+
+
+def _stop_loss_run_id() -> str:
+    values = dataclasses.replace(runner.default_form_values(), stop_loss_pct=10.0)
+    return runner.build_config(values).run_id
+
+
+@pytest.mark.slow
+def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
+    run_id = _stop_loss_run_id()
+    assert run_id not in _published_runs(warehouse_copy)
+    at = _run_app()
+    at.number_input(key="bt_stop_loss_pct").set_value(10.0)
+    _submit(at)
+
+    at.button(key="bt_save").click().run()
+
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any(run_id in success.value and "Saved" in success.value for success in at.success)
+    # in backtest.runs of the newly published file, and picked in the saved-runs tab
+    assert run_id in _published_runs(warehouse_copy)
+    picker = at.selectbox(key="saved_run")
+    assert any(label.startswith(f"{run_id} ·") for label in picker.options)
+    assert picker.value == run_id
+    assert _metrics(_saved(at))["Total return"] == "-3.14%"
+
+
+@pytest.mark.slow
+def test_saving_during_a_rebuild_writes_nothing(warehouse_copy: Path) -> None:
+    build_db = warehouse_copy / "build" / "build.duckdb"
+    before = (build_db.stat().st_mtime_ns, db_version(warehouse_copy / "options.duckdb"))
+    at = _run_app()
+    at.number_input(key="bt_stop_loss_pct").set_value(10.0)
+    _submit(at)
+
+    with _pipeline_elsewhere(warehouse_copy) as pid:
+        at.button(key="bt_save").click().run()
+
+    assert not at.exception, [e.message for e in at.exception]
+    message = f"The warehouse is being rebuilt (make all, pid {pid}); save again when it finishes"
+    assert any(message in warning.value for warning in at.warning)
+    assert (build_db.stat().st_mtime_ns, db_version(warehouse_copy / "options.duckdb")) == before
+    assert _stop_loss_run_id() not in _published_runs(warehouse_copy)
