@@ -4,7 +4,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STRATEGY_CONFIG ?= engine/configs/long_straddle_spx.yaml
+# the backtests of `make all`: a forecast-gated long straddle and an ungated short iron condor
+STRATEGY_CONFIGS ?= engine/configs/long_straddle_spx.yaml engine/configs/iron_condor_spx.yaml
 WAREHOUSE_DIR ?= warehouse
 
 export WAREHOUSE_DIR
@@ -50,7 +51,7 @@ pipeline: setup
 	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
 	$(call timed,train,$(BIN)/python -m ml train)
 	$(call timed,predict,$(BIN)/python -m ml predict)
-	$(call timed,backtest,$(BIN)/python -m engine run --config $(STRATEGY_CONFIG))
+	$(call timed,backtest,for c in $(STRATEGY_CONFIGS); do $(BIN)/python -m engine run --config $$c; done)
 	$(call timed,attribute,$(BIN)/dbt build --quiet --no-use-colors --select tag:forecasts)
 	$(call timed,publish,$(BIN)/python -m warehouse publish >/dev/null)
 	@$(BIN)/python -m ml report --model xgb_direction_5d --model xgb_iv_regime_5d --model xgb_option_return_5d
@@ -73,8 +74,8 @@ report: setup ## out-of-sample scores of the current models against the naive ba
 attribution: setup ## dbt build of the strategy selector and the forecast/backtest attribution marts (tag:forecasts)
 	$(LOCKED) $(BIN)/dbt build --select tag:forecasts
 
-backtest: setup ## run the strategy in STRATEGY_CONFIG against the build database
-	$(LOCKED) $(BIN)/python -m engine run --config $(STRATEGY_CONFIG)
+backtest: setup ## run each config of STRATEGY_CONFIGS against the build database
+	for c in $(STRATEGY_CONFIGS); do $(LOCKED) $(BIN)/python -m engine run --config $$c; done
 
 publish: setup ## copy the build database atomically to warehouse/options.duckdb (green build only)
 	$(LOCKED) $(BIN)/python -m warehouse publish

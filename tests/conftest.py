@@ -68,6 +68,11 @@ def pytest_configure(config: pytest.Config) -> None:
 # ---- the real warehouse: the same commands `make all` runs, on the embedded real data ----------
 
 BIN = Path(sys.executable).parent
+#: The backtests `make all` runs (Makefile STRATEGY_CONFIGS).
+DEFAULT_STRATEGY_CONFIGS = (
+    "engine/configs/long_straddle_spx.yaml",
+    "engine/configs/iron_condor_spx.yaml",
+)
 
 
 def run_command(args: list[str], env: dict[str, str]) -> str:
@@ -100,16 +105,9 @@ def pipeline(
         "build": run_command([str(BIN / "dbt"), "build", "--no-use-colors"], env),
         "train": run_command([sys.executable, "-m", "ml", "train"], env),
         "predict": run_command([sys.executable, "-m", "ml", "predict"], env),
-        "backtest": run_command(
-            [
-                sys.executable,
-                "-m",
-                "engine",
-                "run",
-                "--config",
-                "engine/configs/long_straddle_spx.yaml",
-            ],
-            env,
+        "backtest": "".join(
+            run_command([sys.executable, "-m", "engine", "run", "--config", config], env)
+            for config in DEFAULT_STRATEGY_CONFIGS
         ),
         "attribute": run_command(
             [str(BIN / "dbt"), "build", "--no-use-colors", "--select", "tag:forecasts"], env
