@@ -15,7 +15,14 @@ import polars as pl
 CHART_HEIGHT = 280  # pixels
 
 
-def _require(df: pl.DataFrame, columns: Sequence[str], what: str) -> pl.DataFrame:
+def require_columns(df: pl.DataFrame, columns: Sequence[str], what: str) -> pl.DataFrame:
+    """``df`` restricted to ``columns``, the only ones a chart plots (small Vega-Lite payload).
+
+    Raises
+    ------
+    ValueError
+        Naming the missing columns and the chart (``what``) that needs them.
+    """
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise ValueError(f"{what} needs columns {missing}, got {df.columns}")
@@ -47,7 +54,7 @@ def equity_chart(equity_df: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(equity_df, ["quote_date", "equity_usd"], "equity_chart")
+    data = require_columns(equity_df, ["quote_date", "equity_usd"], "equity_chart")
     return (
         alt.Chart(data, height=CHART_HEIGHT, title="Equity")
         .mark_line()
@@ -86,7 +93,7 @@ def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(equity_df, ["quote_date", "drawdown"], "drawdown_chart")
+    data = require_columns(equity_df, ["quote_date", "drawdown"], "drawdown_chart")
     return (
         alt.Chart(data, height=CHART_HEIGHT, title="Drawdown")
         .mark_area(opacity=0.6, color="#d62728", line=True)
@@ -117,7 +124,7 @@ def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.Layer
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(sharpe_df, ["quote_date", "rolling_sharpe"], "rolling_sharpe_chart")
+    data = require_columns(sharpe_df, ["quote_date", "rolling_sharpe"], "rolling_sharpe_chart")
     line = (
         alt.Chart(data)
         .mark_line(color="#1f77b4")
@@ -169,7 +176,7 @@ def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
     """
     if greek not in GREEKS:
         raise ValueError(f"greek must be one of {list(GREEKS)}, got {greek!r}")
-    data = _require(equity_df, ["quote_date", greek], "greek_chart")
+    data = require_columns(equity_df, ["quote_date", greek], "greek_chart")
     return (
         alt.Chart(data, height=CHART_HEIGHT * 3 // 4, title=GREEKS[greek])
         .mark_line(point=True)
@@ -198,7 +205,9 @@ def compare_equity_chart(compare_df: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(compare_df, ["run_id", "quote_date", "cumulative_return"], "compare_equity")
+    data = require_columns(
+        compare_df, ["run_id", "quote_date", "cumulative_return"], "compare_equity"
+    )
     return (
         alt.Chart(data, height=CHART_HEIGHT, title="Cumulative return from each run's start")
         .mark_line()
@@ -225,7 +234,7 @@ def compare_drawdown_chart(compare_df: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(compare_df, ["run_id", "quote_date", "drawdown"], "compare_drawdown")
+    data = require_columns(compare_df, ["run_id", "quote_date", "drawdown"], "compare_drawdown")
     return (
         alt.Chart(data, height=CHART_HEIGHT, title="Drawdown")
         .mark_line()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import altair as alt
 import polars as pl
 
-from app.charts import CHART_HEIGHT, _require
+from app.charts import CHART_HEIGHT, require_columns
 
 DECILES: tuple[int, ...] = tuple(range(1, 11))
 REGIMES: tuple[str, ...] = ("LOW", "NORMAL", "HIGH", "UNKNOWN")
@@ -89,7 +89,7 @@ def pnl_by_group_chart(groups: pl.DataFrame, group: str) -> alt.LayerChart:
     x = _group_x(group)
     columns = [group, "n_trades", "n_winning_trades", "total_pnl_usd", "win_rate"]
     data = (
-        _require(groups, columns, "pnl_by_group_chart")
+        require_columns(groups, columns, "pnl_by_group_chart")
         .filter(pl.col(group).is_not_null())
         .with_columns(pl.format("n={}", pl.col("n_trades")).alias("trade_label"))
     )
@@ -134,7 +134,7 @@ def win_rate_by_group_chart(groups: pl.DataFrame, group: str) -> alt.LayerChart:
     x = _group_x(group)
     columns = [group, "n_trades", "n_winning_trades", "total_pnl_usd", "win_rate"]
     data = (
-        _require(groups, columns, "win_rate_by_group_chart")
+        require_columns(groups, columns, "win_rate_by_group_chart")
         .filter(pl.col(group).is_not_null())
         .with_columns(pl.format("n={}", pl.col("n_trades")).alias("trade_label"))
     )
@@ -179,7 +179,7 @@ def decile_hit_rate_chart(deciles: pl.DataFrame) -> alt.LayerChart:
         When a required column is missing; the message names it.
     """
     columns = ["decile", "hit_rate", "baseline_hit_rate", "n_hit_observations"]
-    data = _require(deciles, columns, "decile_hit_rate_chart")
+    data = require_columns(deciles, columns, "decile_hit_rate_chart")
     bars = (
         alt.Chart(data)
         .mark_bar(color="#1f77b4")
@@ -224,7 +224,7 @@ def decile_lift_chart(deciles: pl.DataFrame) -> alt.LayerChart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(deciles, ["decile", "lift"], "decile_lift_chart")
+    data = require_columns(deciles, ["decile", "lift"], "decile_lift_chart")
     bars = (
         alt.Chart(data)
         .mark_bar()

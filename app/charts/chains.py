@@ -11,7 +11,7 @@ from typing import Literal
 import altair as alt
 import polars as pl
 
-from app.charts import CHART_HEIGHT, _require
+from app.charts import CHART_HEIGHT, require_columns
 
 MoneynessAxis = Literal["log_moneyness", "strike_to_forward"]
 
@@ -71,7 +71,7 @@ def smile_chart(smile: pl.DataFrame, x: MoneynessAxis = "log_moneyness") -> alt.
     if x not in MONEYNESS_AXES:
         raise ValueError(f"x must be one of {list(MONEYNESS_AXES)}, got {x!r}")
     columns = ["expiry_label", "dte", "option_type", "strike", x, "implied_volatility"]
-    data = _require(smile, columns, "smile_chart")
+    data = require_columns(smile, columns, "smile_chart")
     expiries = data.sort("dte")["expiry_label"].unique(maintain_order=True).to_list()
     return (
         alt.Chart(data, height=CHART_HEIGHT + 60, title="Volatility smile (OTM options)")
@@ -112,7 +112,9 @@ def term_structure_chart(term: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(term, ["expiration", "settlement_type", "dte", "atm_iv"], "term_structure")
+    data = require_columns(
+        term, ["expiration", "settlement_type", "dte", "atm_iv"], "term_structure"
+    )
     return (
         alt.Chart(data, height=CHART_HEIGHT, title="ATM implied volatility by expiry")
         .mark_line(point=True)
@@ -155,7 +157,7 @@ def skew_term_chart(term: pl.DataFrame) -> alt.Chart:
     """
     columns = ["settlement_type", "dte", "risk_reversal_25d", "butterfly_25d"]
     data = (
-        _require(term, columns, "skew_term_chart")
+        require_columns(term, columns, "skew_term_chart")
         .unpivot(index=["settlement_type", "dte"], variable_name="metric", value_name="value")
         .drop_nulls("value")
         .with_columns(pl.col("metric").replace_strict(_SKEW_LABELS))
@@ -202,7 +204,7 @@ def surface_heatmap(surface: pl.DataFrame) -> alt.Chart:
         When a required column is missing; the message names it.
     """
     columns = ["dte_bucket", "dte_min", "moneyness_low", "moneyness_high", "mean_iv", "n_options"]
-    data = _require(surface, columns, "surface_heatmap")
+    data = require_columns(surface, columns, "surface_heatmap")
     rows = data.sort("dte_min")["dte_bucket"].unique(maintain_order=True).to_list()
     return (
         alt.Chart(data.drop_nulls("mean_iv"), height=CHART_HEIGHT, title="IV surface (mean OTM IV)")
@@ -257,7 +259,7 @@ def greek_chart(greeks: pl.DataFrame, greek: str) -> alt.Chart:
     """
     if greek not in GREEKS:
         raise ValueError(f"greek must be one of {list(GREEKS)}, got {greek!r}")
-    data = _require(greeks, ["option_type", "strike", greek], "greek_chart")
+    data = require_columns(greeks, ["option_type", "strike", greek], "greek_chart")
     return (
         alt.Chart(data, height=CHART_HEIGHT, title=greek.capitalize())
         .mark_line()

@@ -11,7 +11,7 @@ from typing import Literal
 import altair as alt
 import polars as pl
 
-from app.charts import _require
+from app.charts import require_columns
 
 # Total pixels: Streamlit fits title, axes and legend inside this height, not the plot alone.
 FEATURE_CHART_HEIGHT = 230
@@ -51,7 +51,7 @@ def regime_bands(regimes: pl.DataFrame, *, show_legend: bool = True) -> alt.Char
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(regimes, ["iv_regime", "start_date", "end_date"], "regime_bands")
+    data = require_columns(regimes, ["iv_regime", "start_date", "end_date"], "regime_bands")
     legend = alt.Legend(title="IV regime", orient="right") if show_legend else None
     return (
         alt.Chart(data, height=FEATURE_CHART_HEIGHT)
@@ -113,7 +113,7 @@ def feature_chart(
     """
     if unit not in UNIT_FORMATS:
         raise ValueError(f"unit must be one of {list(UNIT_FORMATS)}, got {unit!r}")
-    data = _require(series, ["trade_date", feature], "feature_chart").drop_nulls(feature)
+    data = require_columns(series, ["trade_date", feature], "feature_chart").drop_nulls(feature)
     axis_format, tooltip_format = UNIT_FORMATS[unit]
     line = (
         alt.Chart(data, height=FEATURE_CHART_HEIGHT)

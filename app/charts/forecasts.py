@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import altair as alt
 import polars as pl
 
-from app.charts import CHART_HEIGHT, _require
+from app.charts import CHART_HEIGHT, require_columns
 
 PREDICTION_KINDS: tuple[str, ...] = ("walk_forward", "live")
 KIND_COLOURS: tuple[str, ...] = ("#1f77b4", "#ff7f0e")
@@ -64,7 +64,9 @@ def p_up_chart(direction: pl.DataFrame, thresholds: Mapping[str, float]) -> alt.
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(direction, ["as_of_date", "prediction_kind", "p_up", "n_days"], "p_up_chart")
+    data = require_columns(
+        direction, ["as_of_date", "prediction_kind", "p_up", "n_days"], "p_up_chart"
+    )
     colour = alt.Color(
         "prediction_kind:N",
         title="Prediction",
@@ -130,7 +132,7 @@ def regime_chart(regime: pl.DataFrame) -> alt.LayerChart:
         When a required column is missing; the message names it.
     """
     columns = ["as_of_date", "regime_class", "probability", "prediction_kind", "n_days"]
-    data = _require(regime, columns, "regime_chart").with_columns(
+    data = require_columns(regime, columns, "regime_chart").with_columns(
         pl.col("regime_class")
         .replace_strict({c: i for i, c in enumerate(REGIME_CLASSES)}, default=len(REGIME_CLASSES))
         .alias("class_order")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from app.charts import CHART_HEIGHT, _require
+from app.charts import CHART_HEIGHT, require_columns
 
 #: Metrics drawn on a percent axis (shares of rows); the others are unitless scores.
 PERCENT_METRICS: frozenset[str] = frozenset({"accuracy", "hit_rate"})
@@ -57,7 +57,9 @@ def fold_metric_chart(metrics: pl.DataFrame, metric: str) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(metrics, ["fold_id", "predictor", "metric", "value"], "fold_metric_chart")
+    data = require_columns(
+        metrics, ["fold_id", "predictor", "metric", "value"], "fold_metric_chart"
+    )
     data = data.filter((pl.col("metric") == metric) & (pl.col("fold_id") > 0)).drop("metric")
     value_format = "%" if metric in PERCENT_METRICS else ".3f"
     return (
@@ -103,7 +105,7 @@ def roc_chart(roc: pl.DataFrame, title: str = "ROC curve") -> alt.LayerChart:
         When a required column is missing; the message names it.
     """
     columns = ["class_label", "false_positive_rate", "true_positive_rate", "threshold"]
-    data = _require(roc, columns, "roc_chart").with_row_index("point_order")
+    data = require_columns(roc, columns, "roc_chart").with_row_index("point_order")
     curves = (
         alt.Chart(data)
         .mark_line()
@@ -153,7 +155,7 @@ def rank_ic_chart(rank_ic: pl.DataFrame) -> alt.LayerChart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(rank_ic, ["as_of_date", "rank_ic", "n_contracts"], "rank_ic_chart")
+    data = require_columns(rank_ic, ["as_of_date", "rank_ic", "n_contracts"], "rank_ic_chart")
     bars = (
         alt.Chart(data)
         .mark_bar()
@@ -203,7 +205,7 @@ def calibration_chart(calibration: pl.DataFrame) -> alt.LayerChart:
         "observed_frequency",
         "n_predictions",
     ]
-    data = _require(calibration, columns, "calibration_chart")
+    data = require_columns(calibration, columns, "calibration_chart")
     x = alt.X(
         "mean_predicted_probability:Q",
         title="Mean predicted probability",
@@ -266,7 +268,7 @@ def importance_chart(importance: pl.DataFrame, importance_type: str, top_n: int)
         raise ValueError(f"top_n must be >= 1, got {top_n!r}")
     columns = ["importance_type", "feature", "importance", "importance_rank"]
     data = (
-        _require(importance, columns, "importance_chart")
+        require_columns(importance, columns, "importance_chart")
         .filter(pl.col("importance_type") == importance_type)
         .sort("importance_rank")
         .head(top_n)
@@ -318,7 +320,7 @@ def drift_chart(drift: pl.DataFrame) -> alt.LayerChart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(drift, ["feature", "psi", "drift_level"], "drift_chart").filter(
+    data = require_columns(drift, ["feature", "psi", "drift_level"], "drift_chart").filter(
         pl.col("psi").is_not_null()
     )
     psi_scale = alt.Scale(type="symlog", constant=0.1)

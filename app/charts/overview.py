@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from app.charts import _require
+from app.charts import require_columns
 
 
 def coverage_chart(coverage: pl.DataFrame) -> alt.Chart:
@@ -30,7 +30,7 @@ def coverage_chart(coverage: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(
+    data = require_columns(
         coverage,
         ["dataset", "source", "symbol", "first_date", "last_date", "n_rows", "n_dates"],
         "coverage_chart",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from app.charts import CHART_HEIGHT, _require
+from app.charts import CHART_HEIGHT, require_columns
 
 #: Status colours: green pass, amber warn, red fail/error.
 STATUS_COLOURS = {"pass": "#2ca02c", "warn": "#ff9f1c", "fail": "#d62728", "error": "#7f0000"}
@@ -31,7 +31,7 @@ def dbt_tests_chart(counts: pl.DataFrame) -> alt.Chart:
     ValueError
         When a required column is missing; the message names it.
     """
-    data = _require(counts, ["severity", "status", "category", "n_tests"], "dbt_tests_chart")
+    data = require_columns(counts, ["severity", "status", "category", "n_tests"], "dbt_tests_chart")
     statuses = list(STATUS_COLOURS)
     return (
         alt.Chart(data, height=CHART_HEIGHT, width=360)

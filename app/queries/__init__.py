@@ -1,9 +1,12 @@
-"""Read-only queries against the published warehouse: the only app module that touches DuckDB.
+"""Read-only queries of the Backtest page; the page-specific modules of this package
+(``overview``, ``quality``, ``chains``, ``features``, ``models``, ``forecasts``, ``attribution``,
+``compare``) hold the other pages' queries. Only this package and :mod:`app.db` touch DuckDB.
 
-Every public function opens the published database read-only, runs its statements and closes the
-connection before returning (FIELD_NOTES: a held read lock blocks writers, and a DuckDB connection
-is not thread-safe, so none is ever cached). Values are bound as parameters; no identifier comes
-from the user. Numeric columns are cast to ``DOUBLE`` so charts never receive ``DECIMAL``s.
+Every public function opens the published database read-only (hardened: :mod:`app.db`), runs
+its statements and closes the connection before returning (FIELD_NOTES: a held read lock blocks
+writers, and a DuckDB connection is not thread-safe, so none is ever cached). Values are bound
+as parameters; no identifier comes from the user. Numeric columns are cast to ``DOUBLE`` so
+charts never receive ``DECIMAL``s.
 
 Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``legs``,
 ``equity_daily`` (with the portfolio's dollar greeks), ``metrics``. Their expected columns are
