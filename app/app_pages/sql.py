@@ -7,7 +7,6 @@ can read or write a file or change a table.
 
 from __future__ import annotations
 
-import duckdb
 import streamlit as st
 
 from app import queries
@@ -30,11 +29,8 @@ def body(published: Published) -> None:
     max_rows = st.number_input("Row limit", min_value=1, max_value=10_000, value=200, step=100)
     if not st.button("Run", type="primary"):
         return
-    try:
-        result = queries.run_readonly_sql(db, sql, int(max_rows))
-    except (FileNotFoundError, duckdb.IOException):
-        st.warning("The warehouse is being rebuilt or published right now; run again in a moment.")
-        return
+    # a locked or vanished file propagates to run_page, which explains it on the page
+    result = queries.run_readonly_sql(db, sql, int(max_rows))
     if result.error is not None:
         st.error(result.error)
         return

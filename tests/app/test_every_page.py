@@ -3,6 +3,9 @@ pipeline holds the warehouse lock."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,36 @@ def test_text_inputs_do_not_reach_files_or_tables(
             assert not leak.exists()
             assert not any("root:x:" in str(frame.value) for frame in at.dataframe)
     assert real_published.stat().st_mtime_ns == before
+
+
+@pytest.fixture
+def locked_published(published_db: Path) -> Iterator[Path]:
+    """The SYNTHETIC published file held read-write by another process (as a misdirected writer
+    would), so every read-only open fails with DuckDB's lock error."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "print('locked', flush=True); time.sleep(120)",
+            str(published_db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield published_db
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("page_file", PAGE_FILES)
+def test_page_explains_a_locked_warehouse(locked_published: Path, page_file: str) -> None:
+    at = open_app_page(page_file)
+    if page_file == "sql.py":  # the console reads only when asked to
+        at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    shown = [w.value for w in at.warning] + [i.value for i in at.info]
+    assert any("locked" in text for text in shown), shown
