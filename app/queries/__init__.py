@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 import polars as pl
@@ -27,8 +26,6 @@ import polars as pl
 from app.db import frame as _frame
 from app.db import reader as _reader
 from warehouse.sql import execute_limited, statements
-
-SCHEMA = "backtest"
 
 #: Columns the app reads from each ``backtest`` table (the engine may add more; extras are ignored).
 EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -109,8 +106,6 @@ EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "last_date",
     ),
 }
-
-WarehouseState = Literal["ok", "missing_db", "missing_tables", "missing_columns"]
 
 _LIST_RUNS_SQL = """
 select
@@ -228,12 +223,6 @@ where model_registry.is_current and model_registry.underlying_symbol = ?
 order by model_registry.model_name
 """
 
-_COLUMNS_SQL = """
-select columns.table_name, columns.column_name
-from information_schema.columns as columns
-where columns.table_schema = ?
-"""
-
 
 @dataclass(frozen=True)
 class RunDetail:
@@ -258,73 +247,6 @@ class RunDetail:
     trades: pl.DataFrame
     config_json: str | None
     legs: pl.DataFrame
-
-
-def schema_problems(db: Path | str) -> dict[str, tuple[str, ...]]:
-    """Compare the ``backtest`` tables of ``db`` with :data:`EXPECTED_COLUMNS`.
-
-    Parameters
-    ----------
-    db
-        Published DuckDB file.
-
-    Returns
-    -------
-    dict[str, tuple[str, ...]]
-        Table name -> expected columns it lacks; a missing table lacks all its columns. Empty when
-        every table the app reads is present and complete.
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``db`` does not exist.
-    """
-    with _reader(db) as con:
-        present = _frame(con, _COLUMNS_SQL, [SCHEMA])
-    by_table: dict[str, set[str]] = {}
-    for table, column in present.iter_rows():
-        by_table.setdefault(table, set()).add(column)
-    problems = {}
-    for table, expected in EXPECTED_COLUMNS.items():
-        missing = tuple(c for c in expected if c not in by_table.get(table, set()))
-        if missing:
-            problems[table] = missing
-    return problems
-
-
-@dataclass(frozen=True)
-class WarehouseCheck:
-    """Whether the published database can feed the backtest page, and what is wrong if not.
-
-    Attributes
-    ----------
-    state
-        ``"missing_db"`` when the file does not exist; ``"missing_tables"`` when any ``backtest``
-        table the app reads is absent (a fresh or partly built warehouse); ``"missing_columns"``
-        when the tables exist but lack expected columns (engine and app out of step); else
-        ``"ok"``.
-    problems
-        Table name -> expected columns it lacks, as from :func:`schema_problems`.
-    """
-
-    state: WarehouseState
-    problems: Mapping[str, tuple[str, ...]]
-
-
-def check_warehouse(db: Path | str) -> WarehouseCheck:
-    """Check ``db`` before the page reads it (one short read-only connection, none if absent).
-
-    Examples
-    --------
-    >>> check_warehouse("/nonexistent/options.duckdb").state
-    'missing_db'
-    """
-    if not Path(db).exists():
-        return WarehouseCheck("missing_db", {})
-    problems = schema_problems(db)
-    if any(len(missing) == len(EXPECTED_COLUMNS[t]) for t, missing in problems.items()):
-        return WarehouseCheck("missing_tables", problems)
-    return WarehouseCheck("missing_columns" if problems else "ok", problems)
 
 
 def list_runs(db: Path | str) -> pl.DataFrame:

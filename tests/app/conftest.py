@@ -7,13 +7,16 @@ hand.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from warehouse.paths import WarehousePaths
+from warehouse.paths import REPO_ROOT, WarehousePaths
 
 RUN_WITH_TRADES = "synthetic-run-1"
 RUN_WITHOUT_TRADES = "synthetic-run-2"
@@ -164,3 +167,42 @@ def open_app_page(page_file: str | None = None, timeout_s: float = PAGE_TIMEOUT_
         at.switch_page(f"app_pages/{page_file}").run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+# ---- another process holding a lock, as a running `make all` or a misdirected writer would --------
+
+
+@contextmanager
+def _another_process(code: str) -> Iterator[int]:
+    """Run ``code`` (it prints ``locked`` once it holds its lock, then waits on stdin) in a
+    subprocess; yield its pid while it holds the lock, then let it exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.communicate(timeout=30)
+
+
+def pipeline_elsewhere(root: Path) -> AbstractContextManager[int]:
+    """Hold ``root``'s pipeline lock from another process (a lock taken in this process would
+    count as this pipeline's own, see :func:`warehouse.pipeline.pipeline_lock`)."""
+    return _another_process(
+        "import sys; from pathlib import Path; from warehouse.pipeline import pipeline_lock\n"
+        f"with pipeline_lock(Path({str(root)!r})):\n"
+        "    print('locked', flush=True); sys.stdin.read()\n"
+    )
+
+
+def write_lock_elsewhere(db: Path) -> AbstractContextManager[int]:
+    """Hold ``db`` open read-write from another process, so every read-only open fails."""
+    return _another_process(
+        f"import duckdb, sys; con = duckdb.connect({str(db)!r}); "
+        "print('locked', flush=True); sys.stdin.read()"
+    )

@@ -10,10 +10,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -25,8 +21,12 @@ from app import queries
 from app.db import db_version
 from app.formatting import metric_tiles
 from engine.config import load_config
-from tests.app.conftest import RUN_WITH_TRADES, RUN_WITHOUT_TRADES, open_app_page
-from warehouse.paths import REPO_ROOT
+from tests.app.conftest import (
+    RUN_WITH_TRADES,
+    RUN_WITHOUT_TRADES,
+    open_app_page,
+    pipeline_elsewhere,
+)
 
 # AppTest resolves relative paths against the calling file, not the working directory.
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
@@ -318,28 +318,6 @@ def _published_runs(root: Path) -> list[str]:
         con.close()
 
 
-@contextmanager
-def _pipeline_elsewhere(root: Path) -> Iterator[int]:
-    """Hold ``root``'s pipeline lock from another process, as a running `make all` does."""
-    code = (
-        "import sys; from pathlib import Path; from warehouse.pipeline import pipeline_lock\n"
-        f"with pipeline_lock(Path({str(root)!r})):\n"
-        "    print('locked', flush=True); sys.stdin.read()\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        yield proc.pid
-    finally:
-        proc.communicate(timeout=30)
-
-
 def _stop_loss_run_id() -> str:
     values = dataclasses.replace(runner.default_form_values(), stop_loss_pct=10.0)
     return runner.build_config(values).run_id
@@ -374,7 +352,7 @@ def test_saving_during_a_rebuild_writes_nothing(warehouse_copy: Path) -> None:
     at.number_input(key="bt_stop_loss_pct").set_value(10.0)
     _submit(at)
 
-    with _pipeline_elsewhere(warehouse_copy) as pid:
+    with pipeline_elsewhere(warehouse_copy) as pid:
         at.button(key="bt_save").click().run()
 
     assert not at.exception, [e.message for e in at.exception]

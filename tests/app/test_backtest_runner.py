@@ -12,8 +12,6 @@ import datetime as dt
 import doctest
 import json
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,8 @@ from app import backtest_runner as runner
 from app.db import db_version
 from engine.backtest import _empty_result
 from engine.config import ConfigError, load_config
-from warehouse.paths import REPO_ROOT, WarehousePaths
+from tests.app.conftest import pipeline_elsewhere
+from warehouse.paths import WarehousePaths
 
 
 def test_doctests() -> None:
@@ -265,27 +264,14 @@ def test_save_refuses_after_a_republish(tiny_warehouse: WarehousePaths) -> None:
 
 
 @pytest.fixture
-def lock_holder(tiny_warehouse: WarehousePaths) -> Iterator[subprocess.Popen]:
-    """Another process holding the warehouse's pipeline lock, as `make all` does."""
-    code = (
-        "import sys; from pathlib import Path; from warehouse.pipeline import pipeline_lock\n"
-        f"with pipeline_lock(Path({str(tiny_warehouse.root)!r})):\n"
-        "    print('locked', flush=True); sys.stdin.read()\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    yield proc
-    proc.communicate(timeout=30)
+def lock_holder(tiny_warehouse: WarehousePaths) -> Iterator[int]:
+    """Another process holding the warehouse's pipeline lock, as `make all` does (its pid)."""
+    with pipeline_elsewhere(tiny_warehouse.root) as pid:
+        yield pid
 
 
 def test_save_while_the_pipeline_runs_is_refused(
-    tiny_warehouse: WarehousePaths, lock_holder: subprocess.Popen
+    tiny_warehouse: WarehousePaths, lock_holder: int
 ) -> None:
     paths = tiny_warehouse
     before = (paths.build_db.stat().st_mtime_ns, db_version(paths.published_db))
@@ -295,6 +281,6 @@ def test_save_while_the_pipeline_runs_is_refused(
             _outcome(paths.published_db), paths, run_results=_green(paths.root / "target")
         )
 
-    assert excinfo.value.pid == lock_holder.pid
-    assert f"being rebuilt (make all, pid {lock_holder.pid})" in str(excinfo.value)
+    assert excinfo.value.pid == lock_holder
+    assert f"being rebuilt (make all, pid {lock_holder})" in str(excinfo.value)
     assert (paths.build_db.stat().st_mtime_ns, db_version(paths.published_db)) == before

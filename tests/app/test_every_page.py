@@ -3,15 +3,13 @@ pipeline holds the warehouse lock."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.navigation import PAGE_FILES
-from tests.app.conftest import open_app_page
+from tests.app.conftest import open_app_page, write_lock_elsewhere
 from warehouse.pipeline import pipeline_lock
 
 pytestmark = pytest.mark.slow
@@ -72,25 +70,9 @@ def test_text_inputs_do_not_reach_files_or_tables(
 
 @pytest.fixture
 def locked_published(published_db: Path) -> Iterator[Path]:
-    """The SYNTHETIC published file held read-write by another process (as a misdirected writer
-    would), so every read-only open fails with DuckDB's lock error."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "print('locked', flush=True); time.sleep(120)",
-            str(published_db),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    """The SYNTHETIC published file held read-write by another process."""
+    with write_lock_elsewhere(published_db):
         yield published_db
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 @pytest.mark.parametrize("page_file", PAGE_FILES)

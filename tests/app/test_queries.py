@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import app.queries as queries
+from app.db import missing_columns
 from tests.app.conftest import RUN_WITH_TRADES, RUN_WITHOUT_TRADES
 
 
@@ -108,24 +109,21 @@ def test_missing_database_raises_file_not_found(warehouse_dir: Path) -> None:
         queries.list_runs(warehouse_dir / "options.duckdb")
 
 
-def test_check_warehouse_states(warehouse_dir: Path, backtest_db_builder) -> None:
+def test_missing_columns_names_absent_tables_and_columns(
+    warehouse_dir: Path, backtest_db_builder
+) -> None:
+    required = {f"backtest.{table}": cols for table, cols in queries.EXPECTED_COLUMNS.items()}
     db = warehouse_dir / "options.duckdb"
-    assert queries.check_warehouse(db).state == "missing_db"
-
     con = duckdb.connect(str(db))
     con.execute("create table unrelated as select 1 as x")
     con.close()
-    check = queries.check_warehouse(db)
-    assert check.state == "missing_tables"
-    assert set(check.problems) == set(queries.EXPECTED_COLUMNS)
+    assert missing_columns(db, required) == required
 
     db.unlink()
     backtest_db_builder(db)
-    assert queries.check_warehouse(db) == queries.WarehouseCheck("ok", {})
+    assert missing_columns(db, required) == {}
 
     con = duckdb.connect(str(db))
     con.execute("alter table backtest.trades drop column trade_return")
     con.close()
-    check = queries.check_warehouse(db)
-    assert check.state == "missing_columns"
-    assert check.problems == {"trades": ("trade_return",)}
+    assert missing_columns(db, required) == {"backtest.trades": ("trade_return",)}
