@@ -315,16 +315,6 @@ def rolling_sharpe(equity: pl.DataFrame, window: int | None) -> pl.DataFrame:
     )
 
 
-def with_provenance(result: BacktestResult, inputs: io.BacktestInputs) -> BacktestResult:
-    """The run row with the forecast model version and the chain's data fingerprint, as
-    ``python -m engine run`` records them."""
-    runs = result.runs.with_columns(
-        pl.lit(inputs.model_version, dtype=pl.String).alias("model_version"),
-        pl.lit(inputs.data_fingerprint, dtype=pl.String).alias("data_fingerprint"),
-    )
-    return dataclasses.replace(result, runs=runs)
-
-
 def run_on_published(
     cfg: BacktestConfig, db: Path | str, *, progress: Progress | None = None
 ) -> RunOutcome:
@@ -359,7 +349,7 @@ def run_on_published(
     step = time.perf_counter()
     say("run", f"Backtesting {cfg.strategy.name} ({cfg.run_id})")
     result = run_sweep(inputs.chain, inputs.universe, inputs.underlying, cfg, **inputs.signals)[0]
-    result = with_provenance(result, inputs)
+    result = io.with_provenance(result, inputs)
     timings["run"] = time.perf_counter() - step
 
     step = time.perf_counter()

@@ -10,8 +10,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import polars as pl
-
 from engine import io
 from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
@@ -157,16 +155,6 @@ def published_summary(db_path: Path) -> list[str]:
     return lines
 
 
-def _with_provenance(result: BacktestResult, inputs: io.BacktestInputs) -> BacktestResult:
-    """The run row with what the inputs were: the forecast model version and a data
-    fingerprint of the chain."""
-    runs = result.runs.with_columns(
-        pl.lit(inputs.model_version, dtype=pl.String).alias("model_version"),
-        pl.lit(inputs.data_fingerprint, dtype=pl.String).alias("data_fingerprint"),
-    )
-    return dataclasses.replace(result, runs=runs)
-
-
 def _backtest(
     cfg: BacktestConfig, db_path: Path, grid=None, write: bool = True
 ) -> list[BacktestResult]:
@@ -181,7 +169,7 @@ def _backtest(
         )
         started = time.perf_counter()
         results = [
-            _with_provenance(r, inputs)
+            io.with_provenance(r, inputs)
             for r in run_sweep(
                 inputs.chain, inputs.universe, inputs.underlying, cfg, grid=grid, **inputs.signals
             )

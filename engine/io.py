@@ -268,3 +268,14 @@ def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def with_provenance(result: BacktestResult, inputs: BacktestInputs) -> BacktestResult:
+    """``result`` with its ``runs`` row stamped with what the inputs were: the forecast model
+    version (``None`` without a signal) and the data fingerprint of the chain slice it read.
+    Every writer of ``backtest.*`` (``python -m engine run``, the app's saved runs) calls it."""
+    runs = result.runs.with_columns(
+        pl.lit(inputs.model_version, dtype=pl.String).alias("model_version"),
+        pl.lit(inputs.data_fingerprint, dtype=pl.String).alias("data_fingerprint"),
+    )
+    return dataclasses.replace(result, runs=runs)
