@@ -20,6 +20,7 @@ import streamlit as st
 
 from app import backtest_runner as runner
 from app import charts, queries
+from app.db import missing_columns
 from app.formatting import fmt_usd, metric_tiles
 from app.page import BUILD_HINT, Published, run_page
 from engine.config import ConfigError
@@ -527,7 +528,11 @@ def _new_run(published: Published, saved_ids: set[str]) -> None:
         _show_outcome(outcome, saved_ids)
 
 
-REQUIRED = {f"backtest.{table}": columns for table, columns in queries.EXPECTED_COLUMNS.items()}
+#: What the Saved runs tab reads, checked there: a warehouse without any saved run can still
+#: run its first one in the New run tab.
+SAVED_RUNS_REQUIRED = {
+    f"backtest.{table}": columns for table, columns in queries.EXPECTED_COLUMNS.items()
+}
 
 
 def body(published: Published) -> None:
@@ -535,12 +540,25 @@ def body(published: Published) -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice, icon=":material/check_circle:")
-    runs = _cached_runs(*published.key)
+    problems = missing_columns(published.path, SAVED_RUNS_REQUIRED)
+    runs = _cached_runs(*published.key) if not problems else pl.DataFrame({"run_id": []})
     saved, new = st.tabs(["Saved runs", "New run"])
     with saved:
-        _saved_runs(published, runs)
+        if problems and all(
+            len(lacking) == len(SAVED_RUNS_REQUIRED[name]) for name, lacking in problems.items()
+        ):
+            st.info(
+                "No backtest has been saved in this warehouse yet: run one in the New run tab "
+                "and save it, or run `make backtest`."
+            )
+        elif problems:
+            details = "; ".join(f"`{name}` lacks {list(cols)}" for name, cols in problems.items())
+            st.error(f"The backtest tables lack columns this page reads: {details}. {BUILD_HINT}")
+        else:
+            _saved_runs(published, runs)
     with new:
+        # the engine names any input table it lacks when the form is run (MissingTableError)
         _new_run(published, set(runs["run_id"].to_list()))
 
 
-run_page("Backtest", REQUIRED, body)
+run_page("Backtest", None, body)
