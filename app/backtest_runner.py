@@ -22,7 +22,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,9 +43,12 @@ from engine.backtest import BacktestResult, run_sweep
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError
 from engine.metrics import TRADING_DAYS_PER_YEAR
 from engine.strategies import StrategyError, StrategySpec
-from warehouse.paths import WarehousePaths
+from warehouse.paths import REPO_ROOT, WarehousePaths
 from warehouse.pipeline import PipelineBusyError, pipeline_lock, running_pipeline
 from warehouse.publish import BuildNotGreenError, check_green_build, default_run_results, publish
+
+#: The dbt executable of this environment (beside the interpreter, as the Makefile uses it).
+DBT = str(Path(sys.executable).parent / "dbt")
 
 #: Steps reported to the ``progress`` callback of :func:`run_on_published`, in order.
 STEPS: tuple[str, ...] = ("load", "run", "metrics")
@@ -415,8 +421,47 @@ def _busy_pid(exc: PipelineBusyError, root: Path) -> int | None:
     return int(match.group(1)) if match else running_pipeline(root)
 
 
+def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
+    """Rebuild the dbt models over ``backtest.*`` and ``ml.*`` (``tag:forecasts``: the strategy
+    selector and the attribution reports) in ``paths``' build database, as ``make attribution``
+    does, so a saved run shows on the Attribution page too.
+
+    dbt writes its ``run_results.json`` to ``target_dir`` (what the publish step then checks).
+
+    Raises
+    ------
+    SaveError
+        When the dbt build fails (``written=True``: the run is in the build database); the
+        message carries the tail of dbt's output.
+    """
+    env = {
+        **os.environ,
+        "WAREHOUSE_DIR": str(paths.root),
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_TARGET_PATH": str(target_dir),
+        "DBT_LOG_PATH": str(target_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    command = [DBT, "build", "--quiet", "--no-use-colors", "--select", "tag:forecasts"]
+    done = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        tail = (done.stdout + done.stderr).strip()[-1500:]
+        raise SaveError(
+            "The run was written to the build database, but rebuilding the attribution models "
+            f"(`dbt build --select tag:forecasts`) failed:\n{tail}\nFix it, then run "
+            "`make attribution publish`.",
+            written=True,
+        )
+
+
 def save_run(
-    outcome: RunOutcome, paths: WarehousePaths, *, run_results: Path | None = None
+    outcome: RunOutcome,
+    paths: WarehousePaths,
+    *,
+    run_results: Path | None = None,
+    rebuild_reports: bool = True,
 ) -> SaveReport:
     """Write ``outcome`` into the build database and publish it, under the pipeline lock.
 
@@ -428,7 +473,9 @@ def save_run(
        ``python -m warehouse publish`` reads it) and the build database must exist;
     4. :func:`engine.io.ensure_output_tables` and :func:`engine.io.write_result` (this run's
        rows replaced, one transaction), as ``python -m engine run`` does;
-    5. :func:`warehouse.publish.publish`.
+    5. with ``rebuild_reports``, :func:`refresh_reports` (the ``tag:forecasts`` dbt models, whose
+       ``run_results.json`` replaces ``run_results``: publish checks that build);
+    6. :func:`warehouse.publish.publish`.
 
     Raises
     ------
@@ -476,6 +523,10 @@ def save_run(
             finally:
                 con.close()
             timings["write"] = time.perf_counter() - step
+            if rebuild_reports:
+                step = time.perf_counter()
+                refresh_reports(paths, run_results.parent)
+                timings["reports"] = time.perf_counter() - step
             step = time.perf_counter()
             try:
                 published = publish(paths, run_results)

@@ -480,7 +480,10 @@ def _run(published: Published, values: runner.FormValues) -> None:
 
 def _save(outcome: runner.RunOutcome) -> None:
     try:
-        with st.spinner("Saving: writing to the build database, then publishing"):
+        with st.spinner(
+            "Saving: writing to the build database, rebuilding the attribution models, "
+            "then publishing"
+        ):
             report = runner.save_run(outcome, WarehousePaths.from_env())
     except runner.WarehouseBusyError as exc:
         st.warning(str(exc), icon=":material/autorenew:")
@@ -490,8 +493,9 @@ def _save(outcome: runner.RunOutcome) -> None:
         t = report.timings_s
         st.session_state[NOTICE_KEY] = (
             f"Saved `{report.run_id}` and published the warehouse in {t['total']:.1f} s "
-            f"(write {t['write']:.2f} s, publish {t['publish']:.1f} s). It is now in "
-            "`backtest.runs`, the Saved runs tab, the SQL page and Compare."
+            f"(write {t['write']:.2f} s, attribution models {t.get('reports', 0.0):.1f} s, "
+            f"publish {t['publish']:.1f} s). It is now in `backtest.runs`, the Saved runs tab, "
+            "Compare, Attribution and the SQL page."
         )
         st.session_state[PENDING_KEY] = report.run_id
         st.rerun()

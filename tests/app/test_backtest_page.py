@@ -262,17 +262,19 @@ def test_an_invalid_value_is_named_not_raised(real_published: Path) -> None:
 
 # ---- saving into a throwaway copy of the real warehouse (slow) ---------------------------------
 
-#: What a mini copy of the real warehouse keeps: the inputs the engine reads and the backtest
-#: tables the pages read (everything in them, so it publishes like the real one).
+#: What a mini copy of the real warehouse keeps: the inputs the engine reads, the backtest
+#: tables the pages read and what the attribution models (tag:forecasts) read, which a save
+#: rebuilds.
 _MINI_TABLES_SQL = """
 select table_schema, table_name
 from information_schema.tables
 where table_catalog = 'src' and (
     table_schema = 'backtest'
     or (table_schema = 'marts' and (
-        table_name in ('fct_option_features', 'fct_underlying_daily')
+        table_name in ('fct_option_features', 'fct_underlying_daily', 'fct_option_targets',
+                       'fct_underlying_targets')
         or table_name like 'fct_option_%universe%'))
-    or (table_schema = 'ml' and table_name in ('predictions', 'model_registry'))
+    or (table_schema = 'ml' and table_name <> 'prediction_contributions')
     or (table_schema = 'forecasts' and table_name = 'fct_strategy_signals'))
 """
 
@@ -346,6 +348,17 @@ def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
     assert any(label.startswith(f"{run_id} ·") for label in picker.options)
     assert picker.value == run_id
     assert _metrics(_saved(at))["Total return"] == "-3.14%"
+    # the attribution models were rebuilt with it: the Attribution page can show it
+    con = duckdb.connect(str(warehouse_copy / "options.duckdb"), read_only=True)
+    try:
+        attributed = con.sql(
+            "select sum(n_trades) from forecasts.rpt_strategy_pnl_by_forecast "
+            "where backtest_run_id = ?",
+            params=[run_id],
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert attributed > 0
 
 
 @pytest.mark.slow

@@ -212,7 +212,9 @@ def test_save_writes_the_build_db_and_publishes(tiny_warehouse: WarehousePaths) 
     paths = tiny_warehouse
     outcome = _outcome(paths.published_db)
 
-    report = runner.save_run(outcome, paths, run_results=_green(paths.root / "target"))
+    report = runner.save_run(
+        outcome, paths, run_results=_green(paths.root / "target"), rebuild_reports=False
+    )
 
     assert report.run_id == outcome.result.run_id
     assert report.published_db == paths.published_db
@@ -230,7 +232,9 @@ def test_save_refuses_a_red_build_and_writes_nothing(tiny_warehouse: WarehousePa
     before = paths.build_db.stat().st_mtime_ns
 
     with pytest.raises(runner.SaveError) as excinfo:
-        runner.save_run(outcome, paths, run_results=_green(paths.root / "target", "fail"))
+        runner.save_run(
+            outcome, paths, run_results=_green(paths.root / "target", "fail"), rebuild_reports=False
+        )
 
     message = str(excinfo.value)
     assert "Publishing is refused" in message
@@ -260,7 +264,9 @@ def test_save_refuses_after_a_republish(tiny_warehouse: WarehousePaths) -> None:
     con.close()
 
     with pytest.raises(runner.SaveError, match="published again since this run"):
-        runner.save_run(outcome, paths, run_results=_green(paths.root / "target"))
+        runner.save_run(
+            outcome, paths, run_results=_green(paths.root / "target"), rebuild_reports=False
+        )
 
 
 @pytest.fixture
