@@ -18,6 +18,11 @@ EXAMPLE = (
 )
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_relations(db: str, db_version: str):
+    return queries.list_relations(db)
+
+
 def body(published: Published) -> None:
     """Draw the console for the published database."""
     db = published.path
@@ -25,6 +30,13 @@ def body(published: Published) -> None:
         f"Read-only SQL on `{db.name}`: one statement at a time; files, extensions and "
         "settings are out of reach."
     )
+    with st.expander("Tables and views"):
+        st.dataframe(_cached_relations(*published.key), hide_index=True)
+        st.caption(
+            "`staging` views read the landed parquet files, which this console cannot open; "
+            "query the tables built from them (`marts`, `dq.dq_landing_batches`, "
+            "`dq.dq_landing_rejects`, ...) instead."
+        )
     sql = st.text_area("Statement", value=EXAMPLE, height=160, max_chars=20_000)
     max_rows = st.number_input("Row limit", min_value=1, max_value=10_000, value=200, step=100)
     if not st.button("Run", type="primary"):

@@ -443,3 +443,39 @@ def run_readonly_sql(db: Path | str, sql: str, max_rows: int) -> SqlResult:
         except duckdb.Error as exc:
             return SqlResult(None, False, str(exc))
     return SqlResult(pl.DataFrame() if frame is None else frame, truncated, None)
+
+
+_RELATIONS_SQL = """
+select
+    tables.schema_name,
+    tables.table_name as relation,
+    'table' as kind,
+    cast(tables.estimated_size as bigint) as estimated_rows,
+    cast(tables.column_count as bigint) as n_columns,
+from duckdb_tables() as tables
+where tables.database_name = current_database() and tables.schema_name <> 'dq_failures'
+union all
+select
+    views.schema_name,
+    views.view_name as relation,
+    'view' as kind,
+    null as estimated_rows,
+    cast(views.column_count as bigint) as n_columns,
+from duckdb_views() as views
+where views.database_name = current_database() and not views.internal
+order by schema_name, relation
+"""
+
+
+def list_relations(db: Path | str) -> pl.DataFrame:
+    """Tables and views of the published warehouse, for the SQL page's catalogue.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per relation: ``schema_name``, ``relation``, ``kind`` (table/view),
+        ``estimated_rows`` (DuckDB's estimate; NULL for views), ``n_columns``. The stored
+        failing rows of each dbt test (schema ``dq_failures``) are left out.
+    """
+    with _reader(db) as con:
+        return _frame(con, _RELATIONS_SQL)

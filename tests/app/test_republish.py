@@ -14,7 +14,7 @@ def test_a_new_publish_shows_on_the_next_rerun(published_db: Path, tmp_path: Pat
     at = open_app_page("sql.py")
     at.text_area[0].set_value("select count(*) as n from backtest.runs")
     at.button[0].click().run()
-    assert at.dataframe[0].value["n"].to_list() == [2]
+    assert at.dataframe[-1].value["n"].to_list() == [2]
 
     # Publish a new version the way `python -m warehouse publish` does: write a new file, then
     # os.replace it over the published one while the app keeps running.
@@ -32,6 +32,6 @@ def test_a_new_publish_shows_on_the_next_rerun(published_db: Path, tmp_path: Pat
     os.replace(staged, published_db)
 
     at.button[0].click().run()
-    assert at.dataframe[0].value["n"].to_list() == [3]
+    assert at.dataframe[-1].value["n"].to_list() == [3]
     at.switch_page("app_pages/overview.py").run()
     assert not at.exception

@@ -33,12 +33,12 @@ def test_the_example_query_runs(published_db: Path) -> None:
     assert at.title[0].value == "SQL"
     at.button[0].click().run()
     assert not at.exception and not at.error
-    assert at.dataframe[0].value.shape[0] == 1  # one strategy in the SYNTHETIC trades
+    assert at.dataframe[-1].value.shape[0] == 1  # one strategy in the SYNTHETIC trades
 
 
 def test_the_row_limit_is_applied(published_db: Path) -> None:
     at = _submit(_sql_page(), "select * from range(50)", limit=7)
-    assert at.dataframe[0].value.shape[0] == 7
+    assert at.dataframe[-1].value.shape[0] == 7
     assert "first 7 rows" in at.caption[-1].value
 
 
