@@ -25,7 +25,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app test test-fast dq-self-test lint docs bench bench-engine clean
+.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -88,6 +88,9 @@ summary: setup ## print the published backtest runs, one line each
 
 app: setup ## serve the Streamlit app on http://127.0.0.1:8501 (reads the published warehouse)
 	$(BIN)/streamlit run app/streamlit_app.py
+
+screenshots: setup ## open every app page in headless Chromium: render times, errors, screenshots in warehouse/reports/screenshots
+	$(BIN)/python -m tests.app.browser --out $(WAREHOUSE_DIR)/reports/screenshots
 
 docs: setup ## dbt docs generate into target/docs (serve: .venv/bin/dbt docs serve --target-path target/docs)
 	mkdir -p $(WAREHOUSE_DIR)/build
