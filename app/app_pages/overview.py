@@ -26,6 +26,10 @@ def _utc(value: object, suffix: str = " UTC") -> str:
     return value.strftime("%Y-%m-%d %H:%M") + suffix if isinstance(value, datetime) else "-"
 
 
+def _day(value: object) -> str:
+    return value.strftime("%Y-%m-%d") if isinstance(value, datetime) else "-"
+
+
 def _count(tests: pl.DataFrame, status: str) -> int:
     return int(tests.filter(pl.col("status") == status).get_column("n_tests").sum())
 
@@ -35,8 +39,8 @@ def _tiles(published: Published, overview: queries.Overview) -> None:
     loads, tests = overview.loads, overview.tests
     last_load = loads.get_column("last_loaded_at").max() if loads.height else None
     tiles = [
-        ("Published (UTC)", _utc(published_at, "")),
-        ("Last load (UTC)", _utc(last_load, "")),
+        ("Published", _day(published_at)),
+        ("Last load", _day(last_load)),
         ("Rows landed", fmt_int(int(loads.get_column("rows_landed").sum()))),
         ("Rows rejected", fmt_int(int(loads.get_column("rows_rejected").sum()))),
         (
@@ -57,13 +61,16 @@ def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     overview = _cached_overview(*published.key)
     _tiles(published, overview)
+    published_at = datetime.fromtimestamp(published.path.stat().st_mtime, tz=UTC)
+    last_load = overview.loads.get_column("last_loaded_at").max() if overview.loads.height else None
+    times = [f"Published {_utc(published_at)}", f"last load {_utc(last_load)}"]
     if overview.build.height and overview.build.item(0, "last_checked_at") is not None:
         build = overview.build.row(0, named=True)
-        st.caption(
+        times.append(
             f"dbt tests last ran {_utc(build['last_checked_at'])} "
-            f"({build['n_invocations']} invocation(s) since {_utc(build['first_checked_at'])}). "
-            "The Data quality page lists every check."
+            f"({build['n_invocations']} invocation(s) since {_utc(build['first_checked_at'])})"
         )
+    st.caption("; ".join(times) + ". The Data quality page lists every check.")
 
     st.subheader("Data coverage")
     if overview.coverage.is_empty():
@@ -107,6 +114,7 @@ def body(published: Published) -> None:
                 ),
                 hide_index=True,
                 column_config={
+                    **table_config(overview.backtests),
                     "total_return": st.column_config.NumberColumn("total_return", format="percent"),
                     "sharpe_ratio": st.column_config.NumberColumn("sharpe_ratio", format="%.2f"),
                 },
