@@ -23,7 +23,6 @@ import copy
 import dataclasses
 import math
 import os
-import re
 import subprocess
 import sys
 import time
@@ -47,11 +46,13 @@ from warehouse.paths import REPO_ROOT, WarehousePaths
 from warehouse.pipeline import PipelineBusyError, pipeline_lock, running_pipeline
 from warehouse.publish import BuildNotGreenError, check_green_build, default_run_results, publish
 
+#: Seconds the attribution rebuild of a save may take (about 10 s here) before it is abandoned.
+REPORTS_TIMEOUT_S = 300
 #: The dbt executable of this environment (beside the interpreter, as the Makefile uses it).
 DBT = str(Path(sys.executable).parent / "dbt")
 
 #: Steps reported to the ``progress`` callback of :func:`run_on_published`, in order.
-STEPS: tuple[str, ...] = ("load", "run", "metrics")
+STEPS: tuple[str, ...] = ("load", "run")
 
 #: ``(step, message)``: called as each step starts.
 Progress = Callable[[str, str], None]
@@ -258,16 +259,12 @@ class RunOutcome:
         when a publish replaced it during the load (the save then refuses: rerun first).
     timings_s
         Seconds per step of :data:`STEPS`, and ``total``.
-    rolling_sharpe
-        See :func:`rolling_sharpe`; ``window_days`` is its window, or ``None`` when too short.
     """
 
     config: BacktestConfig
     result: BacktestResult
     published_version: str | None
     timings_s: dict[str, float]
-    rolling_sharpe: pl.DataFrame
-    window_days: int | None
 
 
 def rolling_window(n_days: int) -> int | None:
@@ -357,14 +354,8 @@ def run_on_published(
     result = run_sweep(inputs.chain, inputs.universe, inputs.underlying, cfg, **inputs.signals)[0]
     result = io.with_provenance(result, inputs)
     timings["run"] = time.perf_counter() - step
-
-    step = time.perf_counter()
-    say("metrics", "Summarising: metrics, rolling Sharpe, greeks")
-    window = rolling_window(result.equity_daily.height)
-    sharpe = rolling_sharpe(result.equity_daily, window)
-    timings["metrics"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    return RunOutcome(cfg, result, version, timings, sharpe, window)
+    return RunOutcome(cfg, result, version, timings)
 
 
 def detail_of(result: BacktestResult) -> RunDetail:
@@ -416,11 +407,6 @@ class SaveReport:
     timings_s: dict[str, float]
 
 
-def _busy_pid(exc: PipelineBusyError, root: Path) -> int | None:
-    match = re.search(r"pid (\d+)", str(exc))
-    return int(match.group(1)) if match else running_pipeline(root)
-
-
 def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
     """Rebuild the dbt models over ``backtest.*`` and ``ml.*`` (``tag:forecasts``: the strategy
     selector and the attribution reports) in ``paths``' build database, as ``make attribution``
@@ -443,11 +429,20 @@ def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [DBT, "build", "--quiet", "--no-use-colors", "--select", "tag:forecasts"]
-    done = subprocess.run(
-        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip()[-1500:]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=REPORTS_TIMEOUT_S,
+        )
+        failed, tail = done.returncode != 0, (done.stdout + done.stderr).strip()[-1500:]
+    except (OSError, subprocess.TimeoutExpired) as exc:  # no dbt executable, or it hung
+        failed, tail = True, str(exc)
+    if failed:
         raise SaveError(
             "The run was written to the build database, but rebuilding the attribution models "
             f"(`dbt build --select tag:forecasts`) failed:\n{tail}\nFix it, then run "
@@ -499,7 +494,7 @@ def save_run(
                 )
             try:
                 check_green_build(run_results)
-            except BuildNotGreenError as exc:
+            except (BuildNotGreenError, OSError, ValueError) as exc:  # bad or unreadable json
                 raise SaveError(
                     f"Publishing is refused: {exc}. The run stays unsaved; run `make all` "
                     "(a green dbt build and a publish), then save again."
@@ -520,6 +515,11 @@ def save_run(
             try:
                 io.ensure_output_tables(con)
                 io.write_result(con, outcome.result)
+            except duckdb.Error as exc:
+                raise SaveError(
+                    f"Writing the run into the build database failed ({exc}); its transaction "
+                    "was rolled back, so nothing was written."
+                ) from exc
             finally:
                 con.close()
             timings["write"] = time.perf_counter() - step
@@ -538,6 +538,6 @@ def save_run(
                 ) from exc
             timings["publish"] = time.perf_counter() - step
     except PipelineBusyError as exc:
-        raise WarehouseBusyError(_busy_pid(exc, paths.root)) from exc
+        raise WarehouseBusyError(exc.pid or running_pipeline(paths.root)) from exc
     timings["total"] = time.perf_counter() - started
     return SaveReport(outcome.result.run_id, published, timings)

@@ -23,7 +23,11 @@ LOCK_NAME = ".pipeline.lock"
 
 
 class PipelineBusyError(RuntimeError):
-    """Another pipeline holds the warehouse; the message gives its pid."""
+    """Another pipeline holds the warehouse; ``pid`` (also in the message) is its holder."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 def _holder_pid(lock_path: Path) -> int | None:
@@ -62,12 +66,21 @@ def pipeline_lock(root: Path) -> Iterator[int]:
         except BlockingIOError:
             holder = _holder_pid(lock_path)
             inherited = os.environ.get(ENV_HOLDER)
-            if inherited and holder is not None and inherited == str(holder):
-                yield holder  # a stage of the pipeline that holds the lock
+            # A child of the holder (a stage of `make all`) inherits its pid and goes on. The
+            # holder itself never does: another thread of it (a second save of the app) or a
+            # nested call must wait its turn like any other process.
+            if (
+                inherited
+                and holder is not None
+                and inherited == str(holder)
+                and holder != os.getpid()
+            ):
+                yield holder
                 return
             raise PipelineBusyError(
                 f"pipeline already running (pid {holder if holder is not None else 'unknown'}); "
-                f"lock file {lock_path}"
+                f"lock file {lock_path}",
+                holder,
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())

@@ -15,15 +15,17 @@ Reads the published warehouse through :mod:`app.queries` only; a missing warehou
 
 from __future__ import annotations
 
+from typing import get_args
+
 import polars as pl
 import streamlit as st
 
 from app import backtest_runner as runner
 from app import charts, queries
 from app.db import missing_columns
-from app.formatting import fmt_usd, metric_tiles
+from app.formatting import fmt_usd, metric_tiles, table_config
 from app.page import BUILD_HINT, Published, run_page
-from engine.config import ConfigError
+from engine.config import ConfigError, FillModel, Schedule, SignalKind, SizingMode
 from engine.io import MissingTableError
 from engine.strategies import StrategySpec, load_catalogue
 from warehouse.paths import WarehousePaths
@@ -33,29 +35,35 @@ NOTICE_KEY = "backtest_save_notice"  # a save's success message, shown once afte
 PENDING_KEY = "backtest_select_next"  # run id the saved-runs picker selects on the next run
 RUN_PICKER_KEY = "saved_run"
 
-SCHEDULES = {
+# Labels of the engine's choices (engine/config.py); the options themselves come from the
+# engine's types, so a choice it adds shows up here (under its own name until labelled).
+_LABELS = {
     "daily": "Daily",
     "weekly": "Weekly (on a weekday)",
     "monthly_expiration": "Monthly (after each 3rd-Friday expiration)",
-}
-SIGNALS = {
     "none": "None: every scheduled day",
     "prob_up_at_least": "p_up at least the threshold",
     "prob_up_at_most": "p_up at most the threshold",
     "selector": "Strategy selector picks this strategy",
     "top_k": "Top k contracts by model score (single leg)",
-}
-SIZING = {
     "fixed": "Fixed lots",
     "premium_fraction": "Fraction of equity (premium)",
     "risk_fraction": "Capital at risk (fraction of equity)",
-}
-FILLS = {
     "mid": "Mid",
     "touch": "Touch (ask to buy, bid to sell)",
     "mid_slippage": "Mid ± slippage bps",
     "spread_fraction": "Mid ± fraction of the half spread",
 }
+
+
+def _choices(kind: object) -> dict[str, str]:
+    return {value: _LABELS.get(value, value) for value in get_args(kind)}
+
+
+SCHEDULES = _choices(Schedule)
+SIGNALS = _choices(SignalKind)
+SIZING = _choices(SizingMode)
+FILLS = _choices(FillModel)
 
 # Results are cached per (database path, file version): a publish os.replace()s the file, which
 # changes its inode and mtime and so invalidates the cache. Connections themselves are never cached.
@@ -154,10 +162,7 @@ def _show_trades(trades: pl.DataFrame) -> None:
         trades,
         hide_index=True,
         column_config={
-            **{
-                column: st.column_config.DateColumn(column, format="YYYY-MM-DD")
-                for column in ("expiration", "entry_date", "exit_date")
-            },
+            **table_config(trades),
             "signal_value": st.column_config.NumberColumn("signal_value", format="%.3f"),
             "trade_return": st.column_config.NumberColumn("trade_return", format="percent"),
             "pnl_usd": st.column_config.NumberColumn("pnl_usd", format="dollar"),
@@ -173,10 +178,7 @@ def _show_legs(legs: pl.DataFrame) -> None:
     st.dataframe(
         legs,
         hide_index=True,
-        column_config={
-            column: st.column_config.DateColumn(column, format="YYYY-MM-DD")
-            for column in ("expiration", "entry_date", "exit_date")
-        },
+        column_config=table_config(legs),
     )
 
 
@@ -468,7 +470,7 @@ def _run(published: Published, values: runner.FormValues) -> None:
             status.update(
                 label=(
                     f"Ran {cfg.run_id} in {t['total']:.2f} s (load {t['load']:.2f} s, "
-                    f"run {t['run']:.2f} s, metrics {t['metrics']:.2f} s)"
+                    f"run {t['run']:.2f} s)"
                 ),
                 state="complete",
                 expanded=False,

@@ -445,7 +445,7 @@ def run_readonly_sql(db: Path | str, sql: str, max_rows: int) -> SqlResult:
     return SqlResult(pl.DataFrame() if frame is None else frame, truncated, None)
 
 
-_RELATIONS_SQL = """
+_CATALOGUE_SQL = """
 select
     tables.schema_name,
     tables.table_name as relation,
@@ -478,4 +478,4 @@ def list_relations(db: Path | str) -> pl.DataFrame:
         failing rows of each dbt test (schema ``dq_failures``) are left out.
     """
     with _reader(db) as con:
-        return _frame(con, _RELATIONS_SQL)
+        return _frame(con, _CATALOGUE_SQL)

@@ -227,6 +227,11 @@ def test_default_form_run_matches_the_engines_own_run(real_published: Path) -> N
     assert len(trades) == 4
     assert len(legs) == 8
     assert set(legs["trade_id"]) == set(trades["trade_id"])
+    # not only the rounded tiles: the whole equity curve and every trade equal the engine's
+    saved = queries.run_detail(real_published, cfg.run_id)
+    new = runner.detail_of(at.session_state["backtest_outcome"].result)
+    assert new.equity.equals(saved.equity)
+    assert new.trades.equals(saved.trades)
 
 
 @pytest.mark.slow
@@ -377,3 +382,16 @@ def test_saving_during_a_rebuild_writes_nothing(warehouse_copy: Path) -> None:
     assert any(message in warning.value for warning in at.warning)
     assert (build_db.stat().st_mtime_ns, db_version(warehouse_copy / "options.duckdb")) == before
     assert _stop_loss_run_id() not in _published_runs(warehouse_copy)
+
+
+@pytest.mark.slow
+def test_the_form_offers_every_universe_and_current_model(real_published: Path) -> None:
+    at = _run_app()
+    assert set(at.selectbox(key="bt_universe").options) == {
+        "default",
+        "atm_monthly",
+        "delta_wings",
+        "short_dated",
+    }
+    models = set(at.selectbox(key="bt_forecast_model").options)
+    assert {"xgb_direction_5d", "logit_direction_5d", "xgb_option_return_5d"} <= models

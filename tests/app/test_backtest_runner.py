@@ -169,7 +169,7 @@ def _outcome(published: Path, *, take_profit_pct: float | None = 25.0) -> runner
     result = _empty_result(
         cfg, cfg.exits, {"calendar": pl.DataFrame({"quote_date": SYNTHETIC_DAYS})}
     )
-    return runner.RunOutcome(cfg, result, db_version(published), {}, pl.DataFrame(), None)
+    return runner.RunOutcome(cfg, result, db_version(published), {})
 
 
 def _green(target: Path, status: str = "success") -> Path:
@@ -263,10 +263,14 @@ def test_save_refuses_after_a_republish(tiny_warehouse: WarehousePaths) -> None:
     con.execute("create table another as select 2 as y")  # a newer publish (new mtime)
     con.close()
 
-    with pytest.raises(runner.SaveError, match="published again since this run"):
+    build_before = paths.build_db.stat().st_mtime_ns
+    with pytest.raises(runner.SaveError, match="published again since this run") as excinfo:
         runner.save_run(
             outcome, paths, run_results=_green(paths.root / "target"), rebuild_reports=False
         )
+    assert excinfo.value.written is False
+    assert paths.build_db.stat().st_mtime_ns == build_before
+    assert _published_runs(paths) == []
 
 
 @pytest.fixture

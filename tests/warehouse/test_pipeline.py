@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -123,3 +124,23 @@ def test_a_reader_holding_the_published_warehouse_does_not_break_a_publish(
         reader.close()
     with duckdb.connect(str(paths.published_db), read_only=True) as con:
         assert con.sql("select count(*) from t").fetchall() == [(2,)]
+
+
+def test_another_thread_of_the_holder_waits_its_turn(tmp_path: Path) -> None:
+    """Streamlit runs sessions as threads of one process: a second save must not slip in
+    because the holder's pid is its own."""
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with pipeline_lock(tmp_path):
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    with pipeline_lock(tmp_path):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    assert len(errors) == 1 and isinstance(errors[0], PipelineBusyError)
+    assert errors[0].pid == os.getpid()
