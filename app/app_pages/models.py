@@ -78,7 +78,12 @@ def _show_pooled(detail: queries.RunDetail) -> None:
     for column, row in zip(st.columns(len(rows)), rows, strict=True):
         delta = None
         if row["model"] is not None and row["best_baseline"] is not None:
-            delta = f"{row['model'] - row['best_baseline']:+.3f}"
+            difference = row["model"] - row["best_baseline"]
+            delta = (
+                f"{difference * 100:+.1f} pp"  # percentage points, as the tile shows percent
+                if row["metric"] in charts.PERCENT_METRICS
+                else f"{difference:+.3f}"
+            )
         column.metric(
             row["metric"],
             _fmt_metric(row["metric"], row["model"]),
@@ -167,8 +172,9 @@ def _show_calibration(detail: queries.RunDetail, task: str) -> None:
     st.altair_chart(charts.calibration_chart(detail.calibration), width="stretch")
     st.caption(
         "Predictions grouped in probability bins of 10 points: a calibrated model's points sit "
-        "on the dashed diagonal. Below it the model is over-confident, above it under-confident; "
-        "dot size is the number of predictions. " + OUT_OF_SAMPLE
+        "on the dashed diagonal. Below it the class happened less often than predicted, above "
+        "it more often; points flatter than the diagonal mean an over-confident model. Dot size "
+        "is the number of predictions. " + OUT_OF_SAMPLE
     )
 
 

@@ -214,6 +214,9 @@ from forecasts.int_forecast_predictions_realized as predictions_realized
 where predictions_realized.run_id = ?
     and predictions_realized.prediction_kind = 'walk_forward'
     and predictions_realized.realized_label is not null
+    and predictions_realized.prob_low is not null
+    and predictions_realized.prob_normal is not null
+    and predictions_realized.prob_high is not null
 """
 
 _REGRESSION_OUTCOMES_SQL = """

@@ -114,17 +114,18 @@ final as (
         new_quotes.previous_quote_date,
         new_quotes.open_interest - new_quotes.previous_open_interest as open_interest_change,
         -- A stale quote: the market maker did not move it although the underlying moved it by
-        -- at least one tick (|delta| x the spot move >= $0.05, the Cboe minimum increment of
-        -- options under $3), and nothing traded (an end-of-day chain repeats such quotes from
-        -- earlier in the day). A far out-of-the-money 0.00/0.05 quote that repeats is the
-        -- market pinned at its floor, not stale; an unsolved delta never flags.
+        -- at least one tick (|delta| x the spot move >= the Cboe minimum increment: $0.05 for
+        -- options quoted under $3, $0.10 from $3), and nothing traded (an end-of-day chain
+        -- repeats such quotes from earlier in the day). A far out-of-the-money 0.00/0.05 quote
+        -- that repeats is the market pinned at its floor, not stale; an unsolved delta never
+        -- flags.
         coalesce(
             new_quotes.bid = new_quotes.previous_bid
             and new_quotes.ask = new_quotes.previous_ask
             and abs(
                 int_option_quotes_greeks.delta
                 * (new_quotes.underlying_price - new_quotes.previous_underlying_price)
-            ) >= 0.05
+            ) >= case when new_quotes.ask < 3 then 0.05 else 0.10 end
             and new_quotes.volume = 0,
             false
         ) as is_stale_quote,
