@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -40,6 +41,11 @@ class Published:
 
     path: Path
     version: str
+
+    @property
+    def published_at(self) -> datetime:
+        """When this version was published: the file's mtime (from ``version``), UTC."""
+        return datetime.fromtimestamp(int(self.version.split(":")[1]) / 1e9, tz=UTC)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -6,6 +6,7 @@ Reads ``dq.dq_landing_summary``, ``dq.test_results`` and ``dq.dq_landing_rejects
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from app.charts import quality as charts
@@ -78,7 +79,7 @@ def _rejects(published: Published) -> None:
         return
     rules = [ALL_RULES, *sorted(set(every.get_column("rule").to_list()))]
     rule = st.selectbox("Rule", rules, index=0)
-    rejects = every if rule == ALL_RULES else _cached_rejects(*published.key, rule)
+    rejects = every if rule == ALL_RULES else every.filter(pl.col("rule") == rule)
     st.caption(f"{rejects.height:,} rejected row(s): the vendor's file and line, and the row.")
     st.dataframe(rejects, hide_index=True, column_config=table_config(rejects))
 

@@ -6,7 +6,7 @@ Reads ``dq.dq_data_coverage``, ``dq.dq_landing_batches``, ``dq.test_results`` an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import polars as pl
 import streamlit as st
@@ -34,10 +34,8 @@ def _count(tests: pl.DataFrame, status: str) -> int:
     return int(tests.filter(pl.col("status") == status).get_column("n_tests").sum())
 
 
-def _tiles(published: Published, overview: queries.Overview) -> None:
-    published_at = datetime.fromtimestamp(published.path.stat().st_mtime, tz=UTC)
+def _tiles(published_at: datetime, last_load: object, overview: queries.Overview) -> None:
     loads, tests = overview.loads, overview.tests
-    last_load = loads.get_column("last_loaded_at").max() if loads.height else None
     tiles = [
         ("Published", _day(published_at)),
         ("Last load", _day(last_load)),
@@ -60,9 +58,9 @@ def _tiles(published: Published, overview: queries.Overview) -> None:
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     overview = _cached_overview(*published.key)
-    _tiles(published, overview)
-    published_at = datetime.fromtimestamp(published.path.stat().st_mtime, tz=UTC)
+    published_at = published.published_at
     last_load = overview.loads.get_column("last_loaded_at").max() if overview.loads.height else None
+    _tiles(published_at, last_load, overview)
     times = [f"Published {_utc(published_at)}", f"last load {_utc(last_load)}"]
     if overview.build.height and overview.build.item(0, "last_checked_at") is not None:
         build = overview.build.row(0, named=True)

@@ -104,7 +104,7 @@ select
     registry.test_end_date,
 from ml.model_registry as registry
 where registry.is_current
-order by registry.model_name
+order by registry.model_name, registry.underlying_symbol
 """
 
 _BACKTESTS_SQL = """

@@ -105,7 +105,7 @@ select
 from dq.dq_landing_rejects as rejects
 where rejects.is_current
     and (? is null or rejects.rule = ?)
-order by rejects.vendor, rejects.entity, rejects.source_file, rejects.source_line
+order by rejects.vendor, rejects.entity, rejects.source_file, rejects.source_line, rejects.rule
 """
 
 

@@ -49,22 +49,32 @@ INJECTIONS = (
 )
 
 
-@pytest.mark.parametrize("page_file", PAGE_FILES)
-def test_text_inputs_do_not_reach_files_or_tables(
-    real_published: Path, page_file: str, tmp_path: Path
-) -> None:
-    """Every text input of every page, fed injection payloads: nothing is read or written."""
+def test_text_inputs_do_not_reach_files_or_tables(real_published: Path, tmp_path: Path) -> None:
+    """Every text input of every page, fed injection payloads: nothing is read or written.
+
+    Only the SQL page has free text today (the others take choices, dates and numbers, which
+    reach SQL as bound parameters); the test finds the inputs itself, so a page that adds one is
+    covered without a change here.
+    """
     leak = tmp_path / "leak.csv"
     before = real_published.stat().st_mtime_ns
-    at = open_app_page(page_file)
-    inputs = [*at.text_input, *at.text_area]
-    for index in range(len(inputs)):
-        for payload in INJECTIONS:
-            widget = [*at.text_input, *at.text_area][index]
-            widget.set_value(payload.format(leak=leak)).run()
-            assert not at.exception, [e.message for e in at.exception]
-            assert not leak.exists()
-            assert not any("root:x:" in str(frame.value) for frame in at.dataframe)
+    pages_with_text = set()
+    for page_file in PAGE_FILES:
+        at = open_app_page(page_file)
+        n_inputs = len(at.text_input) + len(at.text_area)
+        if n_inputs:
+            pages_with_text.add(page_file)
+        for index in range(n_inputs):
+            for payload in INJECTIONS:
+                widget = [*at.text_input, *at.text_area][index]
+                widget.set_value(payload.format(leak=leak)).run()
+                for button in at.button:  # submit what a button submits (SQL: Run)
+                    if button.key is None or not button.key.startswith("bt_"):
+                        button.click().run()
+                assert not at.exception, [e.message for e in at.exception]
+                assert not leak.exists()
+                assert not any("root:x:" in str(frame.value) for frame in at.dataframe)
+    assert "sql.py" in pages_with_text
     assert real_published.stat().st_mtime_ns == before
 
 
