@@ -84,6 +84,36 @@ def classification_metrics(
     return out
 
 
+def daily_rank_ic(frame: pl.DataFrame, forecast: str, realized: str) -> pl.DataFrame:
+    """Cross-sectional rank information coefficient per ``as_of_date``.
+
+    Parameters
+    ----------
+    frame
+        One row per contract per ``as_of_date`` with the ``forecast`` and ``realized`` columns.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per ``as_of_date`` (in no set order) with ``n_contracts`` and ``rank_ic``:
+        Spearman's correlation of forecast and realized value across that date's contracts
+        (average ranks for ties; Grinold and Kahn, *Active Portfolio Management*, ch. 6). Dates
+        with fewer than 3 contracts or a constant side (undefined correlation) are left out.
+    """
+    return (
+        frame.group_by("as_of_date")
+        .agg(
+            pl.len().alias("n_contracts"),
+            pl.corr(forecast, realized, method="spearman").alias("rank_ic"),
+        )
+        .filter(
+            (pl.col("n_contracts") >= 3)
+            & pl.col("rank_ic").is_not_null()
+            & pl.col("rank_ic").is_not_nan()
+        )
+    )
+
+
 def regression_metrics(y: np.ndarray, yhat: np.ndarray, dates: np.ndarray) -> Metrics:
     """MSE, MAE, rank IC and sign hit rate of forecast returns.
 
@@ -112,12 +142,8 @@ def regression_metrics(y: np.ndarray, yhat: np.ndarray, dates: np.ndarray) -> Me
     out["mse"] = _finite(np.mean((yhat - y) ** 2))
     out["mae"] = _finite(np.mean(np.abs(yhat - y)))
     frame = pl.DataFrame({"as_of_date": dates, "y": y, "yhat": yhat})
-    daily = (
-        frame.group_by("as_of_date")
-        .agg(pl.len().alias("n"), pl.corr("yhat", "y", method="spearman").alias("ic"))
-        .filter((pl.col("n") >= 3) & pl.col("ic").is_not_nan() & pl.col("ic").is_not_null())
-    )
-    out["rank_ic"] = _finite(daily["ic"].mean()) if daily.height else None
+    daily = daily_rank_ic(frame, "yhat", "y")
+    out["rank_ic"] = _finite(daily["rank_ic"].mean()) if daily.height else None
     out["rank_ic_dates"] = float(daily.height)
     pooled = frame.select(pl.corr("yhat", "y", method="spearman")).item()
     out["rank_ic_pooled"] = _finite(pooled) if pooled is not None else None

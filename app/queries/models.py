@@ -27,6 +27,7 @@ from sklearn.metrics import roc_curve
 
 from app.db import frame as _frame
 from app.db import reader as _reader
+from ml.metrics import daily_rank_ic
 
 #: "schema.table" -> columns this module reads (the page checks them before it runs).
 REQUIRED: Mapping[str, tuple[str, ...]] = {
@@ -432,20 +433,7 @@ def rank_ic_by_date(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame
     rows = _frame(con, _REGRESSION_OUTCOMES_SQL, [run_id])
     if rows.is_empty():
         return pl.DataFrame(schema=_IC_SCHEMA)
-    return (
-        rows.group_by("as_of_date")
-        .agg(
-            pl.len().alias("n_contracts"),
-            pl.corr("yhat", "realized_return", method="spearman").alias("rank_ic"),
-        )
-        .filter(
-            (pl.col("n_contracts") >= 3)
-            & pl.col("rank_ic").is_not_null()
-            & pl.col("rank_ic").is_not_nan()
-        )
-        .sort("as_of_date")
-        .cast(_IC_SCHEMA)
-    )
+    return daily_rank_ic(rows, "yhat", "realized_return").sort("as_of_date").cast(_IC_SCHEMA)
 
 
 def run_detail(
