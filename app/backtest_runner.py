@@ -33,13 +33,12 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import yaml
 
 from app.db import db_version, reader
 from app.queries import EXPECTED_COLUMNS, RunDetail
 from engine import io
 from engine.backtest import BacktestResult, run_sweep
-from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError
+from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, read_mapping
 from engine.metrics import TRADING_DAYS_PER_YEAR
 from engine.strategies import StrategyError, StrategySpec
 from warehouse.paths import REPO_ROOT, WarehousePaths
@@ -142,21 +141,9 @@ class FormValues:
 
 
 def default_mapping(path: Path | str = DEFAULT_CONFIG_PATH) -> dict[str, Any]:
-    """The default config as its raw YAML mapping (the base the form's values are laid over).
-
-    Raises
-    ------
-    ConfigError
-        When the file is not valid YAML or not a mapping.
-    """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a config must be a mapping")
-    return raw
+    """The default config as its raw YAML mapping (the base the form's values are laid over);
+    see :func:`engine.config.read_mapping` for what it raises."""
+    return read_mapping(path)
 
 
 def default_form_values(path: Path | str = DEFAULT_CONFIG_PATH) -> FormValues:

@@ -395,9 +395,26 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> BacktestConfig:
     FileNotFoundError
         If ``path`` does not exist.
     """
+    return BacktestConfig.from_mapping(read_mapping(path))
+
+
+def read_mapping(path: Path | str = DEFAULT_CONFIG_PATH) -> dict[str, Any]:
+    """The raw YAML mapping of a config file (not yet validated; an empty file gives ``{}``).
+
+    Raises
+    ------
+    ConfigError
+        Unreadable YAML, or a document that is not a mapping (naming the file).
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    return BacktestConfig.from_mapping(raw or {})
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping, got {type(raw).__name__}")
+    return raw

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+import app.queries as backtest_queries
 from app import charts
 from app.page import BUILD_HINT, Published, run_page
 from app.queries import compare as queries
@@ -24,7 +25,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
-    return queries.list_runs(db)
+    return backtest_queries.list_runs(db)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -56,17 +56,6 @@ METRIC_ROWS: tuple[tuple[str, str, str], ...] = (
     ("total_commission_usd", "Commissions", "usd"),
 )
 
-_RUNS_SQL = """
-select
-    runs.run_id,
-    runs.strategy,
-    runs.underlying_symbol,
-    runs.first_date,
-    runs.last_date
-from backtest.runs as runs
-order by runs.run_id
-"""
-
 # cumulative return from each run's start: the product of (1 + daily return) so far, less one
 # (an unknown, NaN, return counts as flat); its last value is the run's total_return
 _EQUITY_SQL = """
@@ -140,19 +129,6 @@ class Comparison:
 
     equity: pl.DataFrame
     metrics: pl.DataFrame
-
-
-def list_runs(db: Path | str) -> pl.DataFrame:
-    """Every run: ``run_id``, ``strategy``, ``underlying_symbol``, ``first_date``,
-    ``last_date``, ordered by ``run_id``.
-
-    Raises
-    ------
-    FileNotFoundError
-        When ``db`` does not exist.
-    """
-    with _reader(db) as con:
-        return _frame(con, _RUNS_SQL)
 
 
 def compare_runs(db: Path | str, run_ids: Sequence[str]) -> Comparison:
