@@ -191,6 +191,26 @@ def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
     )
 
 
+def _runs_overlaid(data: pl.DataFrame, field: str, label: str, title: str) -> alt.Chart:
+    """One line per ``run_id`` of the decimal column ``field`` on a percent axis."""
+    return (
+        alt.Chart(data, height=CHART_HEIGHT, title=title)
+        .mark_line()
+        .encode(
+            x=_date_axis(),
+            y=alt.Y(f"{field}:Q", title=label, axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
+            ),
+            tooltip=[
+                alt.Tooltip("run_id:N", title="Run"),
+                alt.Tooltip("quote_date:T", title="Date"),
+                alt.Tooltip(f"{field}:Q", title=label, format=".2%"),
+            ],
+        )
+    )
+
+
 def compare_equity_chart(compare_df: pl.DataFrame) -> alt.Chart:
     """Cumulative return of several runs overlaid, one line per run.
 
@@ -208,21 +228,8 @@ def compare_equity_chart(compare_df: pl.DataFrame) -> alt.Chart:
     data = require_columns(
         compare_df, ["run_id", "quote_date", "cumulative_return"], "compare_equity"
     )
-    return (
-        alt.Chart(data, height=CHART_HEIGHT, title="Cumulative return from each run's start")
-        .mark_line()
-        .encode(
-            x=_date_axis(),
-            y=alt.Y("cumulative_return:Q", title="Cumulative return", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
-            ),
-            tooltip=[
-                alt.Tooltip("run_id:N", title="Run"),
-                alt.Tooltip("quote_date:T", title="Date"),
-                alt.Tooltip("cumulative_return:Q", title="Cumulative return", format=".2%"),
-            ],
-        )
+    return _runs_overlaid(
+        data, "cumulative_return", "Cumulative return", "Cumulative return from each run's start"
     )
 
 
@@ -235,19 +242,4 @@ def compare_drawdown_chart(compare_df: pl.DataFrame) -> alt.Chart:
         When a required column is missing; the message names it.
     """
     data = require_columns(compare_df, ["run_id", "quote_date", "drawdown"], "compare_drawdown")
-    return (
-        alt.Chart(data, height=CHART_HEIGHT, title="Drawdown")
-        .mark_line()
-        .encode(
-            x=_date_axis(),
-            y=alt.Y("drawdown:Q", title="Drawdown", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
-            ),
-            tooltip=[
-                alt.Tooltip("run_id:N", title="Run"),
-                alt.Tooltip("quote_date:T", title="Date"),
-                alt.Tooltip("drawdown:Q", title="Drawdown", format=".2%"),
-            ],
-        )
-    )
+    return _runs_overlaid(data, "drawdown", "Drawdown", "Drawdown")

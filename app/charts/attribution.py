@@ -61,6 +61,16 @@ def _with_trade_labels(
     return alt.layer(bars, labels)
 
 
+def _group_frame(groups: pl.DataFrame, group: str, what: str) -> pl.DataFrame:
+    """The rows of one grouping with a ``trade_label`` ("n=4") for the bar labels."""
+    columns = [group, "n_trades", "n_winning_trades", "total_pnl_usd", "win_rate"]
+    return (
+        require_columns(groups, columns, what)
+        .filter(pl.col(group).is_not_null())
+        .with_columns(pl.format("n={}", pl.col("n_trades")).alias("trade_label"))
+    )
+
+
 def pnl_by_group_chart(groups: pl.DataFrame, group: str) -> alt.LayerChart:
     """Bars of total P&L per group of trades, green above zero and red below, labelled ``n=``.
 
@@ -87,12 +97,7 @@ def pnl_by_group_chart(groups: pl.DataFrame, group: str) -> alt.LayerChart:
         When a required column is missing or ``group`` is not a known grouping.
     """
     x = _group_x(group)
-    columns = [group, "n_trades", "n_winning_trades", "total_pnl_usd", "win_rate"]
-    data = (
-        require_columns(groups, columns, "pnl_by_group_chart")
-        .filter(pl.col(group).is_not_null())
-        .with_columns(pl.format("n={}", pl.col("n_trades")).alias("trade_label"))
-    )
+    data = _group_frame(groups, group, "pnl_by_group_chart")
     bars = (
         alt.Chart(data)
         .mark_bar()
@@ -132,12 +137,7 @@ def win_rate_by_group_chart(groups: pl.DataFrame, group: str) -> alt.LayerChart:
         When a required column is missing or ``group`` is not a known grouping.
     """
     x = _group_x(group)
-    columns = [group, "n_trades", "n_winning_trades", "total_pnl_usd", "win_rate"]
-    data = (
-        require_columns(groups, columns, "win_rate_by_group_chart")
-        .filter(pl.col(group).is_not_null())
-        .with_columns(pl.format("n={}", pl.col("n_trades")).alias("trade_label"))
-    )
+    data = _group_frame(groups, group, "win_rate_by_group_chart")
     bars = (
         alt.Chart(data)
         .mark_bar(color="#1f77b4")
