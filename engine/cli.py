@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
+
 from engine import io
 from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
@@ -27,15 +29,48 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "nan" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+#: Above this share of open position-sessions marked on a stale quote, the CLI warns: the
+#: equity curve is then mostly carried marks, and its volatility (so its Sharpe) is understated.
+STALE_WARN_SHARE = 0.20
+
+
 def format_summary(cfg: BacktestConfig, result: BacktestResult) -> str:
-    """One line: strategy, underlying, run_id, trades and headline metrics (NaN shown as nan)."""
+    """The run's summary: one line of strategy, run_id, trades and headline metrics with their
+    sample (sessions, closed and open trades, Sharpe's 95 % interval; "not meaningful" below
+    63 sessions or 20 closed trades), then, when there are any, a line of skipped entries by
+    reason and warning lines (stale marks above 20 %, an AM contract settled on the close)."""
     row = result.metrics.row(0, named=True)
-    return (
+    lines = [
         f"{cfg.strategy.name} {cfg.underlying_symbol} run_id={result.run_id}: "
-        f"{row['n_trades']} trades, total_return={_pct(row['total_return'], 2)}, "
-        f"sharpe={_num(row['sharpe_ratio'])}, max_drawdown={_pct(row['max_drawdown'], 2)}, "
+        f"{row['n_closed_trades']} closed trades, {row['n_open_trades']} open, "
+        f"{row['n_sessions']} sessions; total_return={_pct(row['total_return'], 2)}, "
+        f"sharpe={_num(row['sharpe_ratio'])} [{_num(row['sharpe_ratio_ci_low'])}, "
+        f"{_num(row['sharpe_ratio_ci_high'])}], max_drawdown={_pct(row['max_drawdown'], 2)}, "
         f"win_rate={_pct(row['win_rate'], 1)}"
+        + (f" ({row['sample_note']})" if row["sample_note"] else "")
+    ]
+    skipped = result.skipped_entries
+    if skipped.height:
+        counts = skipped.group_by("reason").len().sort("len", "reason", descending=[True, False])
+        lines.append("  skipped entries: " + ", ".join(f"{n} {r}" for r, n in counts.iter_rows()))
+    stale = row["stale_mark_share"]
+    if stale is not None and not math.isnan(stale) and stale > STALE_WARN_SHARE:
+        lines.append(
+            f"  warning: {stale:.0%} of open position-sessions are marked on stale quotes "
+            f"(> {STALE_WARN_SHARE:.0%}): the equity curve is mostly carried marks and its "
+            "Sharpe is overstated"
+        )
+    fallback = result.legs.filter(
+        pl.col("settlement_method").is_in(
+            ["intrinsic_am_close_fallback", "intrinsic_am_quote_time_spot"]
+        )
     )
+    if fallback.height:
+        lines.append(
+            f"  warning: {fallback.height} AM-settled leg(s) settled on the close, no SOQ or "
+            "proxy in the data (settlement_method intrinsic_am_close_fallback)"
+        )
+    return "\n".join(lines)
 
 
 def _say(message: str) -> None:
@@ -136,8 +171,10 @@ def published_summary(db_path: Path) -> list[str]:
         rows = con.sql(
             """
             select runs.strategy, runs.underlying_symbol, runs.run_id, runs.model_version,
-                metrics.n_trades, metrics.total_return, metrics.sharpe_ratio,
-                metrics.max_drawdown, metrics.win_rate, metrics.first_date, metrics.last_date
+                metrics.n_closed_trades, metrics.n_open_trades, metrics.n_sessions,
+                metrics.total_return, metrics.sharpe_ratio,
+                metrics.max_drawdown, metrics.win_rate, metrics.first_date, metrics.last_date,
+                metrics.sample_note
             from backtest.runs as runs
             inner join backtest.metrics as metrics on runs.run_id = metrics.run_id
             order by runs.run_id
@@ -146,11 +183,15 @@ def published_summary(db_path: Path) -> list[str]:
     finally:
         con.close()
     lines = [f"published warehouse: {db_path.resolve()}"]
-    for strategy, symbol, run_id, version, n, total, sharpe, mdd, win, first, last in rows:
+    for (
+        strategy, symbol, run_id, version, n, n_open, sessions, total, sharpe, mdd, win,
+        first, last, note,
+    ) in rows:  # fmt: skip
         lines.append(
-            f"backtest {strategy} {symbol} run_id={run_id} ({first}..{last}, forecasts "
-            f"{version or 'none'}): {n} trades, total_return={_pct(total, 2)}, "
-            f"sharpe={_num(sharpe)}, max_drawdown={_pct(mdd, 2)}, win_rate={_pct(win, 1)}"
+            f"backtest {strategy} {symbol} run_id={run_id} ({first}..{last}, {sessions} sessions, "
+            f"forecasts {version or 'none'}): {n} closed trades, {n_open} open, "
+            f"total_return={_pct(total, 2)}, sharpe={_num(sharpe)}, "
+            f"max_drawdown={_pct(mdd, 2)}, win_rate={_pct(win, 1)}" + (f" ({note})" if note else "")
         )
     return lines
 
@@ -253,13 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(
             f"{'take_profit_pct':>15} {'stop_loss_pct':>13} {'holding_days':>12} "
-            f"{'exit_dte':>8} {'trades':>6} {'total_return':>12} {'sharpe':>7} {'max_dd':>8}"
+            f"{'exit_dte':>8} {'closed':>6} {'open':>4} {'total_return':>12} {'sharpe':>7} "
+            f"{'max_dd':>8}"
         )
         for g, r in rows:
             mrow = r.metrics.row(0, named=True)
             print(
                 f"{_num(g.take_profit_pct, 0):>15} {_num(g.stop_loss_pct, 0):>13} "
-                f"{g.holding_days!s:>12} {g.exit_dte!s:>8} {mrow['n_trades']:>6} "
+                f"{g.holding_days!s:>12} {g.exit_dte!s:>8} {mrow['n_closed_trades']:>6} "
+                f"{mrow['n_open_trades']:>4} "
                 f"{_pct(mrow['total_return'], 2):>12} {_num(mrow['sharpe_ratio']):>7} "
                 f"{_pct(mrow['max_drawdown'], 2):>8}"
             )

@@ -28,6 +28,7 @@ SignalKind = Literal["none", "prob_up_at_least", "prob_up_at_most", "top_k", "se
 ExpiryType = Literal["any", "monthly", "weekly"]
 SizingMode = Literal["fixed", "premium_fraction", "risk_fraction"]
 FillModel = Literal["mid", "touch", "mid_slippage", "spread_fraction"]
+AmSettlement = Literal["soq_or_proxy", "soq_only"]
 
 
 class ConfigError(ValueError):
@@ -60,6 +61,11 @@ class EntryConfig:
         HALF size tier halves the lots).
     forecast_model, threshold, k
         Model of the signal, probability threshold in [0, 1], contracts per day for top_k.
+    signal_lag_sessions
+        When a signal of ``as_of_date`` t may fill. ``None`` (default): at the first quotes taken
+        after t's close (:func:`engine.sessions.signal_entry_sessions`; with the 15:45 ET
+        snapshots of the embedded chain, the next session's). An integer ``n`` fills on the
+        ``n``-th session after t, as stated (``0`` is look-ahead on 15:45 quotes).
     max_open_positions
         Entries beyond this many open positions are skipped (``>= 1``).
     delta_tolerance, moneyness_tolerance, strike_tolerance_pct
@@ -80,6 +86,7 @@ class EntryConfig:
     forecast_model: str | None = None
     threshold: float = 0.5
     k: int = 1
+    signal_lag_sessions: int | None = None
     max_open_positions: int = 100
     delta_tolerance: float = 0.10
     moneyness_tolerance: float = 0.02
@@ -102,11 +109,12 @@ class SizingConfig:
     max_contracts_per_option
         Cap on lots × ratio of any one option leg.
     max_gross_notional_fraction
-        Cap on the open positions' gross notional (Σ |option contracts| × strike × multiplier)
-        as a multiple of equity.
+        Cap on the open positions' short option notional (Σ short contracts × strike ×
+        multiplier; long wings reduce risk and do not count) as a multiple of equity.
     max_margin_fraction
-        Cap on the open positions' margin (see :mod:`engine.backtest`, strategy-based) as a
-        fraction of equity; an entry that would exceed it is cut down or skipped.
+        Cap on the open positions' margin (:mod:`engine.margin`, the Cboe strategy-based
+        requirement) as a fraction of equity; an entry that would exceed it is cut down or
+        skipped (``backtest.skipped_entries`` names the cap).
     """
 
     mode: SizingMode = "fixed"
@@ -137,6 +145,12 @@ class ExecutionConfig:
         Legs whose bid-ask spread exceeds this % of mid at entry are not traded.
     multiplier
         USD per index point per contract.
+    am_settlement
+        AM-settled contracts (SPX monthlies) settle on the Special Opening Quotation.
+        ``soq_or_proxy`` (default) settles them on the SOQ when a settlement-values file is loaded,
+        else on the documented proxy of ``marts.fct_settlement_values`` (the index's open, or its
+        previous close moved by the proxy ETF's opening gap), recorded in ``settlement_method``;
+        ``soq_only`` refuses to enter an AM contract without an SOQ for its expiration.
     """
 
     fill: FillModel = "mid"
@@ -146,6 +160,7 @@ class ExecutionConfig:
     fee_per_order_usd: float = 0.0
     max_spread_pct: float = 100.0
     multiplier: int = 100
+    am_settlement: AmSettlement = "soq_or_proxy"
 
 
 @dataclass(frozen=True)
@@ -186,9 +201,16 @@ class BacktestConfig:
         ``default`` (``marts.fct_option_quotes_universe``) or a named universe
         (``marts.fct_option_universe_<name>``) that entries are chosen from.
     start_date, end_date
-        Optional ISO dates bounding entries and the equity curve.
+        Optional ISO dates bounding the run: its session calendar, entries and equity curve
+        (default: the chain's first and last quoted session).
+    max_gap_sessions
+        Most consecutive NYSE sessions without quotes the run may span (vendor-missing days are
+        stale days); a longer gap is refused with its dates (:mod:`engine.sessions`).
     initial_capital_usd
         Starting cash.
+    leg_overrides
+        Per leg number (1-based), a strike rule replacing the catalogue's, e.g.
+        ``{1: {delta: 0.16}, 2: {width_pct: -5.0, of: 1}}``; validated like catalogue legs.
     """
 
     strategy: StrategySpec
@@ -197,6 +219,7 @@ class BacktestConfig:
     universe: str = "default"
     start_date: str | None = None
     end_date: str | None = None
+    max_gap_sessions: int = 5
     initial_capital_usd: float = 100_000.0
     entry: EntryConfig = field(default_factory=EntryConfig)
     sizing: SizingConfig = field(default_factory=SizingConfig)
@@ -239,12 +262,13 @@ class BacktestConfig:
             "execution": ExecutionConfig,
             "exits": ExitConfig,
         }
-        top = {f.name for f in dataclasses.fields(cls)} | {"legs"}
+        top = {f.name for f in dataclasses.fields(cls)} | {"legs", "leg_overrides"}
         unknown = sorted(set(raw) - top)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(top)}")
         name = raw.pop("strategy", None)
         legs = raw.pop("legs", None)
+        overrides = raw.pop("leg_overrides", None)
         try:
             if legs is not None:
                 strategy = parse_strategy(str(name or "custom"), {"legs": legs})
@@ -253,6 +277,8 @@ class BacktestConfig:
                 if name not in known:
                     raise ConfigError(f"unknown strategy {name!r}; known: {sorted(known)}")
                 strategy = known[name]
+            if overrides is not None:
+                strategy = override_legs(strategy, overrides)
         except StrategyError as exc:
             raise ConfigError(str(exc)) from exc
         values: dict[str, Any] = {"strategy": strategy}
@@ -274,6 +300,51 @@ class BacktestConfig:
         return cfg
 
 
+def override_legs(strategy: StrategySpec, overrides: Any) -> StrategySpec:
+    """``strategy`` with the strike rule of some legs replaced (``leg_overrides``).
+
+    Raises
+    ------
+    ConfigError
+        Overrides that are not a mapping of existing option leg numbers to one strike rule.
+    StrategyError
+        An invalid rule or value (named, as for catalogue legs).
+    """
+    if not isinstance(overrides, dict) or not overrides:
+        raise ConfigError(f"leg_overrides must map leg numbers to strike rules, got {overrides!r}")
+    legs = [leg_mapping(leg) for leg in strategy.legs]
+    for no, rule in overrides.items():
+        if not isinstance(no, int) or isinstance(no, bool) or not 1 <= no <= len(legs):
+            raise ConfigError(
+                f"leg_overrides: leg number must be 1..{len(legs)} of {strategy.name!r}, got {no!r}"
+            )
+        if legs[no - 1]["type"] == "stock":
+            raise ConfigError(f"leg_overrides: leg {no} of {strategy.name!r} is stock")
+        if not isinstance(rule, dict):
+            raise ConfigError(f"leg_overrides: leg {no} needs a strike rule mapping, got {rule!r}")
+        kept = {k: v for k, v in legs[no - 1].items() if k in ("type", "side", "ratio", "expiry")}
+        legs[no - 1] = {**kept, **rule}
+    raw = {"description": strategy.description, "legs": legs}
+    if strategy.cash_secured:
+        raw["cash_secured"] = True
+    return parse_strategy(strategy.name, raw)
+
+
+def leg_mapping(leg: Any) -> dict[str, Any]:
+    """The catalogue mapping of a :class:`engine.strategies.LegSpec`."""
+    out: dict[str, Any] = {"type": leg.leg_type, "side": leg.side, "ratio": leg.ratio}
+    if leg.leg_type == "stock":
+        return out
+    out["expiry"] = leg.expiry
+    if leg.rule == "same_strike_as":
+        out["same_strike_as"] = leg.of
+    elif leg.rule == "width_pct":
+        out.update(width_pct=leg.value, of=leg.of)
+    else:
+        out[leg.rule] = leg.value
+    return out
+
+
 def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
     hints = {f.name: f.type for f in dataclasses.fields(cls)}
     hint = str(hints[key])
@@ -286,6 +357,7 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         "ExpiryType",
         "SizingMode",
         "FillModel",
+        "AmSettlement",
     ):
         allowed = {
             "Schedule": Schedule,
@@ -293,6 +365,7 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             "ExpiryType": ExpiryType,
             "SizingMode": SizingMode,
             "FillModel": FillModel,
+            "AmSettlement": AmSettlement,
         }[hint].__args__
         if value not in allowed:
             raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
@@ -310,6 +383,8 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             raise ConfigError(f"{name} must be true or false, got {value!r}")
         return value
     if hint.startswith("str"):
+        if isinstance(value, datetime.date) and key in ("start_date", "end_date"):
+            return value.isoformat()  # YAML reads an unquoted 2019-04-25 as a date
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
         return value
@@ -349,6 +424,8 @@ def _check(cfg: BacktestConfig) -> None:
     _range("entry.threshold", e.threshold, 0.0, 1.0)
     _range("entry.k", e.k, 1, 1000)
     _range("entry.max_open_positions", e.max_open_positions, 1, 100_000)
+    _range("entry.signal_lag_sessions", e.signal_lag_sessions, 0, 250)
+    _range("max_gap_sessions", cfg.max_gap_sessions, 0, 100_000)
     _range("entry.delta_tolerance", e.delta_tolerance, 0.0, 1.0)
     _range("entry.moneyness_tolerance", e.moneyness_tolerance, 0.0, 1.0)
     _range("entry.strike_tolerance_pct", e.strike_tolerance_pct, 0.0, 50.0)

@@ -26,6 +26,7 @@ from engine.schema import (
     UNDERLYING_COLUMNS,
     conform,
 )
+from engine.settlement import SETTLEMENT_COLUMNS
 from warehouse.paths import connect
 
 OUTPUT_SCHEMA = "backtest"
@@ -48,7 +49,9 @@ class MissingTableError(LookupError):
 
 @dataclasses.dataclass(frozen=True)
 class BacktestInputs:
-    """Keyword arguments of :func:`engine.backtest.run_sweep`, already filtered."""
+    """Keyword arguments of :func:`engine.backtest.run_sweep`, already filtered (``signals``
+    also carries ``sessions``, from ``seeds.nyse_sessions``, and ``settlements``, from
+    ``marts.fct_settlement_values``, when the warehouse has them)."""
 
     chain: pl.LazyFrame
     universe: pl.LazyFrame
@@ -197,6 +200,22 @@ def load_inputs(
         ).pl()
         signals["selector"] = frame.lazy()
         version = frame["direction_model_version"][0] if frame.height else None
+    if "seeds.nyse_sessions" in present:
+        signals["sessions"] = read(
+            "select session_date, is_early_close from seeds.nyse_sessions order by 1", []
+        )
+    if "marts.fct_dividends" in present:
+        signals["dividends"] = read(
+            "select ex_date, cast(dividend_usd as double) as dividend_usd "
+            "from marts.fct_dividends where underlying_symbol = ?",
+            [symbol],
+        )
+    if "marts.fct_settlement_values" in present:
+        signals["settlements"] = read(
+            f"select {', '.join(SETTLEMENT_COLUMNS)} from marts.fct_settlement_values "
+            "where underlying_symbol = ?",
+            [symbol],
+        )
     fingerprint = hashlib.sha256(
         str(
             con.sql(
@@ -250,6 +269,7 @@ def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None
         "positions_daily": result.positions_daily,
         "equity_daily": result.equity_daily,
         "metrics": result.metrics,
+        "skipped_entries": result.skipped_entries,
     }
     con.execute("begin transaction")
     try:

@@ -77,6 +77,32 @@ def sharpe_ratio(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YE
     return float(np.mean(r)) / std * math.sqrt(periods_per_year)
 
 
+def sharpe_ratio_standard_error(
+    returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR
+) -> float:
+    """Standard error of the annualised Sharpe ratio under IID returns, dimensionless.
+
+    ``sqrt((1 + SR_p ** 2 / 2) / n) * sqrt(periods_per_year)`` with ``SR_p`` the per-period
+    Sharpe ratio and ``n`` the number of returns: Lo (2002), "The Statistics of Sharpe Ratios",
+    Financial Analysts Journal 58(4), eq. (8) (the IID case; serial correlation widens it).
+    ``nan`` where :func:`sharpe_ratio` is.
+
+    >>> round(sharpe_ratio_standard_error([0.01, -0.01] * 126), 4)  # SR_p = 0: sqrt(252 / 252)
+    1.0
+    """
+    sr = sharpe_ratio(returns, periods_per_year)
+    if not math.isfinite(sr):
+        return math.nan
+    n = _returns(returns).size
+    sr_p = sr / math.sqrt(periods_per_year)
+    return math.sqrt((1.0 + 0.5 * sr_p**2) / n) * math.sqrt(periods_per_year)
+
+
+#: The smallest sample on which the engine calls annualised figures meaningful: a quarter of
+#: sessions and 20 closed trades (below either, a Sharpe's 95 % interval spans about ±4).
+MIN_MEANINGFUL_SESSIONS, MIN_MEANINGFUL_TRADES = 63, 20
+
+
 def downside_risk(returns: ArrayLike, periods_per_year: int = TRADING_DAYS_PER_YEAR) -> float:
     """Annualised downside deviation below a 0 target, decimal.
 
@@ -197,7 +223,9 @@ def summarize(
     commissions_usd: float = math.nan,
     slippage_usd: float = math.nan,
     initial_capital_usd: float = math.nan,
-) -> dict[str, float | int]:
+    n_open_trades: int = 0,
+    stale_mark_share: float = math.nan,
+) -> dict[str, float | int | bool | str | None]:
     """All run metrics from daily returns ``(n_days,)`` and trade P&Ls ``(n_trades,)`` in USD.
 
     Parameters
@@ -214,6 +242,10 @@ def summarize(
         Totals, USD (slippage: fills against mid).
     initial_capital_usd
         Unused by the formulas; kept for the caller's record.
+    n_open_trades
+        Positions still open at the end (their P&L is in the equity curve, not in ``pnl_usd``).
+    stale_mark_share
+        Share of open position-sessions marked on a stale quote, decimal.
 
     Returns
     -------
@@ -223,7 +255,12 @@ def summarize(
         premium / mean equity, per run), ``exposure``, ``win_rate``, ``avg_win_usd``,
         ``avg_loss_usd`` (<= 0), ``payoff_ratio`` (avg win / |avg loss|),
         ``avg_holding_days``, ``n_trades`` (int), ``avg_trade_pnl_usd``,
-        ``total_commission_usd``, ``total_slippage_usd``; NaN where undefined.
+        ``total_commission_usd``, ``total_slippage_usd``; the sample: ``n_sessions``,
+        ``n_closed_trades`` (= ``n_trades``), ``n_open_trades``, ``sharpe_ratio_se`` and the 95 %
+        interval ``sharpe_ratio_ci_low`` / ``sharpe_ratio_ci_high`` (Lo 2002),
+        ``stale_mark_share``, ``is_meaningful`` (at least :data:`MIN_MEANINGFUL_SESSIONS`
+        sessions and :data:`MIN_MEANINGFUL_TRADES` closed trades) and ``sample_note`` (why not,
+        else null). ``pnl_usd`` holds closed trades only. NaN where undefined.
     """
     pnl = _returns(pnl_usd)
     wins, losses = pnl[pnl > 0], pnl[pnl <= 0]
@@ -231,6 +268,14 @@ def summarize(
     avg_loss = float(np.mean(losses)) if losses.size else math.nan
     eq = None if equity is None else _returns(equity)
     held = None if holding_days is None else _returns(holding_days)
+    n_sessions = int(_returns(returns).size)
+    sharpe = sharpe_ratio(returns)
+    se = sharpe_ratio_standard_error(returns)
+    short = []
+    if n_sessions < MIN_MEANINGFUL_SESSIONS:
+        short.append(f"{n_sessions} sessions < {MIN_MEANINGFUL_SESSIONS}")
+    if pnl.size < MIN_MEANINGFUL_TRADES:
+        short.append(f"{pnl.size} closed trades < {MIN_MEANINGFUL_TRADES}")
     return {
         "total_return": total_return(returns),
         "cagr": cagr(returns),
@@ -255,4 +300,13 @@ def summarize(
         "avg_trade_pnl_usd": avg_trade_pnl_usd(pnl),
         "total_commission_usd": commissions_usd,
         "total_slippage_usd": slippage_usd,
+        "n_sessions": n_sessions,
+        "n_closed_trades": int(pnl.size),
+        "n_open_trades": int(n_open_trades),
+        "sharpe_ratio_se": se,
+        "sharpe_ratio_ci_low": sharpe - 1.96 * se,
+        "sharpe_ratio_ci_high": sharpe + 1.96 * se,
+        "stale_mark_share": stale_mark_share,
+        "is_meaningful": not short,
+        "sample_note": ("not meaningful: " + ", ".join(short)) if short else None,
     }

@@ -35,6 +35,7 @@ CHAIN_COLUMNS: tuple[str, ...] = (
     "theta",
     "vega",
     "is_stale_quote",
+    "quoted_at",
 )
 
 #: ``marts.fct_underlying_daily``: raw (unadjusted) open and close; expiry settlement.
@@ -58,15 +59,25 @@ SELECTOR_COLUMNS: tuple[str, ...] = (
 # --- outputs (backtest.*) -------------------------------------------------------------------------
 
 EXIT_REASONS: tuple[str, ...] = (
+    "early_assignment",
     "take_profit",
     "stop_loss",
     "holding_period",
     "exit_dte",
     "signal",
     "expiration",
-    "end_of_data",
+    "open",
 )
-EXIT_KINDS: tuple[str, ...] = ("traded", "settled", "exercised", "assigned", "expired_worthless")
+EXIT_KINDS: tuple[str, ...] = (
+    "traded",
+    "settled",
+    "exercised",
+    "assigned",
+    "expired_worthless",
+    "abandoned",
+    "delivered",
+)
+TRADE_STATUSES: tuple[str, ...] = ("closed", "open")
 
 RUNS_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
@@ -79,6 +90,7 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "data_fingerprint": pl.String(),
     "first_date": pl.Date(),
     "last_date": pl.Date(),
+    "approximations": pl.String(),
 }
 
 #: One row per position (a trade of ``lots`` units of every leg).
@@ -89,6 +101,8 @@ TRADES_SCHEMA: dict[str, pl.DataType] = {
     "underlying_symbol": pl.String(),
     "expiration": pl.Date(),
     "lots": pl.Int64(),
+    "status": pl.String(),
+    "signal_date": pl.Date(),
     "entry_date": pl.Date(),
     "exit_date": pl.Date(),
     "holding_days_actual": pl.Int64(),
@@ -100,9 +114,11 @@ TRADES_SCHEMA: dict[str, pl.DataType] = {
     "entry_value": pl.Float64(),
     "exit_value": pl.Float64(),
     "max_loss_usd": pl.Float64(),
+    "margin_rule": pl.String(),
     "capital_at_risk_usd": pl.Float64(),
     "commission_usd": pl.Float64(),
     "slippage_usd": pl.Float64(),
+    "dividends_usd": pl.Float64(),
     "pnl_usd": pl.Float64(),
     "trade_return": pl.Float64(),
 }
@@ -180,8 +196,26 @@ METRICS_SCHEMA: dict[str, pl.DataType] = {
     "avg_trade_pnl_usd": pl.Float64(),
     "total_commission_usd": pl.Float64(),
     "total_slippage_usd": pl.Float64(),
+    "n_sessions": pl.Int64(),
+    "n_closed_trades": pl.Int64(),
+    "n_open_trades": pl.Int64(),
+    "sharpe_ratio_se": pl.Float64(),
+    "sharpe_ratio_ci_low": pl.Float64(),
+    "sharpe_ratio_ci_high": pl.Float64(),
+    "stale_mark_share": pl.Float64(),
+    "is_meaningful": pl.Boolean(),
+    "sample_note": pl.String(),
     "first_date": pl.Date(),
     "last_date": pl.Date(),
+}
+
+#: One row per scheduled entry that opened nothing, with the reason (engine.entries.SKIP_REASONS).
+SKIPPED_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(),
+    "quote_date": pl.Date(),
+    "candidate_no": pl.Int64(),
+    "reason": pl.String(),
+    "detail": pl.String(),
 }
 
 #: Output table name in schema ``backtest`` -> column schema -> primary key.
@@ -192,6 +226,7 @@ OUTPUT_TABLES: dict[str, tuple[dict[str, pl.DataType], tuple[str, ...]]] = {
     "positions_daily": (POSITIONS_SCHEMA, ("run_id", "trade_id", "quote_date")),
     "equity_daily": (EQUITY_SCHEMA, ("run_id", "quote_date")),
     "metrics": (METRICS_SCHEMA, ("run_id",)),
+    "skipped_entries": (SKIPPED_SCHEMA, ("run_id", "quote_date", "candidate_no")),
 }
 
 

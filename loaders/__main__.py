@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from loaders.landing import LoadReport, land_vendor_files
-from loaders.vendor import FORMATS
+from loaders.vendor import CLOSE, FORMATS
 from warehouse.paths import WarehousePaths
 from warehouse.pipeline import PipelineBusyError, pipeline_lock
 
@@ -103,17 +103,31 @@ def build_parser(paths: WarehousePaths) -> argparse.ArgumentParser:
         action="store_true",
         help="yfinance: bars and corporate actions only, no option-chain snapshot",
     )
-    sub.add_parser("formats", help="list the vendor layouts this loader reads and their folders")
+    sub.add_parser(
+        "formats",
+        help="list the vendor layouts this loader reads, their folders and, for option quotes, "
+        "the time of day the quotes were taken (quoted_at)",
+    )
     return parser
+
+
+def _quote_time_label(quote_time: str) -> str:
+    if quote_time == CLOSE:
+        return "quoted at the close (16:00 ET, 13:00 on half days)"
+    return f"quoted at {quote_time} ET"
 
 
 def _print_formats() -> None:
     for fmt in FORMATS:
         print(f"{fmt.source:<26} -> raw/{fmt.vendor}/{fmt.entity}/")
         for pattern in fmt.patterns:
-            print(f"{'':<29}{pattern}")
+            quote_time = fmt.quote_time_of(pattern)
+            label = f"  [{_quote_time_label(quote_time)}]" if quote_time else ""
+            print(f"{'':<29}{pattern}{label}")
         if fmt.notes:
             print(f"{'':<29}({fmt.notes})")
+    print(f"{'yfinance':<26} -> raw/yfinance/{{equity_bars,corporate_actions,option_quotes}}/")
+    print(f"{'':<29}live fetch (load --source yfinance)  [quoted at the snapshot's own instant]")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,7 +59,8 @@ from loaders.vendor import (
 )
 
 #: Bump when a parser or a rule changes what lands: every file is then landed again.
-LOADER_VERSION = "2"
+#: 3: every option quote carries ``quoted_at`` (its layout's quote time, loaders/vendor.py).
+LOADER_VERSION = "3"
 
 MANIFEST: dict[str, pl.DataType] = {
     "load_id": pl.String(),
@@ -594,8 +595,12 @@ def parse_batches(
 
 
 def _known_batches(raw_dir: Path) -> dict[tuple[str, str], str]:
-    """(source, source_file) -> source_sha256 of the landed, current batches."""
-    manifest = read_manifest(raw_dir).filter(pl.col("superseded_by").is_null())
+    """(source, source_file) -> source_sha256 of the landed, current batches of this loader
+    version: a batch an earlier version landed is parsed again (new load id) and supersedes
+    the old one, as :data:`LOADER_VERSION` promises."""
+    manifest = read_manifest(raw_dir).filter(
+        pl.col("superseded_by").is_null() & (pl.col("loader_version") == LOADER_VERSION)
+    )
     return {
         (r["source"], r["source_file"]): r["source_sha256"]
         for r in manifest.iter_rows(named=True)

@@ -17,8 +17,9 @@ LINEAGE: dict[str, pl.DataType] = {
 }
 
 #: One row per contract per quote (per quote_date for end-of-day files; per snapshot for
-#: intraday layouts, which set ``quoted_at``). Vols are decimal fractions (0.12 = 12 %); greeks
-#: are as the vendor delivers them (null where it gives none).
+#: live snapshots). ``quoted_at`` is never null: the layout's quote time (``VendorFormat.
+#: quote_time``: 15:45 ET, or the close) or the live snapshot's instant. Vols are decimal
+#: fractions (0.12 = 12 %); greeks are as the vendor delivers them (null where it gives none).
 OPTION_QUOTES: dict[str, pl.DataType] = {
     "underlying_symbol": pl.String(),
     "underlying_price": pl.Float64(),
@@ -33,7 +34,7 @@ OPTION_QUOTES: dict[str, pl.DataType] = {
     "option_type": pl.String(),  # 'call' | 'put'
     "expiration": pl.Date(),
     "quote_date": pl.Date(),  # exchange-local date
-    "quoted_at": pl.Datetime("us", "UTC"),  # snapshot time; null for end-of-day files
+    "quoted_at": pl.Datetime("us", "UTC"),  # when the quote was taken (UTC), never null
     "strike": pl.Float64(),
     "last": pl.Float64(),
     "bid": pl.Float64(),
@@ -112,6 +113,22 @@ RATES: dict[str, pl.DataType] = {
     **LINEAGE,
 }
 
+#: One row per index per month of Cboe's exercise settlement values, in index points, as Cboe
+#: publishes their history: blocks headed ``<Month YYYY> Settlement Values`` of
+#: ``<index> (<symbol>),<value>`` lines. ``S&P 500 (SET)`` is the Special Opening Quotation (SOQ)
+#: that settles the AM-settled SPX monthlies. The file names the month, not the day: the
+#: settlement day (the month's standard expiration; a Wednesday for the VIX's ``VRO``) is derived
+#: downstream (marts.fct_settlement_values).
+SETTLEMENT_VALUES: dict[str, pl.DataType] = {
+    "settlement_month": pl.Date(),  # first day of the block's month
+    "index_label": pl.String(),  # as delivered, less a trailing ':' ("S&P 500 (SET)")
+    "index_name": pl.String(),  # the label less its symbol ("S&P 500")
+    "settlement_symbol": pl.String(),  # Cboe's symbol ("SET"); null if the label has none
+    "settlement_value": pl.Float64(),  # index points
+    "has_vendor_footnote": pl.Boolean(),  # the value carried Cboe's '*' footnote mark
+    **LINEAGE,
+}
+
 #: Rows that failed parsing or a validation rule, with the rule; the row is kept as JSON text.
 #: The same layout holds warnings (rows that landed but broke a warning-severity rule).
 REJECTS: dict[str, pl.DataType] = {
@@ -133,6 +150,7 @@ ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "corporate_actions": CORPORATE_ACTIONS,
     "volatility_indices": VOLATILITY_INDICES,
     "rates": RATES,
+    "settlement_values": SETTLEMENT_VALUES,
 }
 
 #: Columns that identify a row of each entity (unique within and across landed batches).
@@ -144,4 +162,5 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "corporate_actions": ("source", "symbol", "ex_date", "action_type"),
     "volatility_indices": ("source", "index_symbol", "date"),
     "rates": ("source", "series_id", "date"),
+    "settlement_values": ("source", "settlement_month", "index_label"),
 }

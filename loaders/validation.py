@@ -57,6 +57,7 @@ def _suite_specs(entity: str) -> list[Any]:
                     "contract_symbol",
                     "option_root",
                     "quote_date",
+                    "quoted_at",
                     "expiration",
                     "option_type",
                     "strike",
@@ -163,6 +164,17 @@ def _suite_specs(entity: str) -> list[Any]:
             e.ExpectColumnValuesToNotBeNull(column="date"),
             # Percent; negative T10Y2Y spreads are real, a yield of +-100 % is not.
             e.ExpectColumnValuesToBeBetween(column="value_pct", min_value=-100, max_value=100),
+            unique,
+        ]
+    if entity == "settlement_values":
+        return [
+            # A line before any "<Month YYYY> Settlement Values" header has no month.
+            e.ExpectColumnValuesToNotBeNull(column="settlement_month"),
+            e.ExpectColumnValuesToNotBeNull(column="index_label"),
+            e.ExpectColumnValuesToNotBeNull(column="settlement_value"),
+            e.ExpectColumnValuesToBeBetween(
+                column="settlement_value", min_value=0, strict_min=True
+            ),
             unique,
         ]
     raise KeyError(

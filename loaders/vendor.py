@@ -14,13 +14,14 @@ the OCC symbol is rebuilt from the row's own terms, and the contract terms come 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from loaders import contracts, schemas
+from loaders import calendar, contracts, schemas
 from loaders.schemas import ENTITY_SCHEMAS
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "VendorFormat",
     "complete_option_quotes",
     "parse_file",
+    "quoted_at_expr",
 ]
 
 
@@ -39,6 +41,14 @@ class VendorFileError(ValueError):
 
 #: What a file name contributes: canonical column -> value (a ticker, an option root).
 FileConstants = Callable[[Path, list[str]], dict[str, object]]
+
+#: Exchange time zone of every quote time below (DST-aware: 15:45 is 19:45 UTC in summer,
+#: 20:45 UTC in winter).
+EXCHANGE_TZ = "America/New_York"
+#: A quote time that is the session's close: 16:00, or 13:00 on a scheduled NYSE half day.
+CLOSE = "close"
+CLOSE_MINUTES, EARLY_CLOSE_MINUTES = 16 * 60, 13 * 60
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,26 @@ class VendorFormat:
         the file wins.
     header
         False for header-less layouts, whose columns are then named ``columns``' keys in order.
+    quote_time
+        Option quotes only (required there): when the layout's quotes were taken, New York
+        local time, which sets every row's ``quoted_at`` (UTC): ``"HH:MM"`` by the clock (a
+        fixed-time snapshot, e.g. ``"15:45"``), or ``"close"``: the session's close, 16:00 ET,
+        13:00 ET on the NYSE's scheduled half days (:func:`loaders.calendar.session_rows`).
+    quote_time_by_pattern
+        A different quote time for the files of one of ``patterns`` (a file of the same layout
+        from another publisher).
+    reshape
+        For layouts that are not one row per line (Cboe's settlement-value history: month
+        header lines, then one line per index): text frame -> text frame, applied after the
+        rename, with the lineage columns (``source_line`` of each kept line) already set; it
+        returns canonical column names, still as text, and drops the structural lines.
+
+    Raises
+    ------
+    ValueError
+        On construction: an option-quote layout without a quote time, a quote time on another
+        entity, a quote time that is neither ``"HH:MM"`` nor ``"close"``, or a
+        ``quote_time_by_pattern`` key that is not one of ``patterns``.
     """
 
     source: str
@@ -80,10 +110,47 @@ class VendorFormat:
     constants: FileConstants | None = None
     header: bool = True
     notes: str = field(default="", compare=False)
+    quote_time: str | None = None
+    quote_time_by_pattern: dict[str, str] = field(default_factory=dict)
+    reshape: Callable[[pl.DataFrame], pl.DataFrame] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        times = [self.quote_time, *self.quote_time_by_pattern.values()]
+        if self.entity != "option_quotes":
+            if any(t is not None for t in times):
+                raise ValueError(
+                    f"layout {self.source!r}: quote_time is for option quotes, not {self.entity!r}"
+                )
+            return
+        if self.quote_time is None:
+            raise ValueError(
+                f"layout {self.source!r}: option quotes need a quote_time ('HH:MM' New York "
+                "time, or 'close')"
+            )
+        for time in times:
+            if time != CLOSE and not (isinstance(time, str) and _CLOCK_TIME.match(time)):
+                raise ValueError(
+                    f"layout {self.source!r}: quote_time must be 'HH:MM' (New York time) or "
+                    f"{CLOSE!r}, got {time!r}"
+                )
+        unknown = [p for p in self.quote_time_by_pattern if p not in self.patterns]
+        if unknown:
+            raise ValueError(
+                f"layout {self.source!r}: quote_time_by_pattern keys {unknown} are not among "
+                f"its patterns {list(self.patterns)}"
+            )
 
     def claims(self, relative_path: str) -> bool:
         """Whether a path relative to the vendor directory belongs to this layout."""
         return any(_glob_match(relative_path, p) for p in self.patterns)
+
+    def quote_time_of(self, relative_path: str) -> str | None:
+        """Quote time of a file of this layout: its pattern's, else the layout's (None for
+        layouts of other entities)."""
+        for pattern, time in self.quote_time_by_pattern.items():
+            if _glob_match(relative_path, pattern) or relative_path == pattern:
+                return time
+        return self.quote_time
 
 
 def _glob_match(relative_path: str, pattern: str) -> bool:
@@ -140,6 +207,97 @@ _YAHOO_OHLCV = {
 }
 _L2_OPTIONAL = frozenset({"exchange", "last", "net", "theta", "vega", "optionalias"})
 
+_MONTH_NUMBERS = {
+    name: f"{number:02d}"
+    for number, name in enumerate(
+        (
+            "january", "february", "march", "april", "may", "june", "july", "august",
+            "september", "october", "november", "december",
+        ),
+        start=1,
+    )
+}  # fmt: skip
+_SETTLEMENT_MONTH_HEADER = r"(?i)^([a-z]+)\s+(\d{4})\s+settlement values$"
+_SETTLEMENT_SYMBOL = r"\(([A-Z0-9]+)\)$"
+
+
+def _settlement_value_blocks(text: pl.DataFrame) -> pl.DataFrame:
+    """Cboe's exercise settlement-value history, as text, to one row per index per month.
+
+    The file is two comma-separated fields per line, in blocks: ``<Month YYYY> Settlement
+    Values,`` (the month), from 2020 an ``INDEX,SETTLEMENT VALUE`` line, then one
+    ``<index name> (<symbol>),<value>`` line per index (before 2003 the label ends in ``:``, and
+    a value may carry a leading ``*`` footnote mark). Month and column-header lines and blank
+    lines are dropped; every index line takes the month of the block above it (none before the
+    first block: rejected downstream as a null ``settlement_month``). A month header that does
+    not name a month keeps its text, so its block's rows are rejected as
+    ``unparseable:settlement_month``.
+
+    Input has the text columns ``index_label`` and ``settlement_value`` plus lineage; output
+    has ``settlement_month`` (ISO ``YYYY-MM-01``), ``index_label``, ``index_name``,
+    ``settlement_symbol``, ``settlement_value``, ``has_vendor_footnote`` (text) and the lineage.
+
+    Examples
+    --------
+    >>> lines = pl.DataFrame({
+    ...     "index_label": ["July 2019 Settlement Values", "S&P 500 (SET)", "Dow Jones (DJS):"],
+    ...     "settlement_value": [None, "3008.06", "*273.22"],
+    ...     "source_line": [1, 2, 3],
+    ... })
+    >>> _settlement_value_blocks(lines).select(
+    ...     "settlement_month", "settlement_symbol", "settlement_value", "has_vendor_footnote"
+    ... ).rows()
+    [('2019-07-01', 'SET', '3008.06', 'false'), ('2019-07-01', 'DJS', '273.22', 'true')]
+    """
+    label = pl.col("index_label").str.strip_chars()
+    value = pl.col("settlement_value").str.strip_chars()
+    month_name = label.str.extract(_SETTLEMENT_MONTH_HEADER, 1)
+    month_number = month_name.str.to_lowercase().replace_strict(
+        _MONTH_NUMBERS, default=None, return_dtype=pl.String
+    )
+    is_month_header = month_name.is_not_null() & (value.is_null() | (value == ""))
+    is_column_header = (label.str.to_uppercase() == "INDEX") & (
+        value.str.to_uppercase() == "SETTLEMENT VALUE"
+    )
+    is_blank = (label.is_null() | (label == "")) & (value.is_null() | (value == ""))
+    index_label = label.str.strip_suffix(":").str.strip_chars()
+    lineage = [c for c in schemas.LINEAGE if c in text.columns]
+    return (
+        text.with_columns(
+            pl.when(is_month_header)
+            .then(
+                pl.coalesce(
+                    pl.concat_str(
+                        label.str.extract(_SETTLEMENT_MONTH_HEADER, 2),
+                        month_number,
+                        pl.lit("01"),
+                        separator="-",
+                    ),
+                    label,
+                )
+            )
+            .forward_fill()
+            .alias("settlement_month"),
+            is_month_header.alias("_is_month_header"),
+            (is_column_header | is_blank).alias("_is_other"),
+        )
+        .filter(~pl.col("_is_month_header") & ~pl.col("_is_other"))
+        .select(
+            "settlement_month",
+            index_label.alias("index_label"),
+            index_label.str.replace(r"\s*" + _SETTLEMENT_SYMBOL, "").alias("index_name"),
+            index_label.str.extract(_SETTLEMENT_SYMBOL, 1).alias("settlement_symbol"),
+            value.str.strip_prefix("*").str.strip_chars().alias("settlement_value"),
+            pl.when(value.is_not_null())
+            .then(
+                pl.when(value.str.starts_with("*")).then(pl.lit("true")).otherwise(pl.lit("false"))
+            )
+            .alias("has_vendor_footnote"),
+            *lineage,
+        )
+    )
+
+
 FORMATS: tuple[VendorFormat, ...] = (
     VendorFormat(
         source="cboe_eod_chain",
@@ -172,7 +330,15 @@ FORMATS: tuple[VendorFormat, ...] = (
         },
         optional=_L2_OPTIONAL,
         date_formats=("%m/%d/%Y", "%Y-%m-%d"),
-        notes="CBOE end-of-day 'L2' layout (HistoricalOptionData); SPX 2019 and SPY 2021 samples",
+        # The "end-of-day" L2 chain is a 15:45 ET snapshot by the clock: on 2019-06-26 every SPXW
+        # quote equals the DataShop 15:45 file's and underlying_last is off the official close
+        # by up to 0.79 %; on the 2019-07-03 half day (13:00 close) it is the close, the
+        # snapshot coming after it. The SPY 2021 file (another publisher) is the close:
+        # underlying_last equals SPY's raw close on all 61 days the QuantConnect bars cover.
+        quote_time="15:45",
+        quote_time_by_pattern={"options/spy_2021_top20.csv.gz": CLOSE},
+        notes="CBOE end-of-day 'L2' layout (HistoricalOptionData); SPX 2019 and SPY 2021 samples; "
+        "quoted at 15:45 ET (a snapshot before the close), the SPY 2021 file at the close",
     ),
     VendorFormat(
         source="cboe_datashop_1545",
@@ -197,6 +363,7 @@ FORMATS: tuple[VendorFormat, ...] = (
         },
         optional=frozenset({"underlying_symbol", "root"}),
         constants=_root_from_file_name,
+        quote_time="15:45",
         notes="CBOE DataShop option quotes at 15:45 ET; the root comes from the file name "
         "(<root>_...) when the export has no root column",
     ),
@@ -227,7 +394,9 @@ FORMATS: tuple[VendorFormat, ...] = (
             "rho": "rho",
         },
         date_formats=("%m/%d/%Y", "%Y-%m-%d"),
-        notes="iVolatility end-of-day options with vendor IV and greeks; padded OSI symbols",
+        quote_time=CLOSE,
+        notes="iVolatility end-of-day options with vendor IV and greeks; padded OSI symbols; "
+        "quoted at the close (16:00 ET, 13:00 on half days)",
     ),
     VendorFormat(
         source="yahoo_index_close",
@@ -318,6 +487,17 @@ FORMATS: tuple[VendorFormat, ...] = (
         columns={"observation_date": "date"},
         constants=_series_from_stem("series_id", ""),
     ),
+    VendorFormat(
+        source="cboe_settlement_values",
+        vendor="cboe",
+        entity="settlement_values",
+        patterns=("settlement/cboe/*.csv*", "settlement/cboe_settlement_values*.csv*"),
+        columns={"label": "index_label", "value": "settlement_value"},
+        header=False,
+        reshape=_settlement_value_blocks,
+        notes="Cboe exercise settlement values, monthly history ('<Month YYYY> Settlement "
+        "Values' blocks; S&P 500 (SET) is the SOQ of AM-settled SPX monthlies)",
+    ),
 )
 
 #: Files in a vendor directory that are documentation, not data.
@@ -338,7 +518,13 @@ def _read_text_frame(fmt: VendorFormat, path: Path, rel: str) -> pl.DataFrame:
             has_header=False,
             new_columns=list(fmt.columns),
         )
-    except (pl.exceptions.NoDataError, pl.exceptions.ComputeError, OSError, EOFError) as exc:
+    except (
+        pl.exceptions.NoDataError,
+        pl.exceptions.ComputeError,
+        pl.exceptions.SchemaError,  # a header-less file with more fields on a line
+        OSError,
+        EOFError,
+    ) as exc:
         raise VendorFileError(f"{rel}: cannot read as CSV: {exc}") from exc
 
 
@@ -399,6 +585,8 @@ def parse_file(
         pl.lit(rel).alias("source_file"),
         (pl.int_range(pl.len(), dtype=pl.Int64) + (2 if fmt.header else 1)).alias("source_line"),
     )
+    if fmt.reshape is not None:
+        text = fmt.reshape(text)
     if "option_type" in text.columns:
         option_type = pl.col("option_type").str.strip_chars().str.to_lowercase()
         text = text.with_columns(
@@ -443,7 +631,7 @@ def parse_file(
     )["rule"]
     bad = rule.is_not_null()
     if fmt.entity == "option_quotes":
-        typed = complete_option_quotes(typed)
+        typed = complete_option_quotes(typed, quote_time=fmt.quote_time_of(rel))
     if not bad.any():
         return typed, empty_rejects()
     rejects = text.filter(bad).select(
@@ -482,21 +670,75 @@ def _cast(column: str, dtype: pl.DataType, present: list[str], fmt: VendorFormat
     return pl.col(column)
 
 
-_DATASHOP_QUOTE_TIME = "15:45"
+def quoted_at_expr(quotes: pl.DataFrame, quote_time: str) -> pl.Expr:
+    """The instant (UTC) of a quote taken at ``quote_time`` New York time on its ``quote_date``.
+
+    Parameters
+    ----------
+    quotes
+        Frame with a ``quote_date`` (Date, exchange-local) column; only its date range is read,
+        to find the half days when ``quote_time`` is ``"close"``.
+    quote_time
+        ``"HH:MM"`` by the clock, or ``"close"``: 16:00, 13:00 on the NYSE's scheduled half days.
+
+    Returns
+    -------
+    polars.Expr
+        ``Datetime("us", "UTC")``: the New York wall time converted with that day's offset
+        (DST-aware: 15:45 is 19:45 UTC under EDT, 20:45 UTC under EST); null where
+        ``quote_date`` is null.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> days = pl.DataFrame({"quote_date": [dt.date(2011, 1, 3), dt.date(2019, 7, 3)]})
+    >>> def utc(quote_time):
+    ...     at = quoted_at_expr(days, quote_time).dt.strftime("%Y-%m-%d %H:%M")
+    ...     return days.select(at.alias("quoted_at"))["quoted_at"].to_list()
+    >>> utc("15:45")  # EST in January, EDT in July
+    ['2011-01-03 20:45', '2019-07-03 19:45']
+    >>> utc("close")  # 2019-07-03 is a half day: 13:00 ET
+    ['2011-01-03 21:00', '2019-07-03 17:00']
+    """
+    if quote_time == CLOSE:
+        dates = quotes["quote_date"].drop_nulls()
+        early = (
+            [day for day, is_early in calendar.session_rows(dates.min(), dates.max()) if is_early]
+            if len(dates)
+            else []
+        )
+        minutes = (
+            pl.when(pl.col("quote_date").is_in(early))
+            .then(EARLY_CLOSE_MINUTES)
+            .otherwise(CLOSE_MINUTES)
+        )
+    else:
+        clock = _CLOCK_TIME.match(quote_time)
+        if clock is None:
+            raise ValueError(f"quote_time must be 'HH:MM' or {CLOSE!r}, got {quote_time!r}")
+        minutes = pl.lit(int(clock[1]) * 60 + int(clock[2]))
+    return (
+        (pl.col("quote_date").cast(pl.Datetime("us")) + pl.duration(minutes=minutes))
+        .dt.replace_time_zone(EXCHANGE_TZ, non_existent="raise", ambiguous="raise")
+        .dt.convert_time_zone("UTC")
+    )
 
 
-def complete_option_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
+def complete_option_quotes(quotes: pl.DataFrame, *, quote_time: str | None = None) -> pl.DataFrame:
     """Fill the derived canonical columns of option quotes, whatever the layout.
 
     - ``option_root`` from the vendor's OCC symbol when the file has no root column;
     - ``underlying_symbol`` from the root's contract terms when the file has none (DataShop);
     - ``underlying_price`` as the mid of the underlying's bid and ask when only those are given;
-    - ``quoted_at`` 15:45 America/New_York for DataShop's 15:45 snapshot (DST-aware, UTC);
+    - ``quoted_at``, where the row has none, from the layout's ``quote_time`` (New York time on
+      ``quote_date``, DST-aware, in UTC; :func:`quoted_at_expr`); live snapshots bring their own;
     - ``contract_symbol``: the vendor's OCC symbol unpadded, or, where the vendor gives none (or
       one that does not parse), the OCC symbol built from root, expiration, type and strike;
     - contract terms from ``loaders/contract_specs.yaml``.
 
     Input and output have :data:`loaders.schemas.OPTION_QUOTES`' columns; rows keep their order.
+    ``quote_time`` is :attr:`VendorFormat.quote_time` (``"HH:MM"`` or ``"close"``); None keeps
+    ``quoted_at`` as given.
     """
     occ = contracts.parse_occ(pl.col("vendor_symbol"))
     _, roots = contracts.load_specs()
@@ -512,14 +754,11 @@ def complete_option_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce(
             pl.col("underlying_price"), (pl.col("underlying_bid") + pl.col("underlying_ask")) / 2
         ).alias("underlying_price"),
-        pl.when(pl.col("source") == "cboe_datashop_1545")
-        .then(
-            (pl.col("quote_date").cast(pl.Datetime("us")) + pl.duration(hours=15, minutes=45))
-            .dt.replace_time_zone("America/New_York")
-            .dt.convert_time_zone("UTC")
-        )
-        .otherwise(pl.col("quoted_at"))
-        .alias("quoted_at"),
+        (
+            pl.coalesce(pl.col("quoted_at"), quoted_at_expr(quotes, quote_time))
+            if quote_time is not None
+            else pl.col("quoted_at")
+        ).alias("quoted_at"),
         # The vendor's own OCC symbol, unpadded, when it parses (it carries the legacy Saturday
         # expiration of pre-2015 monthlies); else the symbol built from the row's terms.
         pl.coalesce(

@@ -27,7 +27,12 @@ def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
         "cboe/option_quotes: 57 files (57 new, 0 unchanged), 786,992 rows in, 786,975 landed, "
         "17 rejected" in out["load"]
     )
-    assert "landed 1,007,634 rows in 92 new batch(es), rejected 18" in out["load"]
+    # ... and Cboe's settlement values of 2018-2019: 428 index lines in 24 monthly blocks
+    assert (
+        "cboe/settlement_values: 1 files (1 new, 0 unchanged), 428 rows in, 428 landed, "
+        "0 rejected" in out["load"]
+    )
+    assert "landed 1,008,062 rows in 93 new batch(es), rejected 18" in out["load"]
 
 
 def test_dbt_build_is_green_and_docs_generate(pipeline: tuple[Path, dict, dict]) -> None:
@@ -60,7 +65,7 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
             "select (select count(*) from staging.stg_landing__batches), "
             "(select count(*) from staging.stg_landing__rejects)"
         ).fetchall()[0]
-        assert (batches, rejects) == (92, 18)
+        assert (batches, rejects) == (93, 18)
         # A hand-checked quote: first line of SPX_20190425.csv.gz, bid 2109.9 / ask 2128.2.
         mid, dte = con.sql(
             "select mid, dte from marts.fct_option_quotes_daily "

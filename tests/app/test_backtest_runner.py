@@ -21,7 +21,7 @@ import pytest
 
 from app import backtest_runner as runner
 from app.db import db_version
-from engine.backtest import _empty_result
+from engine.backtest import empty_result
 from engine.config import ConfigError, load_config
 from tests.app.conftest import pipeline_elsewhere
 from warehouse.paths import WarehousePaths
@@ -166,9 +166,7 @@ def _outcome(published: Path, *, take_profit_pct: float | None = 25.0) -> runner
     cfg = runner.build_config(
         dataclasses.replace(runner.default_form_values(), take_profit_pct=take_profit_pct)
     )
-    result = _empty_result(
-        cfg, cfg.exits, {"calendar": pl.DataFrame({"quote_date": SYNTHETIC_DAYS})}
-    )
+    result = empty_result(cfg, pl.DataFrame({"quote_date": SYNTHETIC_DAYS}))
     return runner.RunOutcome(cfg, result, db_version(published), {})
 
 

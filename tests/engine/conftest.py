@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -38,6 +39,7 @@ CHAIN_SCHEMA = {
     "theta": pl.Float64,
     "vega": pl.Float64,
     "is_stale_quote": pl.Boolean,
+    "quoted_at": pl.Datetime("us", "UTC"),
 }
 UNDERLYING_SCHEMA = {"trade_date": pl.Date, "open": pl.Float64, "close": pl.Float64}
 
@@ -85,6 +87,8 @@ class Chain:
             "theta": -0.05,
             "vega": 0.1,
             "is_stale_quote": stale,
+            # the Cboe end-of-day snapshot's time, 15:45 New York (EST in these January dates)
+            "quoted_at": _quote_time(quote_date),
         }
 
     @staticmethod
@@ -121,6 +125,12 @@ class Chain:
                 schema=UNDERLYING_SCHEMA,
             ),
         }
+
+
+def _quote_time(day: dt.date) -> dt.datetime:
+    """15:45 America/New_York on ``day``, in UTC."""
+    local = dt.datetime.combine(day, dt.time(15, 45), tzinfo=ZoneInfo("America/New_York"))
+    return local.astimezone(dt.UTC)
 
 
 def _ncdf(x: float) -> float:

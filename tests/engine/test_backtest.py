@@ -17,7 +17,7 @@ from engine.strategies import load_catalogue
 from .conftest import Chain, bs_chain, make_config
 
 D = dt.date
-D1, D2, D3 = D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4)
+D1, D2, D3, D4 = D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4), D(2024, 1, 5)
 EXP = D(2024, 2, 2)
 
 
@@ -26,8 +26,9 @@ def test_straddle_round_trip_hand_computed():
     # 2 lots, fills at mid +/- 100 bps, 0.50 per contract per leg, hold 1 day.
     #   entry = (5 + 4) * 1.01 = 9.09 per lot; cash day 1 = 10000 - 9.09*200 - 0.5*2*2 = 8180
     #   marks day 1 = 9 * 200 = 1800 -> equity 9980 (daily return -0.002)
-    #   exit = (6 + 3.5) * 0.99 = 9.405 -> cash day 2 = 8180 + 1881 - 2 = 10059
-    #   pnl = (9.405 - 9.09) * 200 - 4 = 59; capital at risk = the debit, 1818
+    #   exit = 6 * 0.99 = 5.94 is under the call's bid 5.95, so 5.95 (fills stay in the quote);
+    #   put 3.5 * 0.99 = 3.465 -> 9.415; cash day 2 = 8180 + 1883 - 2 = 10061
+    #   pnl = (9.415 - 9.09) * 200 - 4 = 61; capital at risk = the debit, 1818
     quotes = [
         Chain.quote(D1, "call", 100, 5.0, expiration=EXP),
         Chain.quote(D1, "put", 100, 4.0, expiration=EXP),
@@ -52,16 +53,16 @@ def test_straddle_round_trip_hand_computed():
         2,
     )
     assert t["entry_value"] == pytest.approx(9.09)
-    assert t["exit_value"] == pytest.approx(9.405)
+    assert t["exit_value"] == pytest.approx(9.415)
     assert t["commission_usd"] == pytest.approx(4.0)
-    assert t["pnl_usd"] == pytest.approx(59.0)
-    assert t["trade_return"] == pytest.approx(59.0 / 1818.0)
-    assert t["slippage_usd"] == pytest.approx((0.09 + 0.095) * 200)
+    assert t["pnl_usd"] == pytest.approx(61.0)
+    assert t["trade_return"] == pytest.approx(61.0 / 1818.0)
+    assert t["slippage_usd"] == pytest.approx((0.09 + 0.085) * 200)
     eq = res.equity_daily.rows(named=True)
     assert [r["quote_date"] for r in eq] == [D1, D2]
     assert (eq[0]["cash_usd"], eq[0]["positions_value_usd"]) == pytest.approx((8180.0, 1800.0))
     assert eq[0]["daily_return"] == pytest.approx(-0.002)
-    assert eq[1]["equity_usd"] == pytest.approx(10059.0)
+    assert eq[1]["equity_usd"] == pytest.approx(10061.0)
     assert res.legs.height == 2 and set(res.legs["exit_kind"]) == {"traded"}
     assert res.legs["quantity"].to_list() == [2, 2]
 
@@ -81,7 +82,7 @@ def test_vertical_held_to_expiry_settles_at_intrinsic_on_the_pm_close():
     assert (t["exit_reason"], t["exit_type"], t["settlement_method"]) == (
         "expiration",
         "settlement",
-        "intrinsic_pm_close",
+        "intrinsic_pm_official_close",
     )
     assert t["pnl_usd"] == pytest.approx(40.0)
     assert t["max_loss_usd"] == pytest.approx(110.0)
@@ -93,12 +94,13 @@ def test_vertical_held_to_expiry_settles_at_intrinsic_on_the_pm_close():
 @pytest.mark.parametrize(
     ("opens", "price", "method"),
     [
-        ({D2: 103.0}, 3.0, "intrinsic_am_open"),
-        ({}, 1.0, "intrinsic_am_proxy_close"),
+        ({D2: 103.0}, 3.0, "intrinsic_am_index_open"),
+        ({}, 1.0, "intrinsic_am_close_fallback"),
     ],
 )
 def test_am_settlement_uses_the_open_when_the_data_has_it(opens, price, method):
-    # SYNTHETIC SPX (AM-settled) call 100 expiring day 2: open 103 -> 3; no open -> close 101 -> 1
+    # SYNTHETIC SPX (AM-settled) call 100 expiring day 2, no settlement-values frame: open 103
+    # -> 3; no open -> the close 101 -> 1, flagged as a fallback (never silently the close)
     quotes = [
         Chain.quote(D1, "call", 100, 2.0, expiration=D2, root="SPX"),
         Chain.quote(D2, "call", 100, 1.0, expiration=D2, root="SPX"),
@@ -365,17 +367,20 @@ def test_iron_condor_max_loss_is_the_wider_wing_less_the_credit():
     assert t["pnl_usd"] == pytest.approx(120.0)
 
 
-def test_covered_call_holds_stock_marked_at_the_close():
-    # SYNTHETIC: 100 shares at 100 and a short 102 call at 1.50 (delta 0.3); day 2 close 101,
-    # call 1.00, exit after 1 day: stock +1.00 * 100, call +0.50 * 100 -> pnl 150
+def test_covered_call_stock_trades_at_the_quote_time_spot_not_the_close():
+    # SYNTHETIC: 100 shares at the 15:45 spot 100 and a short 102 call at 1.50 (delta 0.3); day 2
+    # spot at 15:45 101 (close 101.40, 15 minutes later, ignored), call 1.00, exit after 1 day:
+    # stock +1.00 * 100, call +0.50 * 100 -> pnl 150. Entry day: the stock is marked at the spot
+    # it was bought at, so the position shows no P&L from nothing (the close, 100.70, would).
     quotes = [
         Chain.quote(D1, "call", 102, 1.5, expiration=EXP, delta=0.3),
-        Chain.quote(D2, "call", 102, 1.0, expiration=EXP, delta=0.3),
+        Chain.quote(D2, "call", 102, 1.0, expiration=EXP, delta=0.3, underlying_price=101.0),
     ]
     cfg = make_config("covered_call", entry={"schedule": "weekly"}, exits={"holding_days": 1})
-    res = run_backtest(**Chain.frames(quotes, closes={D1: 100.0, D2: 101.0}), cfg=cfg)
+    res = run_backtest(**Chain.frames(quotes, closes={D1: 100.7, D2: 101.4}), cfg=cfg)
     t = res.trades.row(0, named=True)
     assert t["pnl_usd"] == pytest.approx(150.0)
+    assert res.positions_daily["unrealized_pnl_usd"][0] == pytest.approx(0.0)
     stock = res.legs.filter(pl.col("leg_type") == "stock").row(0, named=True)
     assert (stock["quantity"], stock["entry_price"], stock["exit_price"]) == (
         100,
@@ -394,12 +399,16 @@ def _two_day_straddle() -> list[dict]:
             (D2, "put", 3.5),
             (D3, "call", 5.5),
             (D3, "put", 3.8),
+            (D4, "call", 6.2),
+            (D4, "put", 3.1),
         )
     ]
 
 
 def test_probability_signal_gates_entries_and_its_reversal_exits():
-    # SYNTHETIC p_up: day 1 0.40 (<= 0.55: enter), day 2 0.90 (signal off: exit day 2)
+    # SYNTHETIC p_up: day 1 0.40 (<= 0.55), known at day 1's 16:00 close: the first quotes after
+    # it are day 2's 15:45 ones, so the entry is day 2 (never day 1's 15:45 quotes, taken before
+    # the forecast existed); day 2 0.90 (signal off) is known for day 3: exit day 3
     forecasts = pl.LazyFrame({"as_of_date": [D1, D2, D3], "p_up": [0.40, 0.90, 0.95]})
     cfg = make_config(
         "long_straddle",
@@ -409,17 +418,18 @@ def test_probability_signal_gates_entries_and_its_reversal_exits():
     res = run_backtest(**Chain.frames(_two_day_straddle()), cfg=cfg, forecasts=forecasts)
     t = res.trades.row(0, named=True)
     assert res.trades.height == 1
-    assert (t["entry_date"], t["exit_date"], t["exit_reason"], t["signal_value"]) == (
-        D1,
-        D2,
-        "signal",
-        0.40,
-    )
+    assert (
+        t["signal_date"],
+        t["entry_date"],
+        t["exit_date"],
+        t["exit_reason"],
+        t["signal_value"],
+    ) == (D1, D2, D3, "signal", 0.40)
 
 
 def test_selector_signal_sizes_half_and_full():
     # SYNTHETIC selector: day 1 picks long_straddle at HALF (4 lots -> 2), day 2 FULL (4 lots),
-    # day 3 another strategy (no entry)
+    # day 3 another strategy (no entry); each fills on the next session's quotes
     selector = pl.LazyFrame(
         {
             "as_of_date": [D1, D2, D3],
@@ -435,7 +445,7 @@ def test_selector_signal_sizes_half_and_full():
         exits={"holding_days": 1},
     )
     trades = run_backtest(**Chain.frames(_two_day_straddle()), cfg=cfg, selector=selector).trades
-    assert trades.select("entry_date", "lots").rows() == [(D1, 2), (D2, 4)]
+    assert trades.select("signal_date", "entry_date", "lots").rows() == [(D1, D2, 2), (D2, D3, 4)]
 
 
 def test_top_k_opens_the_highest_scored_contracts():
@@ -500,13 +510,15 @@ def test_put_ratio_spread_is_margined_as_naked_below_the_short_strike():
     assert t["entry_value"] == pytest.approx(-1.0)
     assert t["pnl_usd"] == pytest.approx(0.0)
     assert t["max_loss_usd"] == pytest.approx(9500.0)
-    # naked, per short put: max(15 % * 100 - 2 OTM, 10 % * 98) + premium 2 = 13 + 2 = 15, x 2
-    assert t["capital_at_risk_usd"] == pytest.approx(3000.0)
+    # Cboe ratio spread: one short 98 put is covered by the long 100 put (a debit put spread:
+    # 3 - 2 = 1.00 paid), the other is naked: max(15 % * 100 - 2 OTM, 10 % * 98) + premium 2 =
+    # 15 -> (1 + 15) * 100 = 1,600 (the old sum of two naked requirements charged 3,000)
+    assert t["capital_at_risk_usd"] == pytest.approx(1600.0)
 
 
 def test_a_probability_signal_turning_off_exits_only_when_asked():
-    # SYNTHETIC: same entry as above, p_up 0.90 on day 2, but exit_on_signal is off: the
-    # position is held its 2 days (exit day 3)
+    # SYNTHETIC: same entry as above (day 2), p_up 0.90 on day 2, but exit_on_signal is off: the
+    # position is held its 2 sessions (exit day 4)
     forecasts = pl.LazyFrame({"as_of_date": [D1, D2, D3], "p_up": [0.40, 0.90, 0.95]})
     cfg = make_config(
         "long_straddle",
@@ -517,7 +529,7 @@ def test_a_probability_signal_turning_off_exits_only_when_asked():
         0, named=True
     )
     assert (t["exit_date"], t["exit_reason"], t["settlement_method"]) == (
-        D3,
+        D4,
         "holding_period",
         "traded",
     )

@@ -24,7 +24,7 @@ underlying_symbol: SPX
 option_roots: [SPXW]
 initial_capital_usd: 10000
 entry:
-  schedule: weekly
+  schedule: daily
   target_dte: 30
   min_dte: 20
   max_dte: 45
@@ -37,14 +37,17 @@ exits:
 
 
 def build_db(path, *, with_predictions: bool = True) -> None:
-    """SYNTHETIC: the straddle of test_straddle_round_trip_hand_computed (5 + 4 -> 6 + 3.5,
-    pnl (9.5 - 9) * 100 = 50 at mid), an SPX contract the SPXW-only run must not read, and
-    predictions of model 'm': a current run (p_up 0.4, enter) and an older one (p_up 0.9)."""
+    """SYNTHETIC: a straddle quoted 5 + 4, 6 + 3.5, 7 + 3 on three sessions, an SPX contract the
+    SPXW-only run must not read, and predictions of model 'm': a current run (p_up 0.4 on day 1:
+    enter on day 2's quotes, the first after day 1's close, at 9.5; exit after 1 session at 10:
+    pnl (10 - 9.5) * 100 = 50 at mid) and an older one (p_up 0.9)."""
     quotes = [
         Chain.quote(D1, "call", 100, 5.0, expiration=EXP),
         Chain.quote(D1, "put", 100, 4.0, expiration=EXP),
         Chain.quote(D2, "call", 100, 6.0, expiration=EXP),
         Chain.quote(D2, "put", 100, 3.5, expiration=EXP),
+        Chain.quote(D3, "call", 100, 7.0, expiration=EXP),
+        Chain.quote(D3, "put", 100, 3.0, expiration=EXP),
         Chain.quote(D1, "call", 100, 1.0, expiration=EXP, root="SPX"),
     ]
     frames = {k: v.collect() for k, v in Chain.frames(quotes).items()}
@@ -120,14 +123,15 @@ def _count(path, table: str) -> int:
 def test_cli_run_writes_every_table_in_one_go(db, config_path, capsys):
     assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "long_straddle SPX run_id=long_straddle-" in out and "1 trades" in out
+    assert "long_straddle SPX run_id=long_straddle-" in out and "1 closed trades" in out
     for table, rows in (
         ("runs", 1),
         ("trades", 1),
         ("legs", 2),
         ("positions_daily", 1),
-        ("equity_daily", 2),
+        ("equity_daily", 3),
         ("metrics", 1),
+        ("skipped_entries", 2),  # day 1: no signal maps to it; day 3: signal off
     ):
         assert _count(db, f"backtest.{table}") == rows, table
     con = duckdb.connect(str(db), read_only=True)
@@ -243,9 +247,13 @@ def test_strategies_lists_the_catalogue(capsys):
 
 def test_a_config_without_a_signal_runs_from_the_cli(db, tmp_path, capsys):
     path = tmp_path / "plain.yaml"
-    path.write_text(CONFIG.replace("  signal: prob_up_at_most\n", "  signal: none\n"))
+    path.write_text(
+        CONFIG.replace("  signal: prob_up_at_most\n", "  signal: none\n").replace(
+            "schedule: daily", "schedule: weekly"
+        )
+    )
     assert main(["run", "--config", str(path), "--db", str(db)]) == 0
-    assert "1 trades" in capsys.readouterr().out
+    assert "1 closed trades" in capsys.readouterr().out
     con = duckdb.connect(str(db), read_only=True)
     try:
         version, fingerprint = con.sql(

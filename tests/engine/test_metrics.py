@@ -114,3 +114,20 @@ def test_calmar_is_cagr_over_max_drawdown():
     r = [0.01, -0.02, 0.03]
     assert m.calmar_ratio(r) == pytest.approx(m.cagr(r) / abs(m.max_drawdown(r)))
     assert math.isnan(m.calmar_ratio([0.01, 0.01]))
+
+
+def test_sharpe_standard_error_is_lo_2002():
+    # SR_p = mean / std of [0.02, 0.0] x 126 = 0.01 / 0.0100 (ddof 1: 0.010020) ~ 0.998;
+    # se = sqrt((1 + SR_p^2 / 2) / 252) * sqrt(252) = sqrt(1 + 0.498) = 1.224
+    r = np.array([0.02, 0.0] * 126)
+    sr_p = r.mean() / r.std(ddof=1)
+    assert m.sharpe_ratio_standard_error(r) == pytest.approx(math.sqrt(1 + sr_p**2 / 2))
+
+
+def test_a_short_sample_is_flagged_not_meaningful():
+    s = m.summarize(np.full(61, 0.001), np.array([10.0] * 9))
+    assert (s["n_sessions"], s["n_closed_trades"], s["is_meaningful"]) == (61, 9, False)
+    assert s["sample_note"] == "not meaningful: 61 sessions < 63, 9 closed trades < 20"
+    long = m.summarize(np.full(252, 0.001) + np.tile([0.001, -0.001], 126), np.ones(25))
+    assert long["is_meaningful"] and long["sample_note"] is None
+    assert long["sharpe_ratio_ci_low"] < long["sharpe_ratio"] < long["sharpe_ratio_ci_high"]

@@ -154,6 +154,33 @@ def test_a_corrected_file_supersedes_its_batch_and_the_old_one_is_kept(tmp_path:
     assert superseded == {old.load_ids[0]: new.load_ids[0], new.load_ids[0]: None}
 
 
+def test_a_new_loader_version_lands_every_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parser change bumps LOADER_VERSION: files an earlier version landed are parsed and
+    landed again (new load ids), and their old batches are superseded, not doubled."""
+    from loaders import landing
+
+    vendor, raw = tmp_path / "vendor", tmp_path / "raw"
+    _chain(vendor, "SPX_20190425.csv.gz", LINES[:1])
+    _vix(vendor)
+    with monkeypatch.context() as patched:
+        patched.setattr(landing, "LOADER_VERSION", "0")
+        first = land_vendor_files(vendor, raw, now=FIXED_NOW)
+    second = land_vendor_files(vendor, raw, now=FIXED_NOW)
+    third = land_vendor_files(vendor, raw, now=FIXED_NOW)
+    assert [sum(r.files_new for r in run) for run in (first, second, third)] == [2, 2, 0]
+    assert sum(r.files_superseded for r in second) == 2
+    manifest = read_manifest(raw)
+    current = manifest.filter(pl.col("superseded_by").is_null())
+    assert current["loader_version"].to_list() == [landing.LOADER_VERSION] * 2
+    old_ids = [i for run in first for i in run.load_ids]
+    assert len(old_ids) == 2
+    assert all(any((raw / "_superseded").rglob(f"{i}.parquet")) for i in old_ids)
+    landed = pl.read_parquet(raw / "cboe" / "option_quotes" / "*.parquet")
+    assert landed.height == 1 and landed["quoted_at"].null_count() == 0
+
+
 def test_a_key_landed_by_another_file_is_rejected_not_doubled(tmp_path: Path) -> None:
     vendor, raw = tmp_path / "vendor", tmp_path / "raw"
     _chain(vendor, "SPX_20190425.csv.gz", LINES[:1])
@@ -288,3 +315,56 @@ def test_the_embedded_chain_lands_every_row_it_reads() -> None:
             ("SPXW", "PM", "european", 565_864),
             ("SPY", "PM", "american", 5_023),
         ]
+
+
+def test_every_landed_option_quote_carries_its_layouts_quote_time() -> None:
+    """Real data: ``quoted_at`` is the layout's quote time in New York on the row's own
+    quote_date, in UTC. The SPX 2019 "end-of-day" chain is a 15:45 snapshot (every day of
+    2019-04-25..07-22 is under EDT, UTC-4: 19:45 UTC), the half day 2019-07-03 included (the
+    snapshot is by the clock); the DataShop file is 15:45 too; iVolatility is the close of
+    January 2011 (16:00 EST, UTC-5: 21:00 UTC); the SPY 2021 file is the close, 13:00 EST
+    (18:00 UTC) on the 2021-11-26 half day."""
+    import tempfile
+
+    only = {"cboe/option_quotes", "ivolatility/option_quotes", "cboe_datashop/option_quotes"}
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp)
+        land_vendor_files(VENDOR, raw, only=only, now=FIXED_NOW)
+        landed = pl.concat(
+            pl.read_parquet(raw / target / "*.parquet") for target in sorted(only)
+        ).with_columns(
+            local=pl.col("quoted_at").dt.convert_time_zone("America/New_York"),
+            utc=pl.col("quoted_at").dt.strftime("%H:%M"),
+        )
+    assert landed["quoted_at"].dtype == pl.Datetime("us", "UTC")
+    assert landed["quoted_at"].null_count() == 0
+    # quoted on its own exchange-local date, always
+    assert (landed["local"].dt.date() == landed["quote_date"]).all()
+
+    spx = landed.filter(pl.col("source_file").str.starts_with("options/spx_2019q2_cboe/"))
+    assert spx.height == 781_952 and spx["quote_date"].n_unique() == 56
+    assert spx["source"].unique().to_list() == ["cboe_eod_chain"]
+    assert spx["local"].dt.strftime("%H:%M").unique().to_list() == ["15:45"]
+    assert spx["utc"].unique().to_list() == ["19:45"]
+    half_day = spx.filter(pl.col("quote_date") == dt.date(2019, 7, 3))
+    assert half_day["quoted_at"].unique().to_list() == [
+        dt.datetime(2019, 7, 3, 19, 45, tzinfo=dt.UTC)
+    ]
+
+    datashop = landed.filter(pl.col("source") == "cboe_datashop_1545")
+    assert datashop.height == 10_384
+    assert datashop["quoted_at"].unique().to_list() == [
+        dt.datetime(2019, 6, 26, 19, 45, tzinfo=dt.UTC)
+    ]
+
+    ivolatility = landed.filter(pl.col("source") == "ivolatility_eod")
+    assert ivolatility.height == 9_832
+    assert ivolatility.group_by("quote_date").agg(pl.col("utc").unique()).sort(
+        "quote_date"
+    ).rows() == [(dt.date(2011, 1, day), ["21:00"]) for day in range(3, 8)]
+
+    spy = landed.filter(pl.col("source_file") == "options/spy_2021_top20.csv.gz")
+    spy_times = dict(spy.group_by("quote_date").agg(pl.col("utc").unique()).rows())
+    assert spy_times[dt.date(2021, 1, 4)] == ["21:00"]  # 16:00 EST
+    assert spy_times[dt.date(2021, 7, 1)] == ["20:00"]  # 16:00 EDT
+    assert spy_times[dt.date(2021, 11, 26)] == ["18:00"]  # half day: 13:00 EST

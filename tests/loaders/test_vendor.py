@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from loaders.schemas import OPTION_QUOTES, RATES, REJECTS, VOLATILITY_INDICES
-from loaders.vendor import FORMATS, VendorFileError, parse_file
+from loaders.vendor import FORMATS, VendorFileError, VendorFormat, parse_file
 from warehouse.paths import REPO_ROOT
 
 VENDOR = REPO_ROOT / "warehouse" / "vendor"
@@ -190,3 +190,46 @@ def test_yfinance_csv_is_marked_adjusted_and_factor_files_have_no_header() -> No
         0.6566606,
         1,
     )
+
+
+def test_each_option_quote_layout_declares_its_quote_time() -> None:
+    quote_times = {
+        f.source: (f.quote_time, f.quote_time_by_pattern)
+        for f in FORMATS
+        if f.entity == "option_quotes"
+    }
+    assert quote_times == {
+        "cboe_eod_chain": ("15:45", {"options/spy_2021_top20.csv.gz": "close"}),
+        "cboe_datashop_1545": ("15:45", {}),
+        "ivolatility_eod": ("close", {}),
+    }
+    assert FMT["cboe_eod_chain"].quote_time_of("options/spx_2019q2_cboe/SPX_20190425.csv.gz") == (
+        "15:45"
+    )
+    assert FMT["cboe_eod_chain"].quote_time_of("options/spy_2021_top20.csv.gz") == "close"
+    assert all(f.quote_time is None for f in FORMATS if f.entity != "option_quotes")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({}, "option quotes need a quote_time"),
+        ({"quote_time": "3:45 pm"}, "quote_time must be 'HH:MM'.*got '3:45 pm'"),
+        ({"quote_time": "24:00"}, "got '24:00'"),
+        (
+            {"quote_time": "15:45", "quote_time_by_pattern": {"other/*.csv": "close"}},
+            r"keys \['other/\*\.csv'\] are not among its patterns",
+        ),
+        ({"quote_time": "15:45", "entity": "equity_bars"}, "quote_time is for option quotes"),
+    ],
+)
+def test_a_layout_with_a_bad_quote_time_is_refused(overrides: dict, message: str) -> None:
+    terms = {
+        "source": "my_chain",
+        "vendor": "mine",
+        "entity": "option_quotes",
+        "patterns": ("options/mine/*.csv",),
+        "columns": {"strike": "strike"},
+    }
+    with pytest.raises(ValueError, match=message):
+        VendorFormat(**{**terms, **overrides})

@@ -49,6 +49,8 @@ def _inputs() -> pl.DataFrame:
         {
             "contract_symbol": [r[0] for r in rows],
             "quote_date": [r[1] for r in rows],
+            # 15:45 EDT, passed through untouched
+            "quoted_at": [dt.datetime.combine(r[1], dt.time(19, 45), tzinfo=dt.UTC) for r in rows],
             "option_type": [r[2] for r in rows],
             "strike": [r[3] for r in rows],
             "mid": [r[4] for r in rows],
@@ -67,6 +69,7 @@ def test_solve_greeks_recovers_the_vol_and_nulls_failures(greeks_model):
     assert out.columns == [
         "contract_symbol",
         "quote_date",
+        "quoted_at",
         "tte_years",
         "risk_free_rate",
         "forward_price",

@@ -100,8 +100,9 @@ regime_forecasts as (
 
 ),
 
--- the forecasts in force at entry: the engine enters at the close of entry_date on the
--- forecast whose as_of_date is that day
+-- the forecasts in force at entry: those of the trade's signal_date (the as_of_date of the
+-- forecast that triggered it; for ungated runs the last session closed before the entry's
+-- quotes). Closed trades only: an open trade's P&L is a mark, not an outcome.
 trades_attributed_to_forecasts as (
 
     select
@@ -124,10 +125,11 @@ trades_attributed_to_forecasts as (
     left join forecast_predictions_in_deciles
         on backtest_runs_matched_to_forecast_runs.forecast_run_id = forecast_predictions_in_deciles.run_id
         and backtest_trades.underlying_symbol = forecast_predictions_in_deciles.underlying_symbol
-        and backtest_trades.entry_date = forecast_predictions_in_deciles.as_of_date
+        and backtest_trades.signal_date = forecast_predictions_in_deciles.as_of_date
     left join regime_forecasts
         on backtest_trades.underlying_symbol = regime_forecasts.underlying_symbol
-        and backtest_trades.entry_date = regime_forecasts.as_of_date
+        and backtest_trades.signal_date = regime_forecasts.as_of_date
+    where backtest_trades.status = 'closed'
 
 ),
 

@@ -5,11 +5,15 @@
         unique_key='quote_date',
     )
 }}
-{#- Time convention (documented in the YAML): quotes are end-of-day marks taken at 16:00 ET;
-    PM-settled contracts settle at 16:00 ET and AM-settled ones at 09:30 ET on the expiration
-    date; calendar time ACT/365. Hours are exchange-local, so DST never enters. -#}
-{%- set quote_hour_et = 16.0 -%}
-{%- set settlement_hour_et = {'AM': 9.5, 'PM': 16.0} -%}
+{#- Time convention (documented in the YAML): time to settlement runs from the instant the quote
+    was taken (quoted_at, UTC, each layout's quote time set at landing) to the settlement
+    instant, calendar time ACT/365. PM-settled contracts settle at the close of the expiration
+    date, 16:00 ET (13:00 ET on a scheduled half day, seed nyse_sessions), AM-settled ones at
+    the 09:30 ET open (Special Opening Quotation). New York wall times become instants with that
+    day's UTC offset, so a span across a DST change counts its real hours. -#}
+{%- set settlement_minutes_et = {'AM': 9 * 60 + 30, 'PM': 16 * 60} -%}
+{%- set early_close_minutes_et = 13 * 60 -%}
+{%- set seconds_per_year = 365 * 24 * 60 * 60 -%}
 {#- FRED constant-maturity tenors in years, knots of the linear interpolation. -#}
 {%- set curve_knots = [
     ('rate_1m', 1.0 / 12.0),
@@ -41,11 +45,18 @@ int_rates_pivoted as (
 
 ),
 
-quotes_with_tte as (
+nyse_sessions as (
+
+    select * from {{ ref('nyse_sessions') }}
+
+),
+
+quotes_with_settlement as (
 
     select
         int_option_quotes_priced.contract_symbol,
         int_option_quotes_priced.quote_date,
+        int_option_quotes_priced.quoted_at,
         int_option_quotes_priced.underlying_symbol,
         int_option_quotes_priced.option_root,
         int_option_quotes_priced.settlement_type,
@@ -58,18 +69,36 @@ quotes_with_tte as (
         int_option_quotes_priced.mid,
         int_option_quotes_priced.underlying_price,
         int_option_quotes_priced.dte::integer as dte,
-        (
-            int_option_quotes_priced.dte
-            + (
-                case int_option_quotes_priced.settlement_type
-                    {%- for settlement_type, hour in settlement_hour_et.items() %}
-                    when '{{ settlement_type }}' then {{ hour }}
+        -- the settlement instant: New York wall time on the expiration date, in UTC
+        timezone(
+            'America/New_York',
+            int_option_quotes_priced.expiration::timestamp
+            + to_minutes(
+                case
+                    when int_option_quotes_priced.settlement_type = 'PM'
+                        and nyse_sessions.is_early_close
+                        then {{ early_close_minutes_et }}
+                    {%- for settlement_type, minutes in settlement_minutes_et.items() %}
+                    when int_option_quotes_priced.settlement_type = '{{ settlement_type }}'
+                        then {{ minutes }}
                     {%- endfor %}
-                end - {{ quote_hour_et }}
-            ) / 24.0
-        ) / 365.0 as tte_years,
+                end
+            )
+        ) as expires_at,
         int_option_quotes_priced.source,
     from int_option_quotes_priced
+    left join nyse_sessions
+        on int_option_quotes_priced.expiration = nyse_sessions.session_date
+
+),
+
+quotes_with_tte as (
+
+    select
+        quotes_with_settlement.*,
+        (epoch(quotes_with_settlement.expires_at) - epoch(quotes_with_settlement.quoted_at))
+            / {{ seconds_per_year }}.0 as tte_years,
+    from quotes_with_settlement
 
 ),
 
@@ -257,6 +286,7 @@ quotes_with_forward as (
     select
         quotes_with_parity_forward.contract_symbol,
         quotes_with_parity_forward.quote_date,
+        quotes_with_parity_forward.quoted_at,
         quotes_with_parity_forward.underlying_symbol,
         quotes_with_parity_forward.option_root,
         quotes_with_parity_forward.settlement_type,
@@ -269,6 +299,7 @@ quotes_with_forward as (
         quotes_with_parity_forward.mid,
         quotes_with_parity_forward.underlying_price,
         quotes_with_parity_forward.dte,
+        quotes_with_parity_forward.expires_at,
         quotes_with_parity_forward.tte_years,
         quotes_with_parity_forward.risk_free_rate,
         case

@@ -27,6 +27,7 @@ from warehouse.pricing import (
 INPUT_COLUMNS = (
     "contract_symbol",
     "quote_date",
+    "quoted_at",
     "option_type",
     "strike",
     "mid",
@@ -46,16 +47,19 @@ def solve_greeks(inputs: pl.DataFrame) -> pl.DataFrame:
     ----------
     inputs
         One row per contract per quote_date with the columns of :data:`INPUT_COLUMNS`
-        (``int_option_pricing_inputs``): ``option_type`` ``call``/``put``; ``strike``, ``mid``,
-        ``underlying_price``, ``forward_price`` in USD per share; ``tte_years`` in years;
+        (``int_option_pricing_inputs``): ``quoted_at`` the quote's instant (UTC, passed
+        through: the volatility and greeks hold at that instant); ``option_type``
+        ``call``/``put``; ``strike``, ``mid``, ``underlying_price``, ``forward_price`` in USD
+        per share; ``tte_years`` in years from ``quoted_at`` to settlement;
         ``risk_free_rate`` and ``dividend_yield`` decimal, continuous.
 
     Returns
     -------
     polars.DataFrame
-        Same rows sorted by (quote_date, contract_symbol): the keys, ``tte_years``,
-        ``risk_free_rate``, ``forward_price``, ``dividend_yield``, then ``implied_volatility``
-        (decimal per √year), ``iv_solve_status`` (text, :data:`warehouse.pricing.IV_STATUS_LABELS`)
+        Same rows sorted by (quote_date, contract_symbol): the keys, ``quoted_at``,
+        ``tte_years``, ``risk_free_rate``, ``forward_price``, ``dividend_yield``, then
+        ``implied_volatility`` (decimal per √year), ``iv_solve_status`` (text,
+        :data:`warehouse.pricing.IV_STATUS_LABELS`)
         and ``delta``, ``gamma``, ``theta`` (per calendar day), ``vega`` (per vol point),
         ``rho`` (per rate point), per share. The volatility and the greeks are NULL (never NaN)
         where ``iv_solve_status`` is not ``ok``; a row without an ``underlying_price`` (no spot
@@ -96,6 +100,7 @@ def solve_greeks(inputs: pl.DataFrame) -> pl.DataFrame:
     return frame.select(
         "contract_symbol",
         "quote_date",
+        "quoted_at",
         pl.col("tte_years").cast(pl.Float64),
         pl.col("risk_free_rate").cast(pl.Float64),
         pl.col("forward_price").cast(pl.Float64),

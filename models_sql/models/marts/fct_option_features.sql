@@ -69,6 +69,7 @@ final as (
     select
         new_quotes.contract_symbol,
         new_quotes.quote_date,
+        new_quotes.quoted_at,
         new_quotes.underlying_symbol,
         new_quotes.option_root,
         new_quotes.option_type,

@@ -18,6 +18,7 @@ final as (
         fct_option_features.option_root,
         fct_option_features.settlement_type,
         fct_option_features.quote_date,
+        fct_option_features.quoted_at,
         fct_option_features.expiration,
         fct_option_features.dte,
         fct_option_features.option_type,

@@ -15,6 +15,8 @@ renamed as (
         source_option_quotes.underlying_symbol,
         source_option_quotes.exchange,
         source_option_quotes.quote_date,
+        -- when the quote was taken, UTC (the layout's quote time, set at landing)
+        source_option_quotes.quoted_at,
         source_option_quotes.expiration,
         source_option_quotes.option_type,
         source_option_quotes.strike::double as strike,

@@ -1,0 +1,505 @@
+"""Entries: which sessions a position may open on, on which contracts, and why an entry was skipped.
+
+1. **Schedule** (:func:`entry_days`): every session of the calendar (``daily``), the first session
+   on or after a weekday each week (``weekly``), or the first session after each standard monthly
+   expiration, the third Friday (``monthly_expiration``).
+2. **Signal**: the forecast of ``as_of_date`` t fills at the first quotes taken after t's close
+   (:func:`engine.sessions.signal_entry_sessions`), never on quotes that precede its information.
+3. **Contracts** (:func:`select_legs`): every expiration (and, for calendars, back expiration) in
+   the config's DTE window is tried; in each, leg by leg, the listed contract nearest the leg's
+   target (|delta|, S/K, a strike offset or a width from an earlier leg, in % of spot) within the
+   tolerance, among tradable quotes (in the universe, fresh, ``bid > 0``, ``ask >= bid``, spread
+   under ``max_spread_pct``). ``same_strike_as`` legs take exactly the referred leg's strike. The
+   entry takes the expiration nearest ``target_dte`` *among those where every leg fills* with
+   distinct contracts.
+4. **Skipped entries** (:func:`skipped_entries`): every scheduled session that opened nothing gets
+   one row with its reason (:data:`SKIP_REASONS`); sizing adds its own (:mod:`engine.portfolio`).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from engine.config import BacktestConfig
+
+#: Why a scheduled session opened no position (``backtest.skipped_entries.reason``).
+SKIP_REASONS: tuple[str, ...] = (
+    "no_quotes",  # the vendor has no quotes that session (a stale day)
+    "no_signal",  # no forecast maps to the session
+    "signal_off",  # the signal does not hold
+    "no_expiration_in_window",  # no tradable expiration within [min_dte, max_dte]
+    "spread_too_wide",  # every leg exists, but a leg's quote is not tradable (spread, no bid)
+    "no_expiration_with_all_legs",  # no expiration where every leg has a contract in tolerance
+    "am_settlement_unavailable",  # execution.am_settlement = soq_only and no SOQ for the expiry
+    "max_open_positions",  # the cap on open positions
+    "sized_to_zero",  # sizing gave 0 lots; detail names the cap
+)
+
+_LEG_QUOTE = (
+    "contract_symbol",
+    "option_type",
+    "strike",
+    "expiration",
+    "settlement_type",
+    "exercise_style",
+    "bid",
+    "ask",
+    "mid",
+    "delta",
+    "underlying_price",
+)
+
+
+# --- 1. schedule and signals -----------------------------------------------------------------
+
+
+def _third_fridays(calendar: pl.LazyFrame) -> pl.LazyFrame:
+    months = calendar.select(pl.col("quote_date").dt.truncate("1mo").alias("month")).unique()
+    # first Friday = 1 + (5 - weekday(first)) % 7; the third is 14 days later
+    first = pl.col("month")
+    offset = (5 - first.dt.weekday()).mod(7) + 14
+    return months.select((first + pl.duration(days=offset)).alias("monthly_expiration"))
+
+
+def scheduled_days(calendar: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """Sessions of the entry schedule: ``quote_date, day_index, has_quotes, prior_session`` (the
+    session before, whose close is the last information an entry's quotes follow)."""
+    e = cfg.entry
+    days = calendar.sort("quote_date").select(
+        "quote_date",
+        "day_index",
+        "has_quotes",
+        pl.col("quote_date").shift(1).alias("prior_session"),
+    )
+    if e.schedule == "weekly":
+        week = pl.col("quote_date").dt.truncate("1w") + pl.duration(days=e.weekday - 1)
+        return (
+            days.with_columns(week.alias("_anchor"))
+            .filter(pl.col("quote_date") >= pl.col("_anchor"))
+            .filter(pl.col("quote_date") == pl.col("quote_date").min().over("_anchor"))
+            .drop("_anchor")
+        )
+    if e.schedule == "monthly_expiration":
+        return (
+            days.sort("quote_date")
+            .join_asof(
+                _third_fridays(calendar).sort("monthly_expiration"),
+                left_on="quote_date",
+                right_on="monthly_expiration",
+                strategy="backward",
+                allow_exact_matches=False,
+            )
+            .filter(pl.col("monthly_expiration").is_not_null())
+            .filter(pl.col("quote_date") == pl.col("quote_date").min().over("monthly_expiration"))
+            .drop("monthly_expiration")
+        )
+    return days
+
+
+def entry_days(
+    scheduled: pl.LazyFrame, cfg: BacktestConfig, *, signals: pl.LazyFrame | None
+) -> pl.LazyFrame:
+    """Scheduled sessions with quotes where the signal holds.
+
+    Parameters
+    ----------
+    scheduled
+        :func:`scheduled_days`.
+    signals
+        Signals mapped to entry sessions (:func:`engine.sessions.signal_entry_sessions`):
+        ``quote_date, signal_date, signal_value, signal_on, size_multiplier``; ``None`` without a
+        day-level signal (``none``, ``top_k``).
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``quote_date, day_index, signal_date, signal_value, size_multiplier``; without a signal,
+        ``signal_date`` is the prior session (the last close before the entry's quotes).
+    """
+    days = scheduled.filter("has_quotes").drop("has_quotes")
+    if signals is None:
+        return days.rename({"prior_session": "signal_date"}).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("signal_value"),
+            pl.lit(1.0).alias("size_multiplier"),
+        )
+    days = days.drop("prior_session")
+    return days.join(
+        signals.filter("signal_on").select(
+            "quote_date", "signal_date", "signal_value", "size_multiplier"
+        ),
+        on="quote_date",
+        how="inner",
+    )
+
+
+def prob_signals(forecasts: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """``as_of_date, signal_value, signal_on, size_multiplier`` from ``p_up`` forecasts.
+
+    ``forecasts`` has one row per ``as_of_date`` with ``p_up`` (decimal probability).
+    """
+    e = cfg.entry
+    p = pl.col("p_up")
+    on = p >= e.threshold if e.signal == "prob_up_at_least" else p <= e.threshold
+    return forecasts.select(
+        "as_of_date",
+        p.alias("signal_value"),
+        on.fill_null(False).alias("signal_on"),
+        pl.lit(1.0).alias("size_multiplier"),
+    )
+
+
+def selector_signals(selector: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """Days the strategy selector (``forecasts.fct_strategy_signals``) picks this strategy.
+
+    ``selector`` has ``as_of_date, strategy, size_tier`` (FULL/HALF/NONE) and
+    ``direction_confidence``; FULL opens the sized lots, HALF half of them.
+    """
+    return selector.select(
+        "as_of_date",
+        pl.col("direction_confidence").alias("signal_value"),
+        ((pl.col("strategy") == cfg.strategy.name) & (pl.col("size_tier") != "NONE")).alias(
+            "signal_on"
+        ),
+        pl.when(pl.col("size_tier") == "HALF").then(0.5).otherwise(1.0).alias("size_multiplier"),
+    )
+
+
+# --- 2. contracts --------------------------------------------------------------------------------
+
+
+def universe_quotes(
+    chain: pl.LazyFrame, cfg: BacktestConfig, *, universe: pl.LazyFrame, days: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Quotes of the entry universe on ``days`` (``quote_date``), roots ranked by preference
+    (``root_rank``), of the configured expiry type; not yet filtered for tradability."""
+    roots = list(cfg.option_roots)
+    lf = (
+        chain.join(
+            universe.select("contract_symbol", "quote_date"), on=["contract_symbol", "quote_date"]
+        )
+        .join(days.select("quote_date").unique(), on="quote_date")
+        .filter(pl.col("option_root").is_in(roots))
+        .with_columns(
+            pl.col("option_root")
+            .replace_strict(roots, list(range(len(roots))), return_dtype=pl.Int32)
+            .alias("root_rank")
+        )
+    )
+    if cfg.entry.expiry_type != "any":
+        lf = lf.filter(pl.col("expiry_type") == cfg.entry.expiry_type)
+    return lf
+
+
+def tradable(quotes: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """Quotes a leg may open on: fresh, ``bid > 0``, ``ask >= bid``, spread within the cap."""
+    return quotes.filter(
+        ~pl.col("is_stale_quote").fill_null(False),
+        pl.col("bid") > 0,
+        pl.col("ask") >= pl.col("bid"),
+        pl.col("spread_pct") <= cfg.execution.max_spread_pct,
+    )
+
+
+def expiration_combos(candidates: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """Every expiration (pair, for calendars) an entry day may use, with its preference order.
+
+    Returns ``quote_date, option_root, _front`` (and ``back_expiration``) and ``_order`` (sort
+    key: distance of the DTE to ``target_dte``, then the shorter, then the preferred root, then
+    the back expiration's distance to ``back_target_dte``).
+    """
+    e = cfg.entry
+    expiries = candidates.select("quote_date", "option_root", "root_rank", "expiration", "dte")
+    expiries = expiries.unique()
+    front = expiries.filter(pl.col("dte").is_between(e.min_dte, e.max_dte)).select(
+        "quote_date",
+        "option_root",
+        "root_rank",
+        pl.col("expiration").alias("_front"),
+        pl.col("dte").alias("_dte"),
+        (pl.col("dte") - e.target_dte).abs().alias("_distance"),
+    )
+    if cfg.strategy.has_back_expiry:
+        back = expiries.filter(pl.col("dte").is_between(e.back_min_dte, e.back_max_dte)).select(
+            "quote_date",
+            "option_root",
+            pl.col("expiration").alias("back_expiration"),
+            (pl.col("dte") - e.back_target_dte).abs().alias("_back_distance"),
+            pl.col("dte").alias("_back_dte"),
+        )
+        front = front.join(back, on=["quote_date", "option_root"], how="inner")
+    else:
+        front = front.with_columns(
+            pl.lit(None, dtype=pl.Date).alias("back_expiration"),
+            pl.lit(0, dtype=pl.Int64).alias("_back_distance"),
+            pl.lit(0, dtype=pl.Int64).alias("_back_dte"),
+        )
+    return front.with_columns(
+        pl.struct("_distance", "_dte", "root_rank", "_back_distance", "_back_dte").alias("_order")
+    )
+
+
+def select_legs(
+    candidates: pl.LazyFrame, cfg: BacktestConfig, *, combos: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Pick every leg's contract for each entry day; one row per (entry day, leg).
+
+    Legs are resolved in order (a width refers to an earlier leg's strike) in every expiration
+    combination of :func:`expiration_combos` at once; the loop runs over the strategy's legs (at
+    most 4), each step vectorized over all days and combinations. The day's entry is the
+    preferred combination where every option leg has a contract and no contract repeats.
+
+    Returns
+    -------
+    pl.LazyFrame
+        ``quote_date, leg_no`` (1-based), the leg's spec (``leg_type, sign, ratio``) and its
+        quote (``contract_symbol, option_type, strike, expiration, settlement_type,
+        exercise_style, bid, ask, mid, delta, underlying_price``; stock legs have
+        ``contract_symbol`` = the underlying, prices at the session's spot and null option
+        columns). Days without a complete combination are absent.
+    """
+    complete = complete_combos(candidates, cfg, combos=combos)
+    best = (
+        complete.select("quote_date", "_combo", "_order")
+        .unique()
+        .sort("quote_date", "_order")
+        .group_by("quote_date", maintain_order=True)
+        .first()
+        .select("quote_date", "_combo")
+    )
+    option_legs = complete.join(best, on=["quote_date", "_combo"]).select(
+        "quote_date", "leg_no", *_LEG_QUOTE
+    )
+    spec = cfg.strategy
+    frames = [option_legs]
+    first_option = spec.option_legs[0] + 1
+    for no, leg in enumerate(spec.legs, start=1):
+        if leg.leg_type != "stock":
+            continue
+        frames.append(
+            option_legs.filter(pl.col("leg_no") == first_option).select(
+                "quote_date",
+                pl.lit(no, dtype=pl.Int32).alias("leg_no"),
+                pl.lit(cfg.underlying_symbol).alias("contract_symbol"),
+                pl.lit("stock").alias("option_type"),
+                pl.lit(None, dtype=pl.Float64).alias("strike"),
+                "expiration",
+                pl.lit(None, dtype=pl.String).alias("settlement_type"),
+                pl.lit(None, dtype=pl.String).alias("exercise_style"),
+                pl.col("underlying_price").alias("bid"),
+                pl.col("underlying_price").alias("ask"),
+                pl.col("underlying_price").alias("mid"),
+                pl.lit(1.0).alias("delta"),
+                "underlying_price",
+            )
+        )
+    return pl.concat(frames, how="vertical_relaxed").join(_spec_frame(cfg), on="leg_no")
+
+
+def _spec_frame(cfg: BacktestConfig) -> pl.LazyFrame:
+    legs = cfg.strategy.legs
+    return pl.LazyFrame(
+        {
+            "leg_no": list(range(1, len(legs) + 1)),
+            "leg_type": [leg.leg_type for leg in legs],
+            "sign": [leg.sign for leg in legs],
+            "ratio": [leg.ratio for leg in legs],
+        },
+        schema={"leg_no": pl.Int32, "leg_type": pl.String, "sign": pl.Int32, "ratio": pl.Int32},
+    )
+
+
+def complete_combos(
+    candidates: pl.LazyFrame, cfg: BacktestConfig, *, combos: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Every (day, combination) where every option leg has a distinct contract in tolerance.
+
+    Returns one row per day × combination × option leg: ``quote_date, _combo, _order, leg_no``
+    and the leg's quote columns.
+    """
+    e = cfg.entry
+    spec = cfg.strategy
+    keyed = combos.with_columns(
+        pl.struct("option_root", "_front", "back_expiration").hash(seed=7).alias("_combo")
+    )
+    pool = candidates.join(keyed, on=["quote_date", "option_root"])
+    key = ["quote_date", "_combo"]
+    # the at-the-money strike of each combination's front expiration: nearest the underlying
+    atm = (
+        pool.filter(pl.col("expiration") == pl.col("_front"))
+        .with_columns((pl.col("strike") - pl.col("underlying_price")).abs().alias("_d"))
+        .sort(*key, "_d", "strike")
+        .group_by(*key, maintain_order=True)
+        .first()
+        .select(*key, pl.col("strike").alias("_atm_strike"))
+    )
+    chosen: list[pl.LazyFrame] = []
+    strikes: dict[int, pl.LazyFrame] = {}
+    for no, leg in enumerate(spec.legs, start=1):
+        if leg.leg_type == "stock":
+            continue
+        expiry = pl.col("_front") if leg.expiry == "front" else pl.col("back_expiration")
+        legs = pool.filter(pl.col("option_type") == leg.leg_type, pl.col("expiration") == expiry)
+        spot = pl.col("underlying_price")
+        if leg.rule == "delta":
+            distance = (pl.col("delta").abs() - leg.value).abs()
+            tolerance = e.delta_tolerance
+        elif leg.rule == "moneyness":
+            distance = (spot / pl.col("strike") - leg.value).abs()
+            tolerance = e.moneyness_tolerance
+        elif leg.rule == "same_strike_as":
+            legs = legs.join(strikes[leg.of], on=key)
+            distance = (pl.col("strike") - pl.col("_ref_strike")).abs()
+            tolerance = 0.0  # the same strike, exactly
+        else:
+            if leg.rule == "strike_offset_pct":
+                legs = legs.join(atm, on=key)
+                target = pl.col("_atm_strike") + leg.value / 100.0 * spot
+            else:
+                legs = legs.join(strikes[leg.of], on=key)
+                target = pl.col("_ref_strike") + leg.value / 100.0 * spot
+            distance = (pl.col("strike") - target).abs() / spot * 100.0
+            tolerance = e.strike_tolerance_pct
+        picked = (
+            legs.with_columns(distance.alias("_distance"))
+            .filter(pl.col("_distance") <= tolerance)
+            .sort(*key, "_distance", "strike")
+            .group_by(*key, maintain_order=True)
+            .first()
+        )
+        strikes[no] = picked.select(*key, pl.col("strike").alias("_ref_strike"))
+        chosen.append(
+            picked.select(*key, "_order", pl.lit(no, dtype=pl.Int32).alias("leg_no"), *_LEG_QUOTE)
+        )
+    option_legs = pl.concat(chosen)
+    n_option_legs = len(spec.option_legs)
+    full = (
+        option_legs.group_by(key)
+        .agg(pl.len().alias("_n"), pl.col("contract_symbol").n_unique().alias("_unique"))
+        .filter((pl.col("_n") == n_option_legs) & (pl.col("_unique") == n_option_legs))
+        .select(key)
+    )
+    return option_legs.join(full, on=key)
+
+
+def top_k_legs(
+    candidates: pl.LazyFrame,
+    cfg: BacktestConfig,
+    *,
+    scores: pl.LazyFrame,
+    combos: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """``top_k`` entries: per entry session, the ``k`` contracts of the leg's type with the
+    highest forecast score among the preferred expiration's candidates (one position each).
+
+    ``scores`` has ``contract_symbol, quote_date`` (the entry session the score may fill on),
+    ``signal_date`` and ``score``. Returns :func:`select_legs`'s layout plus ``rank`` (1 =
+    highest score), ``signal_value`` (the score) and ``signal_date``.
+    """
+    leg = cfg.strategy.legs[0]
+    front = (
+        combos.sort("quote_date", "_order")
+        .group_by("quote_date", maintain_order=True)
+        .first()
+        .select("quote_date", "option_root", pl.col("_front").alias("expiration"))
+    )
+    return (
+        candidates.join(front, on=["quote_date", "option_root", "expiration"])
+        .filter(pl.col("option_type") == leg.leg_type)
+        .join(
+            scores.select(
+                "contract_symbol",
+                "quote_date",
+                "signal_date",
+                pl.col("score").alias("signal_value"),
+            ),
+            on=["contract_symbol", "quote_date"],
+        )
+        .with_columns(
+            pl.col("signal_value").rank("ordinal", descending=True).over("quote_date").alias("rank")
+        )
+        .filter(pl.col("rank") <= cfg.entry.k)
+        .select(
+            "quote_date",
+            pl.lit(1, dtype=pl.Int32).alias("leg_no"),
+            *_LEG_QUOTE,
+            pl.lit(leg.leg_type).alias("leg_type"),
+            pl.lit(leg.sign, dtype=pl.Int32).alias("sign"),
+            pl.lit(leg.ratio, dtype=pl.Int32).alias("ratio"),
+            "rank",
+            "signal_value",
+            "signal_date",
+        )
+    )
+
+
+# --- 3. why an entry was skipped -------------------------------------------------------------
+
+
+def skipped_entries(
+    scheduled: pl.DataFrame,
+    signals: pl.DataFrame | None,
+    entered: pl.DataFrame,
+    *,
+    universe_pool: pl.LazyFrame,
+    cfg: BacktestConfig,
+    refused_am: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per scheduled session that opened no position, before sizing.
+
+    Parameters
+    ----------
+    scheduled
+        :func:`scheduled_days`, collected.
+    signals
+        Mapped day signals (``quote_date, signal_on``), or ``None`` without a day signal.
+    entered
+        ``quote_date`` of the sessions that have a complete entry.
+    universe_pool
+        :func:`universe_quotes` on the scheduled days (before the tradability filter): a day whose
+        legs all resolve there but not among tradable quotes is ``spread_too_wide``.
+    refused_am
+        ``quote_date`` of days whose only complete entries were refused for AM settlement.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``quote_date, reason, detail`` (one of :data:`SKIP_REASONS`; detail may be null).
+    """
+    days = scheduled.filter(~pl.col("quote_date").is_in(entered["quote_date"].implode()))
+    reason = pl.when(~pl.col("has_quotes")).then(pl.lit("no_quotes"))
+    if signals is not None:
+        days = days.join(
+            signals.select("quote_date", "signal_on", "signal_date"), on="quote_date", how="left"
+        )
+        reason = reason.when(pl.col("signal_on").is_null()).then(pl.lit("no_signal"))
+        reason = reason.when(~pl.col("signal_on")).then(pl.lit("signal_off"))
+    days = days.with_columns(reason.alias("reason"))
+    open_days = days.filter(pl.col("reason").is_null()).select("quote_date")
+    out = [days.filter(pl.col("reason").is_not_null()).select("quote_date", "reason")]
+    if open_days.height:
+        pool = universe_pool.join(open_days.lazy(), on="quote_date")
+        has_window = expiration_combos(pool, cfg).select("quote_date").unique()
+        relaxed = complete_combos(pool, cfg, combos=expiration_combos(pool, cfg))
+        has_window, relaxed_days = pl.collect_all(
+            [has_window, relaxed.select("quote_date").unique()]
+        )
+        reason = (
+            pl.when(~pl.col("quote_date").is_in(has_window["quote_date"].implode()))
+            .then(pl.lit("no_expiration_in_window"))
+            .when(pl.col("quote_date").is_in(relaxed_days["quote_date"].implode()))
+            .then(pl.lit("spread_too_wide"))
+            .otherwise(pl.lit("no_expiration_with_all_legs"))
+        )
+        if refused_am is not None:
+            reason = (
+                pl.when(pl.col("quote_date").is_in(refused_am["quote_date"].implode()))
+                .then(pl.lit("am_settlement_unavailable"))
+                .otherwise(reason)
+            )
+        rest = open_days.with_columns(reason.alias("reason"))
+        out.append(rest)
+    return (
+        pl.concat(out)
+        .with_columns(pl.lit(None, dtype=pl.String).alias("detail"))
+        .sort("quote_date")
+    )
