@@ -110,7 +110,11 @@ bench: setup ## benchmarks: load (vs pandas/polars), dbt build (full vs one appe
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_iv.py
 	$(BIN)/python bench/bench_train.py
-	$(BIN)/python bench/bench_portfolio.py
+	$(BIN)/python bench/bench_portfolio.py --baseline $(BENCH_BASELINE)
+
+# the engine before issue 14's clock, quote time, settlement and margin rework: bench_portfolio
+# times it on the same inputs in the same run and prints the ratios
+BENCH_BASELINE ?= 2541ddc
 
 # optopsy (the peer) lives only in this benchmark venv, never in the project's dependencies
 BENCH_VENV := .venv-bench

@@ -77,7 +77,7 @@ class FormValues:
     """What the Backtest page's form edits; the other keys come from the default YAML.
 
     Units follow the engine's key names (:mod:`engine.config`): ``*_dte`` calendar days,
-    ``holding_days`` trading days, ``threshold`` and ``fraction`` decimal fractions,
+    ``holding_days`` NYSE sessions, ``threshold`` and ``fraction`` decimal fractions,
     ``*_pct`` percent, ``*_bps`` basis points, ``*_usd`` dollars. ``None`` disables an exit rule.
     """
 
@@ -170,6 +170,8 @@ def config_mapping(values: FormValues, base: Mapping[str, Any] | None = None) ->
     v = {f.name: getattr(values, f.name) for f in dataclasses.fields(values)}
     v.update({name: _integral(v[name]) for name in _INT_FIELDS})
     raw.pop("legs", None)
+    if raw.get("strategy") != v["strategy"]:  # the base's leg numbers belong to its strategy
+        raw.pop("leg_overrides", None)
     raw["strategy"] = v["strategy"]
     raw["universe"] = v["universe"]
     raw["initial_capital_usd"] = v["initial_capital_usd"]

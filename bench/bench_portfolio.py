@@ -10,8 +10,12 @@ Inputs are what ``python -m engine run`` reads: ``marts.fct_option_features`` (S
 default universe and the underlying's closes, from the build database opened read-only, read
 once and held in memory (the timings are the engine's, not DuckDB's). The 10x tile repeats the
 chain with every date moved by whole multiples of 364 days (weekdays kept) and the contract
-symbols made unique: it is the same data, relabelled, **not new market data**. The peer in the
-same run is the same 100 configurations run one by one in a Python loop.
+symbols made unique: it is the same data, relabelled, **not new market data**; the months between
+copies are a gap in coverage the session clock would refuse, so the tiled run allows it
+(``max_gap_sessions``) and marks those sessions stale. The peer in the same run is the same 100
+configurations run one by one in a Python loop; ``--baseline REV`` also times the engine of a
+git revision (e.g. the one before a change) on the same inputs, in a subprocess of this run, and
+prints each figure's ratio to it.
 
 Run after ``make all``: ``.venv/bin/python bench/bench_portfolio.py`` (``--help``).
 """
@@ -21,6 +25,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,45 +81,27 @@ def tile(frames: dict[str, pl.LazyFrame], times: int) -> dict[str, pl.LazyFrame]
             copies.append(copy)
         return pl.concat(copies)
 
+    chain_dates = ["quote_date", "expiration"]
+    if "quoted_at" in frames["chain"].collect_schema().names():
+        chain_dates.append("quoted_at")
     return {
-        "chain": shifted(frames["chain"], ["quote_date", "expiration"], True),
+        "chain": shifted(frames["chain"], chain_dates, True),
         "universe": shifted(frames["universe"], ["quote_date"], True),
         "underlying": shifted(frames["underlying"], ["trade_date"], False),
     }
 
 
-def _timed(label: str, fn, target: float | None = None) -> tuple[float, object]:
-    started = time.perf_counter()
-    out = fn()
-    elapsed = time.perf_counter() - started
-    verdict = (
-        ""
-        if target is None
-        else (
-            f"  target < {target:g} s: {'met' if elapsed < target else 'MISSED'} "
-            f"({elapsed / target:.2f} of it)"
-        )
-    )
-    print(f"{label:<62} {elapsed:7.2f} s{verdict}", flush=True)
-    return elapsed, out
+def _supports(field: str) -> bool:
+    return field in {f.name for f in dataclasses.fields(BacktestConfig)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    paths = WarehousePaths.from_env()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=paths.build_db,
-        help=f"build database, opened read-only (default {paths.build_db})",
-    )
-    parser.add_argument("--tile", type=int, default=10, help="copies in the tiled chain")
-    args = parser.parse_args(argv)
-
+def measure(db: Path, times: int, quiet: bool = False) -> dict[str, float]:
+    """Time the three figures on ``db`` with the ``engine`` package on the path."""
+    say = (lambda *_: None) if quiet else print
     cfg = BacktestConfig.from_mapping(CONFIG)
-    con = connect(args.db, read_only=True)
+    con = connect(db, read_only=True)
     try:
-        inputs = load_inputs(con, cfg, db_path=args.db)
+        inputs = load_inputs(con, cfg, db_path=db)
         # the SPX 2019 chain (the iVolatility week of 2011 left out) and the closes it needs
         first = pl.lit(CONFIG["start_date"]).str.to_date()
         chain = inputs.chain.filter(pl.col("quote_date") >= first).collect()
@@ -125,46 +117,146 @@ def main(argv: list[str] | None = None) -> int:
             .collect()
             .lazy(),
         }
+        extras = {
+            k: v.collect().lazy()
+            for k, v in inputs.signals.items()
+            if k in ("sessions", "settlements", "dividends")
+        }
     finally:
         con.close()
-    tiled = {k: v.collect().lazy() for k, v in tile(real, args.tile).items()}
+    tiled = {k: v.collect().lazy() for k, v in tile(real, times).items()}
     n_real = real["chain"].select(pl.len()).collect().item()
     n_tiled = tiled["chain"].select(pl.len()).collect().item()
-    print(
-        f"real SPX chain: {n_real:,} quotes; tiled {args.tile}x (synthetic dates): "
-        f"{n_tiled:,} quotes"
-    )
-    run_backtest(**real, cfg=cfg)  # warm-up: imports, thread pool
-    _, res = _timed(
+    say(f"real SPX chain: {n_real:,} quotes; tiled {times}x (synthetic dates): {n_tiled:,} quotes")
+    run_backtest(**real, **extras, cfg=cfg)  # warm-up: imports, thread pool
+    timings: dict[str, float] = {}
+
+    def timed(key: str, label: str, fn, target: float | None = None):
+        started = time.perf_counter()
+        out = fn()
+        timings[key] = elapsed = time.perf_counter() - started
+        verdict = (
+            ""
+            if target is None
+            else f"  target < {target:g} s: {'met' if elapsed < target else 'MISSED'}"
+        )
+        say(f"{label:<62} {elapsed:7.2f} s{verdict}")
+        return out
+
+    res = timed(
+        "portfolio",
         "portfolio backtest, real chain (straddles, TP/SL/10-day)",
-        lambda: run_backtest(**real, cfg=cfg),
+        lambda: run_backtest(**real, **extras, cfg=cfg),
         1.0,
     )
-    print(f"  {res.trades.height} trades, {res.positions_daily.height:,} position-days")
+    say(f"  {res.trades.height} trades, {res.positions_daily.height:,} position-days")
     tiled_cfg = dataclasses.replace(cfg, start_date=None)
-    _, res = _timed(
-        f"portfolio backtest, tiled {args.tile}x (synthetic dates)",
-        lambda: run_backtest(**tiled, cfg=tiled_cfg),
+    if _supports("max_gap_sessions"):  # the copies are 364 days apart: months without quotes
+        tiled_cfg = dataclasses.replace(tiled_cfg, max_gap_sessions=100_000)
+    res = timed(
+        "tiled",
+        f"portfolio backtest, tiled {times}x (synthetic dates)",
+        lambda: run_backtest(**tiled, **extras, cfg=tiled_cfg),
         10.0,
     )
-    print(f"  {res.trades.height} trades, {res.positions_daily.height:,} position-days")
+    say(f"  {res.trades.height} trades, {res.positions_daily.height:,} position-days")
     grid = [
         dataclasses.replace(cfg.exits, **dataclasses.asdict(g) | {"exit_dte": None})
         for g in sweep_grid(SWEEP_AXES)
     ]
-    sweep_s, results = _timed(
+    results = timed(
+        "sweep",
         f"sweep of {len(grid)} exit configurations, real chain",
-        lambda: run_sweep(**real, cfg=cfg, grid=grid),
+        lambda: run_sweep(**real, **extras, cfg=cfg, grid=grid),
         30.0,
     )
-    loop_s, _ = _timed(
-        f"peer: the same {len(grid)} configurations in a Python loop",
-        lambda: [run_backtest(**real, cfg=dataclasses.replace(cfg, exits=g)) for g in grid],
+    if not quiet:
+        timed(
+            "loop",
+            f"peer: the same {len(grid)} configurations in a Python loop",
+            lambda: [
+                run_backtest(**real, **extras, cfg=dataclasses.replace(cfg, exits=g)) for g in grid
+            ],
+        )
+        say(
+            f"  sweep is {timings['loop'] / timings['sweep']:.1f}x the loop; best Sharpe "
+            f"{max(r.metrics['sharpe_ratio'][0] for r in results):.2f}"
+        )
+    return timings
+
+
+def baseline(rev: str, db: Path, times: int) -> dict[str, float]:
+    """The figures of the engine at git revision ``rev``, measured in a subprocess on ``db``.
+
+    The revision's ``engine/`` and ``warehouse/`` packages are extracted (``git archive``) to a
+    temporary directory put first on ``PYTHONPATH``; this script runs there with ``--json``.
+
+    Raises
+    ------
+    RuntimeError
+        When ``git archive`` or the subprocess fails (its stderr is in the message).
+    """
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        archive = subprocess.run(
+            ["git", "archive", rev, "engine", "warehouse"],
+            cwd=repo,
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode:
+            raise RuntimeError(f"git archive {rev!r} failed: {archive.stderr.decode()}")
+        tar_path = Path(tmp) / "src.tar"
+        tar_path.write_bytes(archive.stdout)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(tmp, filter="data")
+        env = {**os.environ, "PYTHONPATH": tmp}
+        done = subprocess.run(
+            [sys.executable, __file__, "--db", str(db), "--tile", str(times), "--json"],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"baseline {rev} failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = WarehousePaths.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=paths.build_db,
+        help=f"build database, opened read-only (default {paths.build_db})",
     )
-    print(
-        f"  sweep is {loop_s / sweep_s:.1f}x the loop; best Sharpe "
-        f"{max(r.metrics['sharpe_ratio'][0] for r in results):.2f}"
+    parser.add_argument("--tile", type=int, default=10, help="copies in the tiled chain")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time the engine of this git revision on the same inputs and print ratios",
     )
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.json:
+        print(json.dumps(measure(args.db, args.tile, quiet=True)))
+        return 0
+    timings = measure(args.db, args.tile)
+    if args.baseline:
+        print(f"baseline: the engine of {args.baseline}, same inputs, same run")
+        before = baseline(args.baseline, args.db, args.tile)
+        for key, label in (
+            ("portfolio", "portfolio, real chain"),
+            ("tiled", f"portfolio, tiled {args.tile}x"),
+            ("sweep", "sweep, real chain"),
+        ):
+            print(
+                f"  {label:<28} {timings[key]:6.2f} s vs {before[key]:6.2f} s at "
+                f"{args.baseline}: {timings[key] / before[key]:.2f}x"
+            )
     return 0
 
 

@@ -65,12 +65,7 @@ def scheduled_days(calendar: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
     """Sessions of the entry schedule: ``quote_date, day_index, has_quotes, prior_session`` (the
     session before, whose close is the last information an entry's quotes follow)."""
     e = cfg.entry
-    days = calendar.sort("quote_date").select(
-        "quote_date",
-        "day_index",
-        "has_quotes",
-        pl.col("quote_date").shift(1).alias("prior_session"),
-    )
+    days = calendar.select("quote_date", "day_index", "has_quotes", "prior_session")
     if e.schedule == "weekly":
         week = pl.col("quote_date").dt.truncate("1w") + pl.duration(days=e.weekday - 1)
         return (

@@ -88,7 +88,8 @@ def session_calendar(
         One row per session, in date order: ``quote_date``, ``day_index`` (0, 1, … over sessions),
         ``has_quotes``, ``quoted_at`` (UTC; the earliest quote time of the session, null without
         quotes), ``close_at`` (UTC), ``spot`` (the chain's median underlying price at the quote
-        time, null without quotes). Empty when the chain has no quote in the window.
+        time, null without quotes), ``prior_session`` (the exchange session before). Empty when
+        the chain has no quote in the window.
 
     Raises
     ------
@@ -114,12 +115,15 @@ def session_calendar(
                 "quoted_at": pl.Datetime("us", "UTC"),
                 "close_at": pl.Datetime("us", "UTC"),
                 "spot": pl.Float64,
+                "prior_session": pl.Date,
             }
         )
     first = start_date or quoted["quote_date"].min().isoformat()
     last = end_date or quoted["quote_date"].max().isoformat()
     calendar = (
-        sessions.filter(
+        sessions.sort("session_date")
+        .with_columns(pl.col("session_date").shift(1).alias("prior_session"))
+        .filter(
             pl.col("session_date").is_between(
                 pl.lit(first).str.to_date(), pl.lit(last).str.to_date()
             )
@@ -127,6 +131,7 @@ def session_calendar(
         .select(
             pl.col("session_date").alias("quote_date"),
             session_close(pl.col("session_date"), pl.col("is_early_close")).alias("close_at"),
+            "prior_session",
         )
         .sort("quote_date")
         .collect()
@@ -140,8 +145,17 @@ def session_calendar(
             pl.col("quoted_at").cast(pl.Datetime("us", "UTC")),
             pl.col("close_at").cast(pl.Datetime("us", "UTC")),
             pl.col("spot").cast(pl.Float64),
+            "prior_session",
         )
-        .select("quote_date", "day_index", "has_quotes", "quoted_at", "close_at", "spot")
+        .select(
+            "quote_date",
+            "day_index",
+            "has_quotes",
+            "quoted_at",
+            "close_at",
+            "spot",
+            "prior_session",
+        )
     )
     _refuse_gaps(calendar, max_gap_sessions, label)
     return calendar

@@ -385,7 +385,7 @@ def _form(published: Published, defaults: runner.FormValues) -> runner.FormValue
                 key="bt_stop_loss_pct",
             )
             holding_days = st.number_input(
-                "Hold N trading days",
+                "Hold N sessions",
                 value=defaults.holding_days,
                 step=1,
                 placeholder="to expiry",

@@ -22,8 +22,11 @@ slow = pytest.mark.slow
 
 
 def _trade_count(db: Path, backtest_run_id: str) -> int:
+    """Closed trades of the run: an open position's P&L is a mark, not an outcome to attribute."""
     return read(
-        db, "select count(*) from backtest.trades where run_id = ?", [backtest_run_id]
+        db,
+        "select count(*) from backtest.trades where run_id = ? and status = 'closed'",
+        [backtest_run_id],
     ).item()
 
 

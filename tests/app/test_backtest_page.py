@@ -210,22 +210,23 @@ def test_default_form_run_matches_the_engines_own_run(real_published: Path) -> N
     engine_row = queries.run_metrics(real_published, cfg.run_id).row(0, named=True)
     kpis = _metrics(_new(at))
     assert kpis == dict(metric_tiles(engine_row))
-    assert kpis["Trades"] == "4"
-    assert kpis["Total return"] == "-0.69%"
+    assert kpis["Trades"] == "7"
+    assert kpis["Total return"] == "-6.88%"
     assert any(cfg.run_id in status.label for status in at.status)
     assert "load" in at.status[0].label and "run" in at.status[0].label
 
     specs = _chart_specs(_new(at))
     # equity, drawdown, rolling Sharpe (layer with the zero rule), the 4 greeks
     assert len(specs) == 7
-    assert specs[2]["title"] == "Rolling Sharpe (10 trading days, annualised)"
+    # measured over the whole window (61 sessions), not from the first trade: a 21-day window
+    assert specs[2]["title"] == "Rolling Sharpe (21 trading days, annualised)"
     assert specs[3]["encoding"]["y"]["field"] == "delta_usd"
     assert specs[3]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
     # the chosen strategy's legs, then the run's trades and legs
     legs_spec, trades, legs = (frame.value for frame in _new(at).dataframe)
     assert list(legs_spec["type"]) == ["call", "put"]
-    assert len(trades) == 4
-    assert len(legs) == 8
+    assert len(trades) == 7
+    assert len(legs) == 14
     assert set(legs["trade_id"]) == set(trades["trade_id"])
     # not only the rounded tiles: the whole equity curve and every trade equal the engine's
     saved = queries.run_detail(real_published, cfg.run_id)
@@ -244,7 +245,7 @@ def test_changing_form_values_changes_the_result(real_published: Path) -> None:
     _submit(at)
     stopped = _metrics(_new(at))
     assert stopped["Total return"] != default["Total return"]
-    assert stopped["Total return"] == "-3.14%"
+    assert stopped["Total return"] == "-7.44%"
 
     # another strategy: its legs table follows the picker before any run
     at.selectbox(key="bt_strategy").select("iron_condor").run()
@@ -352,7 +353,7 @@ def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
     picker = at.selectbox(key="saved_run")
     assert any(label.startswith(f"{run_id} ·") for label in picker.options)
     assert picker.value == run_id
-    assert _metrics(_saved(at))["Total return"] == "-3.14%"
+    assert _metrics(_saved(at))["Total return"] == "-7.44%"
     # the attribution models were rebuilt with it: the Attribution page can show it
     con = duckdb.connect(str(warehouse_copy / "options.duckdb"), read_only=True)
     try:
