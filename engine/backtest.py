@@ -174,7 +174,10 @@ def run_sweep(
     day_signals = _day_signals(cfg, cal, forecasts, selector)
     scheduled = en.scheduled_days(cal, cfg)
     entries = en.entry_days(scheduled, cfg, signals=day_signals)
-    pool = en.universe_quotes(chain, cfg, universe=universe, days=entries)
+    # the universe's quotes on scheduled sessions, once: entries pick from them, and the skip
+    # diagnosis asks of them why a session opened nothing
+    scheduled_pool = en.universe_quotes(chain, cfg, universe=universe, days=scheduled).collect()
+    pool = scheduled_pool.lazy().join(entries.select("quote_date"), on="quote_date")
     candidates = en.tradable(pool, cfg)
     unrestricted = candidates
     if cfg.execution.am_settlement == "soq_only":
@@ -210,7 +213,7 @@ def run_sweep(
         scheduled_df,
         signals_df,
         legs_df.select("quote_date").unique(),
-        universe_pool=en.universe_quotes(chain, cfg, universe=universe, days=scheduled),
+        universe_pool=scheduled_pool.lazy(),
         cfg=cfg,
         refused_am=refused_am,
     )

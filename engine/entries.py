@@ -316,11 +316,26 @@ def complete_combos(
     keyed = combos.with_columns(
         pl.struct("option_root", "_front", "back_expiration").hash(seed=7).alias("_combo")
     )
-    pool = candidates.join(keyed, on=["quote_date", "option_root"])
+    combo_cols = ("_combo", "_order", "_front", "back_expiration")
+    # each quote joins the combinations of its own expiration (front, or back for calendars)
+    # only, so the pool is no larger than the quotes times the calendars' pairings
+    pools = {
+        "front": candidates.join(
+            keyed.select("quote_date", "option_root", *combo_cols),
+            left_on=["quote_date", "option_root", "expiration"],
+            right_on=["quote_date", "option_root", "_front"],
+        ).with_columns(pl.col("expiration").alias("_front"))
+    }
+    if spec.has_back_expiry:
+        pools["back"] = candidates.join(
+            keyed.select("quote_date", "option_root", *combo_cols),
+            left_on=["quote_date", "option_root", "expiration"],
+            right_on=["quote_date", "option_root", "back_expiration"],
+        ).with_columns(pl.col("expiration").alias("back_expiration"))
     key = ["quote_date", "_combo"]
     # the at-the-money strike of each combination's front expiration: nearest the underlying
     atm = (
-        pool.filter(pl.col("expiration") == pl.col("_front"))
+        pools["front"]
         .with_columns((pl.col("strike") - pl.col("underlying_price")).abs().alias("_d"))
         .sort(*key, "_d", "strike")
         .group_by(*key, maintain_order=True)
@@ -332,8 +347,7 @@ def complete_combos(
     for no, leg in enumerate(spec.legs, start=1):
         if leg.leg_type == "stock":
             continue
-        expiry = pl.col("_front") if leg.expiry == "front" else pl.col("back_expiration")
-        legs = pool.filter(pl.col("option_type") == leg.leg_type, pl.col("expiration") == expiry)
+        legs = pools[leg.expiry].filter(pl.col("option_type") == leg.leg_type)
         spot = pl.col("underlying_price")
         if leg.rule == "delta":
             distance = (pl.col("delta").abs() - leg.value).abs()

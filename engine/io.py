@@ -240,20 +240,28 @@ def _ddl(table: str, schema: dict[str, pl.DataType], key: tuple[str, ...]) -> st
 def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Create schema ``backtest`` and its tables when missing.
 
-    A table whose columns or types differ from :mod:`engine.schema` was written by an earlier
-    engine; it holds derived data only, so it is dropped and recreated. Returns those tables'
-    names so the caller can say so.
+    When any table's columns or types differ from :mod:`engine.schema`, its rows were written by
+    an earlier engine, whose runs no longer match this one's rules: every ``backtest`` table is
+    dropped and recreated together (derived data only), so no run is left half in the old
+    tables (e.g. equity rows without their ``runs`` row). Returns the replaced tables' names so
+    the caller can say so.
     """
     con.execute(f"create schema if not exists {OUTPUT_SCHEMA}")
-    replaced = []
-    for table, (schema, key) in OUTPUT_TABLES.items():
-        found = con.sql(
+    found = {
+        table: con.sql(
             "select column_name, data_type from information_schema.columns "
             "where table_schema = ? and table_name = ? order by ordinal_position",
             params=[OUTPUT_SCHEMA, table],
         ).fetchall()
-        expected = [(name, _DUCKDB_TYPES[type(dtype)]) for name, dtype in schema.items()]
-        if found and found != expected:
+        for table in OUTPUT_TABLES
+    }
+    stale = any(
+        found[table] and found[table] != [(n, _DUCKDB_TYPES[type(d)]) for n, d in schema.items()]
+        for table, (schema, _) in OUTPUT_TABLES.items()
+    )
+    replaced = []
+    for table, (schema, key) in OUTPUT_TABLES.items():
+        if stale and found[table]:
             con.execute(f"drop table {OUTPUT_SCHEMA}.{table}")
             replaced.append(f"{OUTPUT_SCHEMA}.{table}")
         con.execute(_ddl(table, schema, key))

@@ -76,7 +76,8 @@ def session_calendar(
     sessions
         ``session_date``, ``is_early_close`` (:func:`nyse_sessions` or ``seeds.nyse_sessions``).
     start_date, end_date
-        ISO dates bounding the window; ``None`` takes the chain's first / last quoted session.
+        ISO dates bounding the window; the calendar runs from the first to the last session with
+        quotes inside it (the window clipped to the data's coverage).
     max_gap_sessions
         Most consecutive sessions without quotes a run may span.
     label
@@ -118,8 +119,9 @@ def session_calendar(
                 "prior_session": pl.Date,
             }
         )
-    first = start_date or quoted["quote_date"].min().isoformat()
-    last = end_date or quoted["quote_date"].max().isoformat()
+    # the configured window clipped to the data's coverage: no leading or trailing quote-less run
+    first = quoted["quote_date"].min().isoformat()
+    last = quoted["quote_date"].max().isoformat()
     calendar = (
         sessions.sort("session_date")
         .with_columns(pl.col("session_date").shift(1).alias("prior_session"))
@@ -176,6 +178,7 @@ def _refuse_gaps(calendar: pl.DataFrame, max_gap_sessions: int, label: str) -> N
     )
     if runs.height and runs["n"][0] > max_gap_sessions:
         gap = runs.row(0, named=True)
+        # the window is clipped to the coverage, so quotes exist on both sides of any gap
         before = calendar.filter(pl.col("has_quotes") & (pl.col("quote_date") < gap["first"]))
         after = calendar.filter(pl.col("has_quotes") & (pl.col("quote_date") > gap["last"]))
         raise CoverageGapError(

@@ -262,3 +262,23 @@ def test_a_config_without_a_signal_runs_from_the_cli(db, tmp_path, capsys):
     finally:
         con.close()
     assert version is None and len(fingerprint) == 16
+
+
+def test_an_earlier_engines_tables_are_replaced_together(db, config_path, capsys):
+    # SYNTHETIC: an old run left in equity_daily (current layout) while trades has an old
+    # layout: once the tables are replaced, no table may keep the old run's rows (no orphans)
+    assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
+    con = duckdb.connect(str(db))
+    con.execute(
+        "insert into backtest.equity_daily (run_id, quote_date) values ('old-run', '2024-01-02');"
+        "drop table backtest.trades; create table backtest.trades (run_id varchar, lots bigint)"
+    )
+    con.close()
+    assert main(["run", "--config", str(config_path), "--db", str(db)]) == 0
+    assert "replaced backtest.equity_daily" in capsys.readouterr().out
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        runs = con.sql("select distinct run_id from backtest.equity_daily").fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in runs] != ["old-run"] and "old-run" not in {r[0] for r in runs}

@@ -86,3 +86,13 @@ def test_an_explicit_signal_lag_of_zero_fills_on_the_same_sessions_quotes():
     assert run_backtest(**Chain.frames(quotes), cfg=stated, forecasts=forecasts).trades[
         "entry_date"
     ].to_list() == [D1]
+
+
+def test_the_window_is_clipped_to_the_datas_coverage():
+    # SYNTHETIC: start_date months before the first quote is not a gap: the run starts at D1
+    quotes = _straddle({D1: (5.0, 4.0), D2: (6.0, 3.5)})
+    cfg = make_config(
+        "long_straddle", start_date="2023-06-01", end_date="2024-06-01", exits={"holding_days": 1}
+    )
+    res = run_backtest(**Chain.frames(quotes), cfg=cfg)
+    assert res.equity_daily["quote_date"].to_list() == [D1, D2]
