@@ -249,3 +249,32 @@ def test_spy_marks_mostly_stale_are_warned_about(real_warehouse):
     res = _run(real_warehouse, cfg)
     assert res.metrics["stale_mark_share"][0] > 0.2
     assert "marked on stale quotes" in format_summary(cfg, res)
+
+
+def test_spy_stock_held_over_an_ex_date_earns_the_dividend_and_assignment_delivers(
+    real_warehouse,
+):
+    # SPY 2021, covered calls: 100 shares held over the 2021-03-19 ex-date receive the
+    # factor file's $1.2778 a share; an in-the-money call at expiry is assigned and the stock it
+    # delivers is a legs row (the old engine paid no dividend and wrote no stock)
+    cfg = BacktestConfig.from_mapping(
+        {
+            "strategy": "covered_call",
+            "underlying_symbol": "SPY",
+            "option_roots": ["SPY"],
+            "end_date": "2021-03-31",
+            "entry": {"schedule": "weekly", "min_dte": 7, "target_dte": 30, "max_dte": 60,
+                      "delta_tolerance": 0.3},
+        }
+    )  # fmt: skip
+    res = _run(real_warehouse, cfg)
+    held = res.trades.filter(
+        pl.col("entry_date") < D(2021, 3, 19),
+        pl.col("exit_date").is_null() | (pl.col("exit_date") >= D(2021, 3, 19)),
+    )
+    assert held.height > 0
+    assert held["dividends_usd"].to_list() == pytest.approx([127.78] * held.height)
+    assigned = res.legs.filter(pl.col("exit_kind") == "assigned")
+    delivered = res.legs.filter(pl.col("exit_kind") == "delivered")
+    assert assigned.height > 0 and delivered.height == assigned.height
+    assert (delivered["quantity"] == -100 * assigned["quantity"].abs()).all()
