@@ -2,17 +2,20 @@
 
 The first rule that fires, evaluated each session after entry and before the front expiration:
 early assignment of a short American call before an ex-dividend date (:mod:`engine.marks`: in the
-money with time value below the dividend; LEAN's default assignment model and Hull 2021 §11.5 use
-the same test), which closes the position at that session (the call at its intrinsic value, the
-other legs traded); take-profit / stop-loss on the mark P&L as % of the entry premium (for
-credits, of the credit: the maximum profit); N sessions held (:mod:`engine.sessions`:
-sessions, not vendor days); a DTE; the signal no longer holding. Every fill needs a fresh quote
-of every leg it trades: a trigger on a stale session moves to the next session where every leg
-is quoted (``exit_type = 'nearest_day'``). Otherwise the position settles at the front expiration
-(:mod:`engine.settlement`); legs expiring later (calendars, diagonals) are sold at the first
-session on or after it where they are quoted. A position whose exit the data does not reach stays
-**open**: marked at its last quotes, reported with ``status = 'open'`` and unrealised P&L, and
-left out of closed-trade statistics (no hindsight close on the last day of the data).
+money with time value below the dividend, the standard rule: Hull 2021 §11.5), which closes the
+position at that session (the call at its intrinsic value, the other legs traded). LEAN's
+``DefaultOptionAssignmentModel``, read as a peer, instead assigns American options at least 5 %
+in the money within 4 days of expiry when exercising beats selling at the bid; that
+no-arbitrage assignment is not modelled here. Then take-profit / stop-loss on the mark P&L as %
+of the entry premium (for credits, of the credit: the maximum profit); N sessions held
+(:mod:`engine.sessions`: sessions, not vendor days); a DTE; the signal no longer holding.
+Every fill needs a fresh quote of every leg it trades: a trigger on a stale session moves to the
+next session where every leg is quoted (``exit_type = 'nearest_day'``). Otherwise the position
+settles at the front expiration (:mod:`engine.settlement`); legs expiring later (calendars,
+diagonals) are sold at the first session on or after it where they are quoted. A position whose
+exit the data does not reach stays **open**: marked at its last quotes, reported with
+``status = 'open'`` and unrealised P&L, and left out of closed-trade statistics (no hindsight
+close on the last day of the data).
 
 Sweeps evaluate a grid of exit parameters as an axis of the same computation: positions and marks
 are built once, exits for every grid row in one query.
