@@ -15,8 +15,18 @@ export GX_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
 # Writers run under the pipeline lock: a second `make all` (or load) fails at once with
-# "pipeline already running (pid N)"; the stages of one `make all` share its lock.
-LOCKED = $(BIN)/python -m warehouse locked --
+# "pipeline already running (pid N)"; every process of one `make all` holds its lock (they inherit
+# its descriptor) and dies with its holder (warehouse/pipeline.py).
+LOCKED = $(BIN)/python -m warehouse locked
+# One stage of a pipeline run, under the lock, recorded in build/run_manifest.json, which publish
+# checks (warehouse/manifest.py): $(STAGE) <load|build|train|predict|backtest|attribute> -- <command>
+STAGE = $(BIN)/python -m warehouse stage
+# extra arguments of `make build`'s dbt build, e.g. DBT_ARGS="--select fct_option_quotes_universe+"
+DBT_ARGS ?=
+# what `make publish` checks: all (every stage of the pipeline run) or build (the last dbt build alone)
+STAGES ?= all
+# the backtest stage: each config of STRATEGY_CONFIGS, stopping at the first that fails
+BACKTESTS = $(SHELL) $(.SHELLFLAGS) 'for c in $(STRATEGY_CONFIGS); do $(BIN)/python -m engine run --config "$$c"; done'
 
 # Run a stage and print how long it took: $(call timed,<name>,<command>)
 define timed
@@ -25,7 +35,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean
+.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean reproducibility
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,44 +51,44 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (idempotent)
 
 all: setup ## main job: load -> dbt build -> forecast -> backtest -> attribution -> publish, on the embedded real data
-	@$(LOCKED) $(MAKE) --no-print-directory pipeline
+	@$(LOCKED) --new-run -- $(MAKE) --no-print-directory pipeline
 
 # `dbt build` builds the feature warehouse (default selector, selectors.yml); the models over
 # ml.* and backtest.* (tag:forecasts) build after the forecasts and the backtest
 pipeline: setup
 	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
-	$(call timed,load,$(BIN)/python -m loaders load)
-	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(BIN)/dbt build --quiet --no-use-colors)
-	$(call timed,train,$(BIN)/python -m ml train)
-	$(call timed,predict,$(BIN)/python -m ml predict)
-	$(call timed,backtest,for c in $(STRATEGY_CONFIGS); do $(BIN)/python -m engine run --config $$c; done)
-	$(call timed,attribute,$(BIN)/dbt build --quiet --no-use-colors --select tag:forecasts)
+	$(call timed,load,$(STAGE) load -- $(BIN)/python -m loaders load)
+	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(STAGE) build -- $(BIN)/dbt build --quiet --no-use-colors)
+	$(call timed,train,$(STAGE) train -- $(BIN)/python -m ml train)
+	$(call timed,predict,$(STAGE) predict -- $(BIN)/python -m ml predict)
+	$(call timed,backtest,$(STAGE) backtest -- $(BACKTESTS))
+	$(call timed,attribute,$(STAGE) attribute -- $(BIN)/dbt build --quiet --no-use-colors --select tag:forecasts)
 	$(call timed,publish,$(BIN)/python -m warehouse publish >/dev/null)
 	@$(BIN)/python -m ml report --model xgb_direction_5d --model xgb_iv_regime_5d --model xgb_option_return_5d
 	@$(BIN)/python -m engine summary
 
 load: setup ## land the vendor files into warehouse/raw (validated parquet)
-	$(LOCKED) $(BIN)/python -m loaders load
+	$(STAGE) load -- $(BIN)/python -m loaders load
 
-build: setup ## dbt build of the feature warehouse (models + data tests + unit tests) into the private build database
+build: setup ## dbt build of the feature warehouse (models + data tests + unit tests) into the private build database (DBT_ARGS="--select ...")
 	mkdir -p $(WAREHOUSE_DIR)/build
-	$(LOCKED) $(BIN)/dbt build
+	$(STAGE) build -- $(BIN)/dbt build $(DBT_ARGS)
 
 forecast: setup ## train every model walk-forward, then predict the latest rows (ml.*)
-	$(LOCKED) $(BIN)/python -m ml train
-	$(LOCKED) $(BIN)/python -m ml predict
+	$(STAGE) train -- $(BIN)/python -m ml train
+	$(STAGE) predict -- $(BIN)/python -m ml predict
 
 report: setup ## out-of-sample scores of the current models against the naive baselines, and drift
 	$(BIN)/python -m ml report
 
 attribution: setup ## dbt build of the strategy selector and the forecast/backtest attribution marts (tag:forecasts)
-	$(LOCKED) $(BIN)/dbt build --select tag:forecasts
+	$(STAGE) attribute -- $(BIN)/dbt build --select tag:forecasts
 
 backtest: setup ## run each config of STRATEGY_CONFIGS against the build database
-	for c in $(STRATEGY_CONFIGS); do $(LOCKED) $(BIN)/python -m engine run --config $$c; done
+	$(STAGE) backtest -- $(BACKTESTS)
 
-publish: setup ## copy the build database atomically to warehouse/options.duckdb (green build only)
-	$(LOCKED) $(BIN)/python -m warehouse publish
+publish: setup ## copy the build database atomically to warehouse/options.duckdb (every stage of the run completed; STAGES=build: the last dbt build alone)
+	$(BIN)/python -m warehouse publish --stages $(STAGES)
 
 sql: setup ## read-only SQL console on the published warehouse (no file access; end statements with ';')
 	$(BIN)/python -m warehouse sql
@@ -101,6 +111,20 @@ test: setup ## the whole test suite (includes an end-to-end build of a throwaway
 
 test-fast: setup ## tests without the end-to-end build
 	$(BIN)/python -m pytest -m "not slow"
+
+# Two clean builds from the same inputs must be bit-identical, whatever the time zone (issue 15):
+# each is a whole `make all` into its own warehouse, then warehouse/compare.py lists the tables
+# that differ, ignoring only the run's own timestamps (exit 1 if any; about 7 min on 2 cores).
+REPRO_DIR ?= /tmp/options-reproducibility
+reproducibility: setup ## two clean `make all`s into REPRO_DIR (Asia/Tokyo, America/New_York), then list the tables that differ (none may)
+	@test -n "$(REPRO_DIR)"
+	rm -rf "$(REPRO_DIR)/a" "$(REPRO_DIR)/b"
+	for run in a:Asia/Tokyo b:America/New_York; do \
+		dir="$(REPRO_DIR)/$${run%%:*}"; mkdir -p "$$dir/build"; \
+		TZ="$${run#*:}" DBT_TARGET_PATH="$$dir/target" DBT_LOG_PATH="$$dir/logs" \
+			$(MAKE) --no-print-directory all WAREHOUSE_DIR="$$dir"; \
+	done
+	$(BIN)/python -m warehouse compare "$(REPRO_DIR)/a/options.duckdb" "$(REPRO_DIR)/b/options.duckdb"
 
 dq-self-test: setup ## the data-quality catalogue finds exactly the violations planted in its fixtures
 	$(BIN)/python -m pytest tests/models_sql/test_dq_catalogue.py

@@ -41,9 +41,15 @@ from engine.backtest import BacktestResult, run_sweep
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, read_mapping
 from engine.metrics import TRADING_DAYS_PER_YEAR
 from engine.strategies import StrategyError, StrategySpec
+from warehouse import manifest
 from warehouse.paths import REPO_ROOT, WarehousePaths
-from warehouse.pipeline import PipelineBusyError, pipeline_lock, running_pipeline
-from warehouse.publish import BuildNotGreenError, check_green_build, default_run_results, publish
+from warehouse.pipeline import PipelineBusyError, lock_fds, pipeline_lock, running_pipeline
+from warehouse.publish import (
+    PublishRefusedError,
+    check_publishable,
+    default_run_results,
+    publish,
+)
 
 #: Seconds the attribution rebuild of a save may take (about 10 s here) before it is abandoned.
 REPORTS_TIMEOUT_S = 300
@@ -401,7 +407,9 @@ def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
     selector and the attribution reports) in ``paths``' build database, as ``make attribution``
     does, so a saved run shows on the Attribution page too.
 
-    dbt writes its ``run_results.json`` to ``target_dir`` (what the publish step then checks).
+    dbt writes its ``run_results.json`` to ``target_dir`` (what the publish step then checks). It
+    inherits the pipeline lock's descriptor, so it holds the lock until it ends even if the app
+    dies first (:mod:`warehouse.pipeline`).
 
     Raises
     ------
@@ -427,6 +435,7 @@ def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
             text=True,
             check=False,
             timeout=REPORTS_TIMEOUT_S,
+            pass_fds=lock_fds(),
         )
         failed, tail = done.returncode != 0, (done.stdout + done.stderr).strip()[-1500:]
     except (OSError, subprocess.TimeoutExpired) as exc:  # no dbt executable, or it hung
@@ -453,12 +462,15 @@ def save_run(
 
     1. take :func:`warehouse.pipeline.pipeline_lock` (busy: :class:`WarehouseBusyError`);
     2. the published file must be the one the run read (a publish since then: run again);
-    3. :func:`warehouse.publish.check_green_build` on ``run_results`` (default: dbt's, as
-       ``python -m warehouse publish`` reads it) and the build database must exist;
+    3. :func:`warehouse.publish.check_publishable` on ``run_results`` (default: dbt's, as
+       ``python -m warehouse publish`` reads it): a green build and every stage of the pipeline
+       run completed (:mod:`warehouse.manifest`); and the build database must exist;
     4. :func:`engine.io.ensure_output_tables` and :func:`engine.io.write_result` (this run's
        rows replaced, one transaction), as ``python -m engine run`` does;
     5. with ``rebuild_reports``, :func:`refresh_reports` (the ``tag:forecasts`` dbt models, whose
-       ``run_results.json`` replaces ``run_results``: publish checks that build);
+       ``run_results.json`` replaces ``run_results``), recorded in the run manifest as the run's
+       ``attribute`` stage: a save killed during it leaves that stage unfinished, so publish
+       refuses until ``make attribution`` (or ``make all``);
     6. :func:`warehouse.publish.publish`.
 
     Raises
@@ -482,8 +494,8 @@ def save_run(
                     "save. Nothing was written."
                 )
             try:
-                check_green_build(run_results)
-            except (BuildNotGreenError, OSError, ValueError) as exc:  # bad or unreadable json
+                check_publishable(paths, run_results)
+            except (PublishRefusedError, OSError, ValueError) as exc:  # bad or unreadable json
                 raise SaveError(
                     f"Publishing is refused: {exc}. The run stays unsaved; run `make all` "
                     "(a green dbt build and a publish), then save again."
@@ -514,12 +526,28 @@ def save_run(
             timings["write"] = time.perf_counter() - step
             if rebuild_reports:
                 step = time.perf_counter()
-                refresh_reports(paths, run_results.parent)
+                manifest.begin_stage(
+                    paths,
+                    "attribute",
+                    f"app save of {outcome.result.run_id}: dbt build --select tag:forecasts",
+                    manifest.dbt_invocation_id(run_results),
+                )
+                code = 1
+                try:
+                    refresh_reports(paths, run_results.parent)
+                    code = 0
+                finally:
+                    manifest.finish_stage(
+                        paths,
+                        "attribute",
+                        code,
+                        dbt_invocation_id=manifest.dbt_invocation_id(run_results),
+                    )
                 timings["reports"] = time.perf_counter() - step
             step = time.perf_counter()
             try:
                 published = publish(paths, run_results)
-            except (BuildNotGreenError, FileNotFoundError, duckdb.Error) as exc:
+            except (PublishRefusedError, FileNotFoundError, duckdb.Error) as exc:
                 raise SaveError(
                     f"The run was written to the build database but publishing failed ({exc}). "
                     "Run `make publish` to make it visible.",

@@ -4,7 +4,9 @@ Every read opens the published database with :func:`warehouse.paths.connect_hard
 no file or network access, no extension loading, configuration locked), runs its statements and
 closes the connection (FIELD_NOTES: a held read lock blocks writers and a connection is not
 thread-safe, so none is ever cached). Values reach SQL only as bound parameters; identifiers come
-from allowlists in the query modules, never from a widget.
+from allowlists in the query modules, never from a widget. The one exception, the SQL page's
+user-written statement, runs on :func:`user_sql_reader` under :mod:`warehouse.sql`'s checks and
+limits.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from warehouse.paths import connect_hardened
+from warehouse.paths import connect_hardened, connect_user_sql
+from warehouse.sql import SqlLimits
 
 
 @contextmanager
@@ -31,6 +34,33 @@ def reader(db: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
         When another process holds the file read-write.
     """
     con = connect_hardened(db)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def user_sql_reader(db: Path | str, limits: SqlLimits) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open ``db`` for one statement a person typed (the SQL page), and always close it.
+
+    A DuckDB instance of its own (:func:`warehouse.paths.connect_user_sql`) with the memory,
+    thread and time limits of ``limits``, so one user's query neither starves nor blocks the
+    pages of others; no statement on it can open a file.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    duckdb.IOException
+        When another process holds the file read-write.
+    """
+    con = connect_user_sql(
+        db,
+        memory_limit_mib=limits.memory_limit_mib,
+        threads=limits.threads,
+        timeout_s=limits.timeout_s,
+    )
     try:
         yield con
     finally:

@@ -17,6 +17,7 @@ from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
 from engine.strategies import StrategyError, load_catalogue
 from warehouse.paths import WarehousePaths, connect
+from warehouse.pipeline import guarded
 
 
 def _pct(value: float, digits: int) -> str:
@@ -248,8 +249,17 @@ def _parse_axes(specs: list[str]) -> dict[str, list]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code (0 ok, 1 on a reported error)."""
+    """Entry point; returns the process exit code (0 ok, 1 on a reported error, 75 when another
+    pipeline holds the warehouse whose build database ``run``/``sweep``/``scan`` would open)."""
     args = build_parser().parse_args(argv)
+    if args.command in ("run", "sweep", "scan"):
+        paths = WarehousePaths.from_env()
+        if (args.db or paths.build_db).resolve() == paths.build_db.resolve():
+            return guarded(paths.root, lambda: _main(args))
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "summary":
             print("\n".join(published_summary(args.db or WarehousePaths.from_env().published_db)))

@@ -2,9 +2,14 @@
 
 A config names a strategy of the catalogue (``engine/strategies.yaml``) or gives its legs inline,
 and four sections: ``entry``, ``sizing``, ``execution``, ``exits``. Unknown keys, wrong types and
-out-of-range values raise :class:`ConfigError` naming the key and the value. Units are in the
-key names (``_pct`` percent, ``_bps`` basis points, ``_usd`` dollars, ``dte`` calendar days,
-``days`` trading days).
+out-of-range values raise :class:`ConfigError` naming the key, the file (when read from one:
+``engine/configs/x.yaml: entry.target_dte must be in [0, 3650], got 999999999999``) and an
+excerpt of the value of at most 80 characters (:func:`warehouse.safe_yaml.excerpt`). Every
+number has a range. Units are in the key names (``_pct`` percent, ``_bps`` basis points,
+``_usd`` dollars, ``dte`` calendar days, ``days`` trading days).
+
+YAML is read by :func:`warehouse.safe_yaml.read_yaml`: anchors and aliases (the 516-byte alias
+bomb that expands to 9**9 items) are refused before any value is built, naming file and line.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from engine.strategies import StrategyError, StrategySpec, load_catalogue, parse_strategy
+from warehouse.safe_yaml import YamlFileError, excerpt, excerpt_keys, read_yaml
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "long_straddle_spx.yaml"
+
+#: Largest calendar-day count of any ``*dte`` key: ten years, past the longest listed LEAPS.
+MAX_DTE = 3650
 
 Schedule = Literal["daily", "weekly", "monthly_expiration"]
 SignalKind = Literal["none", "prob_up_at_least", "prob_up_at_most", "top_k", "selector"]
@@ -48,9 +55,11 @@ class EntryConfig:
     weekday
         ISO weekday of the weekly schedule (1 = Monday).
     target_dte, min_dte, max_dte
-        Front expiration: the one nearest ``target_dte`` within ``[min_dte, max_dte]``.
+        Front expiration: the one nearest ``target_dte`` within ``[min_dte, max_dte]``
+        (calendar days, each in ``[0, MAX_DTE]``).
     back_target_dte, back_min_dte, back_max_dte
-        Back expiration of calendars and diagonals (after the front one).
+        Back expiration of calendars and diagonals (after the front one; calendar days in
+        ``[0, MAX_DTE]``).
     expiry_type
         ``any``, ``monthly`` (standard third-Friday) or ``weekly`` expirations only.
     signal
@@ -243,16 +252,41 @@ class BacktestConfig:
 
     @classmethod
     def from_mapping(
-        cls, raw: dict[str, Any], catalogue: dict[str, StrategySpec] | None = None
+        cls,
+        raw: dict[str, Any],
+        catalogue: dict[str, StrategySpec] | None = None,
+        *,
+        source: Path | str | None = None,
     ) -> BacktestConfig:
         """Build and validate a config from a mapping (parsed YAML).
+
+        Parameters
+        ----------
+        raw
+            The mapping, e.g. from :func:`read_mapping`.
+        catalogue
+            Strategies by name (default: :func:`engine.strategies.load_catalogue`).
+        source
+            Where ``raw`` came from (its file): every error message starts with it.
 
         Raises
         ------
         ConfigError
             Unknown keys, wrong types, out-of-range values, an unknown strategy (named, with
-            the known ones), or an invalid inline strategy.
+            the known ones), or an invalid inline strategy; the message names the key and
+            ``source``, and quotes the value in at most 80 characters.
         """
+        try:
+            return cls._from_mapping(raw, catalogue)
+        except ConfigError as exc:
+            if source is None:
+                raise
+            raise ConfigError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def _from_mapping(
+        cls, raw: dict[str, Any], catalogue: dict[str, StrategySpec] | None
+    ) -> BacktestConfig:
         if not isinstance(raw, dict):
             raise ConfigError(f"a config must be a mapping, got {type(raw).__name__}")
         raw = dict(raw)
@@ -263,19 +297,21 @@ class BacktestConfig:
             "exits": ExitConfig,
         }
         top = {f.name for f in dataclasses.fields(cls)} | {"legs", "leg_overrides"}
-        unknown = sorted(set(raw) - top)
+        unknown = _unknown_keys(raw, top)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(top)}")
         name = raw.pop("strategy", None)
         legs = raw.pop("legs", None)
         overrides = raw.pop("leg_overrides", None)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ConfigError(f"strategy must be a strategy name, got {excerpt(name)}")
         try:
             if legs is not None:
-                strategy = parse_strategy(str(name or "custom"), {"legs": legs})
+                strategy = parse_strategy(name or "custom", {"legs": legs})
             else:
                 known = catalogue if catalogue is not None else load_catalogue()
                 if name not in known:
-                    raise ConfigError(f"unknown strategy {name!r}; known: {sorted(known)}")
+                    raise ConfigError(f"unknown strategy {excerpt(name)}; known: {sorted(known)}")
                 strategy = known[name]
             if overrides is not None:
                 strategy = override_legs(strategy, overrides)
@@ -291,7 +327,9 @@ class BacktestConfig:
                 or not roots
                 or not all(isinstance(r, str) and r for r in roots)
             ):
-                raise ConfigError(f"option_roots must be a non-empty list of roots, got {roots!r}")
+                raise ConfigError(
+                    f"option_roots must be a non-empty list of roots, got {excerpt(roots)}"
+                )
             values["option_roots"] = tuple(roots)
         for key, value in raw.items():
             values[key] = _typed(cls, key, value)
@@ -311,17 +349,22 @@ def override_legs(strategy: StrategySpec, overrides: Any) -> StrategySpec:
         An invalid rule or value (named, as for catalogue legs).
     """
     if not isinstance(overrides, dict) or not overrides:
-        raise ConfigError(f"leg_overrides must map leg numbers to strike rules, got {overrides!r}")
+        raise ConfigError(
+            f"leg_overrides must map leg numbers to strike rules, got {excerpt(overrides)}"
+        )
     legs = [leg_mapping(leg) for leg in strategy.legs]
     for no, rule in overrides.items():
         if not isinstance(no, int) or isinstance(no, bool) or not 1 <= no <= len(legs):
             raise ConfigError(
-                f"leg_overrides: leg number must be 1..{len(legs)} of {strategy.name!r}, got {no!r}"
+                f"leg_overrides: leg number must be 1..{len(legs)} of {excerpt(strategy.name)}, "
+                f"got {excerpt(no)}"
             )
         if legs[no - 1]["type"] == "stock":
-            raise ConfigError(f"leg_overrides: leg {no} of {strategy.name!r} is stock")
+            raise ConfigError(f"leg_overrides: leg {no} of {excerpt(strategy.name)} is stock")
         if not isinstance(rule, dict):
-            raise ConfigError(f"leg_overrides: leg {no} needs a strike rule mapping, got {rule!r}")
+            raise ConfigError(
+                f"leg_overrides: leg {no} needs a strike rule mapping, got {excerpt(rule)}"
+            )
         kept = {k: v for k, v in legs[no - 1].items() if k in ("type", "side", "ratio", "expiry")}
         legs[no - 1] = {**kept, **rule}
     raw = {"description": strategy.description, "legs": legs}
@@ -368,34 +411,43 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             "AmSettlement": AmSettlement,
         }[hint].__args__
         if value not in allowed:
-            raise ConfigError(f"{name} must be one of {list(allowed)}, got {value!r}")
+            raise ConfigError(f"{name} must be one of {list(allowed)}, got {excerpt(value)}")
         return value
     if hint.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{name} must be an integer, got {value!r}")
+            raise ConfigError(f"{name} must be an integer, got {excerpt(value)}")
         return value
     if hint.startswith("float"):
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ConfigError(f"{name} must be a number, got {value!r}")
+            raise ConfigError(f"{name} must be a number, got {excerpt(value)}")
         return float(value)
     if hint.startswith("bool"):
         if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
+            raise ConfigError(f"{name} must be true or false, got {excerpt(value)}")
         return value
     if hint.startswith("str"):
-        if isinstance(value, datetime.date) and key in ("start_date", "end_date"):
+        if key in ("start_date", "end_date") and isinstance(value, datetime.date):
+            if isinstance(value, datetime.datetime):
+                raise ConfigError(f"{name} must be a date, got the date and time {excerpt(value)}")
             return value.isoformat()  # YAML reads an unquoted 2019-04-25 as a date
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+            raise ConfigError(f"{name} must be a non-empty string, got {excerpt(value)}")
         return value
     raise ConfigError(f"{name} cannot be set")  # pragma: no cover - nested sections
 
 
+def _unknown_keys(raw: dict[Any, Any], allowed: set[str]) -> str:
+    """The keys of ``raw`` not in ``allowed`` as ``['a', 1]`` (a YAML key may be any value; see
+    :func:`warehouse.safe_yaml.excerpt_keys`), or ``""`` when there are none."""
+    unknown = [k for k in raw if not isinstance(k, str) or k not in allowed]
+    return excerpt_keys(unknown) if unknown else ""
+
+
 def _section(cls: type, key: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{key} must be a mapping, got {raw!r}")
+        raise ConfigError(f"{key} must be a mapping, got {excerpt(raw)}")
     allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - allowed)
+    unknown = _unknown_keys(raw, allowed)
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in {key}; allowed: {sorted(allowed)}")
     return cls(**{k: _typed(cls, k, v, f"{key}.") for k, v in raw.items()})
@@ -403,11 +455,20 @@ def _section(cls: type, key: str, raw: Any) -> Any:
 
 def _range(name: str, value: float | None, low: float, high: float) -> None:
     if value is not None and not low <= value <= high:
-        raise ConfigError(f"{name} must be in [{low}, {high}], got {value!r}")
+        raise ConfigError(f"{name} must be in [{low}, {high}], got {excerpt(value)}")
 
 
 def _check(cfg: BacktestConfig) -> None:
     e, s, x, q = cfg.entry, cfg.sizing, cfg.execution, cfg.exits
+    for key in (
+        "min_dte",
+        "target_dte",
+        "max_dte",
+        "back_min_dte",
+        "back_target_dte",
+        "back_max_dte",
+    ):
+        _range(f"entry.{key}", getattr(e, key), 0, MAX_DTE)
     if not 0 <= e.min_dte <= e.target_dte <= e.max_dte:
         raise ConfigError(
             "entry needs 0 <= min_dte <= target_dte <= max_dte, got "
@@ -430,7 +491,7 @@ def _check(cfg: BacktestConfig) -> None:
     _range("entry.moneyness_tolerance", e.moneyness_tolerance, 0.0, 1.0)
     _range("entry.strike_tolerance_pct", e.strike_tolerance_pct, 0.0, 50.0)
     if e.signal != "none" and not e.forecast_model:
-        raise ConfigError(f"entry.signal {e.signal!r} needs entry.forecast_model")
+        raise ConfigError(f"entry.signal {excerpt(e.signal)} needs entry.forecast_model")
     if e.signal == "top_k" and len(cfg.strategy.legs) != 1:
         raise ConfigError("entry.signal 'top_k' picks contracts: it needs a single-leg strategy")
     _range("sizing.contracts", s.contracts, 1, 100_000)
@@ -447,7 +508,7 @@ def _check(cfg: BacktestConfig) -> None:
     _range("exits.take_profit_pct", q.take_profit_pct, 0.0, 10_000.0)
     _range("exits.stop_loss_pct", q.stop_loss_pct, 0.0, 10_000.0)
     _range("exits.holding_days", q.holding_days, 1, 10_000)
-    _range("exits.exit_dte", q.exit_dte, 0, 10_000)
+    _range("exits.exit_dte", q.exit_dte, 0, MAX_DTE)
     if q.exit_on_signal and e.signal not in ("prob_up_at_least", "prob_up_at_most"):
         raise ConfigError("exits.exit_on_signal needs a prob_up entry.signal")
     _range("initial_capital_usd", cfg.initial_capital_usd, 1.0, 1e12)
@@ -457,9 +518,9 @@ def _check(cfg: BacktestConfig) -> None:
             try:
                 datetime.date.fromisoformat(value)
             except ValueError as exc:
-                raise ConfigError(f"{name} must be an ISO date, got {value!r}") from exc
+                raise ConfigError(f"{name} must be an ISO date, got {excerpt(value)}") from exc
     if not cfg.universe.replace("_", "").isalnum():
-        raise ConfigError(f"universe must be letters, digits and '_', got {cfg.universe!r}")
+        raise ConfigError(f"universe must be letters, digits and '_', got {excerpt(cfg.universe)}")
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> BacktestConfig:
@@ -468,28 +529,32 @@ def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> BacktestConfig:
     Raises
     ------
     ConfigError
-        Unreadable YAML (with the file) or any invalid value.
+        Unreadable YAML (with the file and line) or any invalid value (with the file and the key).
     FileNotFoundError
         If ``path`` does not exist.
     """
-    return BacktestConfig.from_mapping(read_mapping(path))
+    return BacktestConfig.from_mapping(read_mapping(path), source=path)
 
 
 def read_mapping(path: Path | str = DEFAULT_CONFIG_PATH) -> dict[str, Any]:
     """The raw YAML mapping of a config file (not yet validated; an empty file gives ``{}``).
 
+    Read by :func:`warehouse.safe_yaml.read_yaml`: safe tags only, at most 1 MB, and no anchors
+    or aliases, refused before any value is built.
+
     Raises
     ------
     ConfigError
-        Unreadable YAML, or a document that is not a mapping (naming the file).
+        Unreadable YAML, an anchor or alias, or a document that is not a mapping; the message
+        starts with the file (and ``:line:column`` where the YAML is at fault).
     FileNotFoundError
         If ``path`` does not exist.
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raw = read_yaml(path)
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict):

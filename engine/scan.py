@@ -97,6 +97,7 @@ import polars as pl
 
 from engine.config import ConfigError
 from engine.schema import require_columns
+from warehouse.safe_yaml import YamlFileError, excerpt, excerpt_keys, read_yaml
 
 Structure = Literal[
     "single", "straddle", "strangle", "vertical", "iron_condor", "butterfly", "calendar"
@@ -271,7 +272,8 @@ class ScanConfig:
         _check_low("exit_dte", self.exit_dte, 0)
         if self.exit_dte >= self.max_entry_dte:
             raise ScanConfigError(
-                f"exit_dte must be < max_entry_dte = {self.max_entry_dte}, got {self.exit_dte!r}"
+                f"exit_dte must be < max_entry_dte = {self.max_entry_dte}, "
+                f"got {excerpt(self.exit_dte)}"
             )
         if self.min_entry_dte is None:
             _set(self, "min_entry_dte", self.exit_dte + 1)
@@ -280,7 +282,7 @@ class ScanConfig:
             if not self.exit_dte < self.min_entry_dte <= self.max_entry_dte:
                 raise ScanConfigError(
                     "min_entry_dte must be in (exit_dte, max_entry_dte] = "
-                    f"({self.exit_dte}, {self.max_entry_dte}], got {self.min_entry_dte!r}"
+                    f"({self.exit_dte}, {self.max_entry_dte}], got {excerpt(self.min_entry_dte)}"
                 )
         _check_low("exit_tolerance_days", self.exit_tolerance_days, 0)
         _check_low("max_calendar_gap_days", self.max_calendar_gap_days, 1)
@@ -299,10 +301,12 @@ class ScanConfig:
         _check_positive("max_wing_width", self.max_wing_width)
         distance = _check_float("max_short_distance", self.max_short_distance)
         if not 0 < distance < 1:
-            raise ScanConfigError(f"max_short_distance must be in (0, 1), got {distance!r}")
+            raise ScanConfigError(f"max_short_distance must be in (0, 1), got {excerpt(distance)}")
         _set(self, "max_short_distance", distance)
         if not isinstance(self.equal_wings, bool):
-            raise ScanConfigError(f"equal_wings must be true or false, got {self.equal_wings!r}")
+            raise ScanConfigError(
+                f"equal_wings must be true or false, got {excerpt(self.equal_wings)}"
+            )
         if self.dte_bucket_edges is None:
             top = -(-self.max_entry_dte // _DTE_BUCKET_WIDTH) * _DTE_BUCKET_WIDTH
             _set(self, "dte_bucket_edges", tuple(range(0, top + 1, _DTE_BUCKET_WIDTH)))
@@ -329,12 +333,13 @@ class ScanConfig:
             holds a bad value.
         """
         if not isinstance(values, Mapping):
-            raise ScanConfigError(f"scan config must be a mapping, got {values!r}")
+            raise ScanConfigError(f"scan config must be a mapping, got {excerpt(values)}")
         fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in values if k not in fields)
+        unknown = [k for k in values if not isinstance(k, str) or k not in fields]
         if unknown:
             raise ScanConfigError(
-                f"unknown scan config key(s) {unknown}; allowed keys: {sorted(fields)}"
+                f"unknown scan config key(s) {excerpt_keys(unknown)}; "
+                f"allowed keys: {sorted(fields)}"
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
@@ -1195,44 +1200,44 @@ def _set(cfg: ScanConfig, key: str, value: object) -> None:
 def _check_literal(key: str, value: object, alias: object) -> None:
     allowed = get_args(alias)
     if value not in allowed:
-        raise ScanConfigError(f"{key} must be one of {list(allowed)}, got {value!r}")
+        raise ScanConfigError(f"{key} must be one of {list(allowed)}, got {excerpt(value)}")
 
 
 def _check_int(key: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ScanConfigError(f"{key} must be an integer, got {value!r}")
+        raise ScanConfigError(f"{key} must be an integer, got {excerpt(value)}")
 
 
 def _check_float(key: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScanConfigError(f"{key} must be a number, got {value!r}")
+        raise ScanConfigError(f"{key} must be a number, got {excerpt(value)}")
     if not math.isfinite(value):
-        raise ScanConfigError(f"{key} must be finite, got {value!r}")
+        raise ScanConfigError(f"{key} must be finite, got {excerpt(value)}")
     return float(value)
 
 
 def _check_low(key: str, value: float, low: float) -> None:
     if value < low:
-        raise ScanConfigError(f"{key} must be >= {low!r}, got {value!r}")
+        raise ScanConfigError(f"{key} must be >= {low!r}, got {excerpt(value)}")
 
 
 def _check_high(key: str, value: float, high: float) -> None:
     if value > high:
-        raise ScanConfigError(f"{key} must be <= {high!r}, got {value!r}")
+        raise ScanConfigError(f"{key} must be <= {high!r}, got {excerpt(value)}")
 
 
 def _check_positive(key: str, value: float) -> None:
     if not value > 0:
-        raise ScanConfigError(f"{key} must be > 0, got {value!r}")
+        raise ScanConfigError(f"{key} must be > 0, got {excerpt(value)}")
 
 
 def _check_edges(key: str, edges: object) -> tuple[float, ...]:
     if not isinstance(edges, tuple) or len(edges) < 2:
-        raise ScanConfigError(f"{key} must be a tuple of at least 2 edges, got {edges!r}")
+        raise ScanConfigError(f"{key} must be a tuple of at least 2 edges, got {excerpt(edges)}")
     for edge in edges:
         _check_float(key, edge)
     if any(b <= a for a, b in itertools.pairwise(edges)):
-        raise ScanConfigError(f"{key} must be strictly increasing, got {edges!r}")
+        raise ScanConfigError(f"{key} must be strictly increasing, got {excerpt(edges)}")
     return edges
 
 
@@ -1297,13 +1302,19 @@ def cli_main(args: Any, db_path: Path) -> int:
     """
     import time
 
-    import yaml
-
     from warehouse.paths import connect
 
     values: dict[str, Any] = {}
     if args.config is not None:
-        values.update(yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {})
+        try:
+            from_file = read_yaml(args.config)
+        except YamlFileError as exc:
+            raise ScanConfigError(str(exc)) from exc
+        if from_file is not None and not isinstance(from_file, dict):
+            raise ScanConfigError(
+                f"{args.config}: scan config must be a mapping, got {type(from_file).__name__}"
+            )
+        values.update(from_file or {})
     flags = {
         "structure": args.structure,
         "side": args.side,

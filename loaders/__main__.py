@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from loaders.landing import LoadReport, land_vendor_files
+from loaders.printable import printable
 from loaders.vendor import CLOSE, FORMATS
 from warehouse.paths import WarehousePaths
 from warehouse.pipeline import PipelineBusyError, pipeline_lock
@@ -161,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                     file_progress=_FileProgress(),
                 )
     except PipelineBusyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 75
     except (FileNotFoundError, ValueError, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     return _summarise(reports, args.raw_dir)
 
@@ -174,10 +175,17 @@ def _summarise(reports: list[LoadReport], raw_dir: Path) -> int:
     landed = sum(r.rows_landed for r in reports)
     rejected = sum(r.rows_rejected for r in reports)
     new = sum(r.files_new for r in reports)
+    empty = sum(len(r.empty_files) for r in reports)
     print(
         f"landed {landed:,} rows in {new} new batch(es), rejected {rejected:,} "
-        f"(kept in {raw_dir}/_rejects)"
+        f"(kept in {printable(raw_dir)}/_rejects)"
     )
+    if empty:
+        print(
+            f"warning: {empty} file(s) had a header and no rows; they landed as empty batches "
+            "(named above)",
+            file=sys.stderr,
+        )
     if failed:
         print(f"{len(failed)} file(s) could not be landed; the others landed", file=sys.stderr)
         return 1

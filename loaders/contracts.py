@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
+
+from warehouse.safe_yaml import excerpt, read_yaml
 
 SPECS_PATH = Path(__file__).with_name("contract_specs.yaml")
 OCC_PATTERN = r"^\s*([A-Z][A-Z0-9]{0,5})\s*(\d{6})([CP])(\d{8})\s*$"
@@ -94,9 +95,11 @@ def load_specs(path: Path = SPECS_PATH) -> tuple[dict[str, Any], dict[str, dict[
     ------
     ValueError
         A term with a value outside its allowed set, a non-positive multiplier or a missing
-        term; the message names the root, the term and the value.
+        term; the message names the root, the term and the value. A file that is not safe YAML
+        (an anchor or alias, over 1 MB) raises :class:`warehouse.safe_yaml.YamlFileError`, a
+        ``ValueError`` naming the file and line.
     """
-    spec = yaml.safe_load(path.read_text())
+    spec = read_yaml(path)  # no anchors or aliases, bounded size: warehouse/safe_yaml.py
     default, roots = spec["default"], spec.get("roots") or {}
     for root, terms in {"default": default, **roots}.items():
         for term in TERM_COLUMNS:
@@ -106,12 +109,12 @@ def load_specs(path: Path = SPECS_PATH) -> tuple[dict[str, Any], dict[str, dict[
             if terms[term] not in allowed:
                 raise ValueError(
                     f"{path.name}: {root}: {term} must be one of {sorted(allowed)}, "
-                    f"got {terms[term]!r}"
+                    f"got {excerpt(terms[term])}"
                 )
         if not (isinstance(terms["contract_multiplier"], int) and terms["contract_multiplier"] > 0):
             raise ValueError(
                 f"{path.name}: {root}: contract_multiplier must be a positive integer, "
-                f"got {terms['contract_multiplier']!r}"
+                f"got {excerpt(terms['contract_multiplier'])}"
             )
     return default, roots
 

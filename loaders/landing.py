@@ -28,7 +28,11 @@ Discipline:
   re-lands any batch the manifest does not list (same load id, same bytes) and moves batch files
   that no manifest entry claims to ``_orphans/``.
 - A file that cannot be read is reported by name (and line) and the other files land.
+- A file with a header and no rows lands as an empty batch (nothing is lost: the manifest
+  lists it) and the report warns about it by name (``empty_files``).
 - ``rows_in == rows_landed + rows_rejected`` for every batch.
+- File names are data: every log line, progress line and report escapes their control
+  characters (:func:`loaders.printable.printable`), so a name cannot forge a line.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from loaders import schemas
+from loaders.printable import printable
 from loaders.validation import as_issue_rows, validate
 from loaders.vendor import (
     DATA_SUFFIXES,
@@ -80,6 +85,9 @@ MANIFEST: dict[str, pl.DataType] = {
     "loader_version": pl.String(),
     "superseded_by": pl.String(),
 }
+#: What the report says of a file with a header and no rows.
+EMPTY_FILE_WARNING = "header only, no rows; landed as an empty batch (0 rows)"
+
 RULE_COUNTS: dict[str, pl.DataType] = {
     "load_id": pl.String(),
     "vendor": pl.String(),
@@ -92,7 +100,11 @@ RULE_COUNTS: dict[str, pl.DataType] = {
 
 @dataclass
 class LoadReport:
-    """What one (vendor, entity) landing did in one run; counts are rows of *new* batches."""
+    """What one (vendor, entity) landing did in one run; counts are rows of *new* batches.
+
+    ``file_errors`` are the files that could not be landed (one message each, names escaped);
+    ``empty_files`` the new files that had a header and no rows, landed as empty batches.
+    """
 
     vendor: str
     entity: str
@@ -107,6 +119,7 @@ class LoadReport:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     warned_by_rule: dict[str, int] = field(default_factory=dict)
     file_errors: list[str] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)
     load_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -122,8 +135,10 @@ class LoadReport:
             f"{self.rows_warned:,} warnings "
             f"({self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s)"
         )
+        for name in self.empty_files:
+            text += f"\n  WARNING {printable(name)}: {EMPTY_FILE_WARNING}"
         for error in self.file_errors:
-            text += f"\n  ERROR {error}"
+            text += f"\n  ERROR {printable(error)}"
         return text
 
 
@@ -190,10 +205,14 @@ def write_text_atomically(text: str, path: Path) -> None:
 
 @dataclass(frozen=True)
 class Discovery:
-    """Files found under the vendor directory, by layout, and the ones refused (with why)."""
+    """Files found under the vendor directory, by layout, and the ones refused (with why).
+
+    ``errors`` holds ``(relative path, message)``: the message starts with the path, escaped
+    (:func:`loaders.printable.printable`); the path itself is kept as is, to find its layout.
+    """
 
     files: dict[str, list[Path]]  # layout source -> files
-    errors: list[str]
+    errors: list[tuple[str, str]]
 
 
 def _ignored(relative: str) -> bool:
@@ -209,12 +228,17 @@ def discover(
     Documentation (``README.md``, ``SHA256SUMS``, ``LICENSES/``) and dotfiles are skipped. Every
     other file must be a ``.csv``/``.csv.gz`` claimed by one layout; a symlink must resolve inside
     one of ``allowed_roots`` (symlinked folders are not followed). Refused files are listed in
-    ``errors``, each message naming the file and the reason; they never stop the other files.
+    ``errors``, each message naming the file (escaped) and the reason; they never stop the
+    other files.
     """
     formats = list(formats)
     roots = [r.resolve() for r in allowed_roots]
     found: dict[str, list[Path]] = {}
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []
+
+    def refuse(rel: str, reason: str) -> None:
+        errors.append((rel, f"{printable(rel)}: {printable(reason)}"))
+
     for dirpath, dirnames, filenames in os.walk(vendor_dir, followlinks=False):
         base = Path(dirpath)
         for name in sorted(dirnames):
@@ -222,12 +246,12 @@ def discover(
                 rel = (base / name).relative_to(vendor_dir).as_posix()
                 target = (base / name).resolve()
                 if not any(target.is_relative_to(r) for r in roots):
-                    errors.append(
-                        f"{rel}: symlinked folder points outside the allowed folders "
-                        f"({target}); not read"
+                    refuse(
+                        rel,
+                        f"symlinked folder points outside the allowed folders ({target}); not read",
                     )
                 else:
-                    errors.append(f"{rel}: symlinked folder not followed; link the files instead")
+                    refuse(rel, "symlinked folder not followed; link the files instead")
         dirnames[:] = sorted(d for d in dirnames if not (base / d).is_symlink())
         for name in sorted(filenames):
             path = base / name
@@ -236,16 +260,14 @@ def discover(
                 continue
             resolved = path.resolve()
             if not any(resolved.is_relative_to(r) for r in roots):
-                errors.append(f"{rel}: resolves outside the allowed folders ({resolved}); not read")
+                refuse(rel, f"resolves outside the allowed folders ({resolved}); not read")
                 continue
             if not resolved.is_file():
-                errors.append(f"{rel}: not a regular file; not read")
+                refuse(rel, "not a regular file; not read")
                 continue
             if not name.endswith(DATA_SUFFIXES):
                 suffix = "".join(Path(name).suffixes) or "(none)"
-                errors.append(
-                    f"{rel}: unknown extension {suffix!r}; vendor files are .csv or .csv.gz"
-                )
+                refuse(rel, f"unknown extension {suffix!r}; vendor files are .csv or .csv.gz")
                 continue
             owners = [f for f in formats if f.claims(rel)]
             if len(owners) != 1:
@@ -254,7 +276,7 @@ def discover(
                     if not owners
                     else f"claimed by several layouts {[f.source for f in owners]}"
                 )
-                errors.append(f"{rel}: {reason}")
+                refuse(rel, reason)
                 continue
             found.setdefault(owners[0].source, []).append(path)
     return Discovery(found, errors)
@@ -293,7 +315,8 @@ def recover(raw_dir: Path) -> list[str]:
         return notes
     for tmp in raw_dir.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
-        notes.append(f"removed temporary file {tmp.relative_to(raw_dir)} of an interrupted run")
+        name = printable(tmp.relative_to(raw_dir))
+        notes.append(f"removed temporary file {name} of an interrupted run")
     manifest = read_manifest(raw_dir)
     listed = set(manifest.filter(pl.col("superseded_by").is_null())["landed_file"].to_list())
     for path in sorted(raw_dir.glob("*/*/*.parquet")):
@@ -303,7 +326,7 @@ def recover(raw_dir: Path) -> list[str]:
         target = raw_dir / "_orphans" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        notes.append(f"moved {rel} (not in the manifest) to _orphans/")
+        notes.append(f"moved {printable(rel)} (not in the manifest) to _orphans/")
     return notes
 
 
@@ -418,9 +441,11 @@ def land_batches(
         rows_in = batch.rows.height + batch.parse_rejects.height
         if rows_in != batch_rows.height + batch_rejects.height:  # never lose a row
             raise RuntimeError(
-                f"{batch.source_file}: {rows_in} rows in but {batch_rows.height} landed + "
-                f"{batch_rejects.height} rejected"
+                f"{printable(batch.source_file)}: {rows_in} rows in but {batch_rows.height} "
+                f"landed + {batch_rejects.height} rejected"
             )
+        if rows_in == 0:  # a header and no rows: lands (the manifest lists it), with a warning
+            report.empty_files.append(batch.source_file)
         manifest_rows.append(
             {
                 "load_id": load_id,
@@ -535,14 +560,19 @@ def render_suite_markdown(report: LoadReport, suite_result: dict) -> str:
             f"{'yes' if exp.get('success') else '**no**'} | "
             f"{result.get('unexpected_count', 0):,} | "
             f"{float(result.get('unexpected_percent') or 0):.3f} | "
-            f"{', '.join(str(x) for x in examples[:3])} |"
+            f"{', '.join(printable(x) for x in examples[:3])} |"
         )
     for rule, n in sorted({**report.rejected_by_rule}.items()):
         if rule.startswith(("unparseable:", "key_already_landed:")):
             lines.append(f"| `{rule}` | critical | **no** | {n:,} | | |")
+    if report.empty_files:
+        lines += ["", "## Files with a header and no rows (landed as empty batches)", ""]
+        lines += [
+            f"- WARNING {printable(name)}: {EMPTY_FILE_WARNING}" for name in report.empty_files
+        ]
     if report.file_errors:
         lines += ["", "## Files that could not be read", ""]
-        lines += [f"- {e}" for e in report.file_errors]
+        lines += [f"- {printable(e)}" for e in report.file_errors]
     return "\n".join(lines) + "\n"
 
 
@@ -648,7 +678,7 @@ def land_vendor_files(
         raise ValueError(f"unknown target(s) {sorted(only - known)}; known: {sorted(known)}")
     raw_dir.mkdir(parents=True, exist_ok=True)
     for note in recover(raw_dir):
-        print(f"recovered: {note}", file=sys.stderr)
+        print(f"recovered: {printable(note)}", file=sys.stderr)
     discovery = discover(vendor_dir, allowed_roots or [vendor_dir])
     landed = _known_batches(raw_dir)
     reports = []
@@ -657,7 +687,7 @@ def land_vendor_files(
             continue
         report = LoadReport(vendor, entity)
         report.file_errors += [
-            e for e in discovery.errors if any(f.claims(e.split(":", 1)[0]) for f in formats)
+            message for rel, message in discovery.errors if any(f.claims(rel) for f in formats)
         ]
         batches: list[Batch] = []
         for fmt in formats:
@@ -677,7 +707,7 @@ def land_vendor_files(
             progress(report)
         reports.append(report)
     unassigned = [
-        e for e in discovery.errors if not any(f.claims(e.split(":", 1)[0]) for f in FORMATS)
+        message for rel, message in discovery.errors if not any(f.claims(rel) for f in FORMATS)
     ]
     if unassigned:
         reports.append(LoadReport("vendor", "unclaimed", file_errors=unassigned))

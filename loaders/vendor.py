@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from loaders import calendar, contracts, schemas
+from loaders.printable import printable
 from loaders.schemas import ENTITY_SCHEMAS
 
 __all__ = [
@@ -36,7 +37,8 @@ __all__ = [
 
 
 class VendorFileError(ValueError):
-    """A vendor file that cannot be parsed at all (bad header, empty, unreadable); names it."""
+    """A vendor file that cannot be parsed at all (bad header, empty, unreadable); names it, with
+    the name's control characters escaped (:func:`loaders.printable.printable`)."""
 
 
 #: What a file name contributes: canonical column -> value (a ticker, an option root).
@@ -182,7 +184,8 @@ def _series_from_stem(column: str, suffix: str) -> FileConstants:
         expected = _stem(path).removesuffix(suffix)
         if len(header) == 2 and header[1] not in (expected, "value", "CLOSE"):
             raise VendorFileError(
-                f"{path.name}: value column {header[1]!r} does not match the series {expected!r} "
+                f"{printable(path.name)}: value column {header[1]!r} does not match the series "
+                f"{expected!r} "
                 "of the file name"
             )
         return {column: expected}
@@ -525,7 +528,8 @@ def _read_text_frame(fmt: VendorFormat, path: Path, rel: str) -> pl.DataFrame:
         OSError,
         EOFError,
     ) as exc:
-        raise VendorFileError(f"{rel}: cannot read as CSV: {exc}") from exc
+        # the reader's message may quote the path, over several lines: one escaped line
+        raise VendorFileError(f"{printable(rel)}: cannot read as CSV: {printable(exc)}") from exc
 
 
 def parse_file(
@@ -552,8 +556,10 @@ def parse_file(
     Raises
     ------
     VendorFileError
-        The file is empty, unreadable (a truncated gzip), has a header-only body, lacks a
-        required column, or its header has a column twice; the message names the file.
+        The file is empty, unreadable (a truncated gzip), lacks a required column, or its
+        header has a column twice; the message names the file. A header with no rows is not an
+        error: it parses to no rows (and lands as an empty batch, which the landing report
+        warns about).
     """
     rel = path.relative_to(vendor_dir).as_posix() if path.is_relative_to(vendor_dir) else str(path)
     text = _read_text_frame(fmt, path, rel)
@@ -564,7 +570,8 @@ def parse_file(
     if fmt.source in _TWO_COLUMN_SOURCES and len(header) == 2 and header[1] not in renames:
         if header[0] not in DATE_HEADERS:
             raise VendorFileError(
-                f"{rel}: first column {header[0]!r} is not a date column {sorted(DATE_HEADERS)}"
+                f"{printable(rel)}: first column {header[0]!r} is not a date column "
+                f"{sorted(DATE_HEADERS)}"
             )
         value_column = "value_pct" if fmt.entity == "rates" else "close"
         renames = {header[0]: "date", header[1]: value_column}
@@ -574,7 +581,8 @@ def parse_file(
     missing = [c for c in renames if c not in header and c not in optional]
     if missing:
         raise VendorFileError(
-            f"{rel}: missing column(s) {missing} for layout {fmt.source!r}; header is {header}"
+            f"{printable(rel)}: missing column(s) {missing} for layout {fmt.source!r}; "
+            f"header is {header}"
         )
     present = {native: canonical for native, canonical in renames.items() if native in header}
     text = text.select(list(present)).rename(present)

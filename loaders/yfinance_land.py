@@ -18,6 +18,7 @@ from pathlib import Path
 
 from loaders import yfinance_source
 from loaders.landing import LoadReport, land_frames
+from loaders.printable import printable
 
 #: Bars fetched when no --start is given: one year back from --end.
 DEFAULT_LOOKBACK_DAYS = 366
@@ -57,7 +58,9 @@ def land_yfinance(
         raise ValueError(f"--start {start} is after --end {end}")
 
     def tick(done: int, total: int, symbol: str) -> None:
-        print(f"  yfinance: {done}/{total} symbols ({symbol})", file=sys.stderr, flush=True)
+        print(
+            f"  yfinance: {done}/{total} symbols ({printable(symbol)})", file=sys.stderr, flush=True
+        )
 
     fetched = [
         yfinance_source.fetch_bars(symbols, start, end + dt.timedelta(days=1), progress=tick)

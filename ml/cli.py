@@ -24,6 +24,7 @@ from ml.io import (
 )
 from ml.training import FoldModel, predict_rows, train
 from warehouse.paths import WarehousePaths, connect
+from warehouse.pipeline import guarded
 
 HEADLINE = {"binary": "auc", "multiclass": "auc", "regression": "rank_ic"}
 
@@ -227,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = {"train": cmd_train, "predict": cmd_predict, "report": cmd_report}[args.command]
     try:
+        if Path(args.db).resolve() == paths.build_db.resolve():
+            # the pipeline's build database: fail at once while another pipeline runs
+            return guarded(paths.root, lambda: handler(args, paths))
         return handler(args, paths)
     except (LookupError, ValueError, TypeError, ModelIntegrityError, duckdb.IOException) as exc:
         print(f"error: {exc}", file=sys.stderr)

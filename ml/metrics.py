@@ -3,6 +3,10 @@
 Pure functions over arrays. Probabilities are decimal fractions; returns are decimal
 fractions; a metric that is undefined on the given rows (one class only, no positive call, a
 single row) is returned as ``None`` and stored as NULL.
+
+Scores are bit-identical whatever the order of the rows: a float sum depends on the order of
+its terms in the last bits, so the cross-sectional ones sort their rows first (two clean builds
+must give the same ``ml.model_metrics``; ``python -m warehouse compare`` checks it).
 """
 
 from __future__ import annotations
@@ -95,13 +99,16 @@ def daily_rank_ic(frame: pl.DataFrame, forecast: str, realized: str) -> pl.DataF
     Returns
     -------
     polars.DataFrame
-        One row per ``as_of_date`` (in no set order) with ``n_contracts`` and ``rank_ic``:
+        One row per ``as_of_date``, in date order, with ``n_contracts`` and ``rank_ic``:
         Spearman's correlation of forecast and realized value across that date's contracts
         (average ranks for ties; Grinold and Kahn, *Active Portfolio Management*, ch. 6). Dates
         with fewer than 3 contracts or a constant side (undefined correlation) are left out.
+        Bit-identical for any order of ``frame``'s rows: each date's rows are correlated in
+        (forecast, realized) order, an order that rows tied on both share.
     """
     return (
-        frame.group_by("as_of_date")
+        frame.sort("as_of_date", forecast, realized, nulls_last=True)
+        .group_by("as_of_date", maintain_order=True)
         .agg(
             pl.len().alias("n_contracts"),
             pl.corr(forecast, realized, method="spearman").alias("rank_ic"),
@@ -132,18 +139,26 @@ def regression_metrics(y: np.ndarray, yhat: np.ndarray, dates: np.ndarray) -> Me
         Portfolio Management*, 2000, ch. 6), dates with fewer than 3 rows or a constant
         forecast skipped; ``rank_ic_pooled``: Spearman over all rows; ``rank_ic_dates``;
         ``hit_rate``: share of rows where the forecast and realized return have the same sign;
-        ``n_rows``.
+        ``n_rows``. Bit-identical for any order of the rows (they are sorted by date, forecast
+        and realized return first).
     """
     out: Metrics = {"n_rows": float(len(y))}
     if len(y) == 0:
         return out | dict.fromkeys(
             ("mse", "mae", "rank_ic", "rank_ic_pooled", "rank_ic_dates", "hit_rate")
         )
+    # dates may come as datetime.date objects, a dtype Polars cannot sort: give it a list
+    as_of = pl.Series("as_of_date", dates.tolist() if dates.dtype == object else dates)
+    frame = pl.DataFrame([as_of, pl.Series("y", y), pl.Series("yhat", yhat)]).sort(
+        "as_of_date", "yhat", "y", nulls_last=True
+    )
+    y, yhat = frame["y"].to_numpy(), frame["yhat"].to_numpy()
     out["mse"] = _finite(np.mean((yhat - y) ** 2))
     out["mae"] = _finite(np.mean(np.abs(yhat - y)))
-    frame = pl.DataFrame({"as_of_date": dates, "y": y, "yhat": yhat})
     daily = daily_rank_ic(frame, "yhat", "y")
-    out["rank_ic"] = _finite(daily["rank_ic"].mean()) if daily.height else None
+    # fsum: exactly rounded, so the mean cannot depend on how the column is chunked
+    ics = daily["rank_ic"].to_list()
+    out["rank_ic"] = _finite(math.fsum(ics) / len(ics)) if ics else None
     out["rank_ic_dates"] = float(daily.height)
     pooled = frame.select(pl.corr("yhat", "y", method="spearman")).item()
     out["rank_ic_pooled"] = _finite(pooled) if pooled is not None else None

@@ -99,18 +99,27 @@ def pipeline(
         "TZ": "Asia/Tokyo",
     }
     (root / "build").mkdir()
+
+    # Each writer runs as a stage of one pipeline run, recorded in build/run_manifest.json,
+    # which publish checks (Makefile `pipeline`, warehouse/manifest.py).
+    def stage(name: str, *command: str, new_run: bool = False) -> str:
+        first = ["--new-run"] if new_run else []
+        args = [sys.executable, "-m", "warehouse", "stage", *first, name, "--", *command]
+        return run_command(args, env)
+
+    python, dbt = sys.executable, str(BIN / "dbt")
     out = {
-        "load": run_command([sys.executable, "-m", "loaders", "load"], env),
+        "load": stage("load", python, "-m", "loaders", "load", new_run=True),
         # the default selector (selectors.yml) leaves out tag:forecasts, built after ml and engine
-        "build": run_command([str(BIN / "dbt"), "build", "--no-use-colors"], env),
-        "train": run_command([sys.executable, "-m", "ml", "train"], env),
-        "predict": run_command([sys.executable, "-m", "ml", "predict"], env),
+        "build": stage("build", dbt, "build", "--no-use-colors"),
+        "train": stage("train", python, "-m", "ml", "train"),
+        "predict": stage("predict", python, "-m", "ml", "predict"),
         "backtest": "".join(
-            run_command([sys.executable, "-m", "engine", "run", "--config", config], env)
+            stage("backtest", python, "-m", "engine", "run", "--config", config)
             for config in DEFAULT_STRATEGY_CONFIGS
         ),
-        "attribute": run_command(
-            [str(BIN / "dbt"), "build", "--no-use-colors", "--select", "tag:forecasts"], env
+        "attribute": stage(
+            "attribute", dbt, "build", "--no-use-colors", "--select", "tag:forecasts"
         ),
         "publish": run_command([sys.executable, "-m", "warehouse", "publish"], env),
         "report": run_command([sys.executable, "-m", "ml", "report"], env),

@@ -1,4 +1,12 @@
-"""Publish the build database to readers, atomically, after a green dbt build.
+"""Publish the build database to readers, atomically, after a complete pipeline run.
+
+What is checked first (:func:`check_publishable`): dbt's ``run_results.json`` must be a green
+``dbt build``, and the run manifest (:mod:`warehouse.manifest`) must show every stage of the current
+pipeline run completed (load, build, train, predict, backtest, attribute) with its last dbt stage
+being that very invocation, so a kill -9 of any stage, or a dbt run outside the pipeline, cannot
+publish a half-built warehouse behind last run's green run results. A build-only publish
+(``stages="build"``, ``python -m warehouse publish --stages build``) checks the green build alone,
+for a hand-run ``dbt build``; it still refuses run results that a killed dbt stage left behind.
 
 Why a copy and not a shared file: DuckDB lets one process open a file read-write *or* many
 read-only, never both, so a reader (the app, a notebook) holding the published file would make a
@@ -14,6 +22,7 @@ import json
 import os
 from pathlib import Path
 
+from warehouse.manifest import build_only_problems, dbt_invocation_id, problems, read_manifest
 from warehouse.paths import REPO_ROOT, WarehousePaths, connect
 
 # dbt statuses of a green build: models succeed, tests pass. "warn" is a test whose severity the
@@ -23,8 +32,20 @@ GREEN_STATUSES = frozenset({"success", "pass", "warn"})
 NO_OP_PREFIXES = ("exposure.",)
 
 
-class BuildNotGreenError(RuntimeError):
+#: What a publish checks: every stage of the pipeline run, or a build-only publish.
+PUBLISH_STAGES = ("all", "build")
+
+
+class PublishRefusedError(RuntimeError):
+    """Publishing is refused; the message says why and what to run."""
+
+
+class BuildNotGreenError(PublishRefusedError):
     """The last dbt invocation failed, errored, skipped a node or was not a build."""
+
+
+class RunIncompleteError(PublishRefusedError):
+    """A stage of the pipeline run did not complete, or dbt ran outside the pipeline's stages."""
 
 
 def default_run_results() -> Path:
@@ -68,8 +89,60 @@ def check_green_build(run_results: Path) -> int:
     return len(results["results"])
 
 
-def publish(paths: WarehousePaths, run_results: Path | None = None) -> Path:
-    """Copy the build database over the published one atomically.
+def check_publishable(
+    paths: WarehousePaths, run_results: Path | None = None, stages: str = "all"
+) -> str | None:
+    """Check that the build database may be published.
+
+    Parameters
+    ----------
+    paths
+        The warehouse; its run manifest is ``build/run_manifest.json``.
+    run_results
+        dbt's ``run_results.json`` (default :func:`default_run_results`).
+    stages
+        ``"all"``: the green build, then every stage of the current pipeline run completed and
+        its last dbt stage recorded this ``run_results.json``'s invocation id. ``"build"``: the
+        green build alone (a hand-run ``dbt build``), unless it is the build a killed dbt stage
+        was replacing.
+
+    Returns
+    -------
+    str | None
+        The dbt invocation id of ``run_results``.
+
+    Raises
+    ------
+    BuildNotGreenError
+        See :func:`check_green_build`.
+    RunIncompleteError
+        Naming the missing, killed or failed stage, or the dbt run outside the pipeline.
+    ValueError
+        ``stages`` is not one of :data:`PUBLISH_STAGES`.
+    """
+    if stages not in PUBLISH_STAGES:
+        raise ValueError(f"stages must be one of {', '.join(PUBLISH_STAGES)}, got {stages!r}")
+    run_results = run_results or default_run_results()
+    check_green_build(run_results)
+    invocation = dbt_invocation_id(run_results)
+    try:
+        manifest = read_manifest(paths)
+    except ValueError as exc:
+        if stages == "all":
+            raise RunIncompleteError(str(exc)) from exc
+        manifest = None
+    if stages == "all":
+        found = problems(manifest, invocation, str(run_results))
+    else:
+        found = build_only_problems(manifest, invocation)
+    if found:
+        raise RunIncompleteError(found[0])
+    return invocation
+
+
+def publish(paths: WarehousePaths, run_results: Path | None = None, stages: str = "all") -> Path:
+    """Copy the build database over the published one atomically, after
+    :func:`check_publishable` (``stages``: ``"all"`` or ``"build"``, see there).
 
     Returns
     -------
@@ -78,16 +151,17 @@ def publish(paths: WarehousePaths, run_results: Path | None = None) -> Path:
 
     Raises
     ------
-    BuildNotGreenError
-        See :func:`check_green_build`; nothing is published.
+    PublishRefusedError
+        :class:`BuildNotGreenError` or :class:`RunIncompleteError`; nothing is published.
     FileNotFoundError
         If the build database does not exist.
     """
-    check_green_build(run_results or default_run_results())
+    check_publishable(paths, run_results, stages)
     if not paths.build_db.exists():
         raise FileNotFoundError(f"build database not found: {paths.build_db}")
     target = paths.published_db
-    tmp = target.with_name(target.name + ".tmp")
+    # Not "<name>.tmp": that is DuckDB's default spill directory of the published file.
+    tmp = target.with_name(target.name + ".publishing")
     tmp.unlink(missing_ok=True)
     con = connect(":memory:")
     try:

@@ -25,7 +25,8 @@ import polars as pl
 
 from app.db import frame as _frame
 from app.db import reader as _reader
-from warehouse.sql import execute_limited, statements
+from app.db import user_sql_reader as _user_sql_reader
+from warehouse.sql import SqlLimits, StatementRefused, StatementStopped, run_statement
 
 #: Columns the app reads from each ``backtest`` table (the engine may add more; extras are ignored).
 EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -418,29 +419,39 @@ class SqlResult:
     error: str | None
 
 
-def run_readonly_sql(db: Path | str, sql: str, max_rows: int) -> SqlResult:
-    """Run one user-written statement on the published warehouse, hardened and read-only.
+def run_readonly_sql(
+    db: Path | str, sql: str, max_rows: int, limits: SqlLimits | None = None
+) -> SqlResult:
+    """Run one user-written statement on the published warehouse, bounded and read-only.
 
     Parameters
     ----------
     sql
-        Exactly one statement (a trailing ``;`` is fine).
+        Exactly one query (a trailing ``;`` is fine); what else is refused, and why, is in
+        :mod:`warehouse.sql`.
     max_rows
-        Rows returned at most (``>= 1``); ``truncated`` says whether more existed.
+        Rows returned at most, in [1, :data:`warehouse.sql.MAX_ROWS_CEILING`]; ``truncated`` says
+        whether more existed.
+    limits
+        Time, memory, threads and statement size (default :meth:`SqlLimits.from_env`: the
+        ``WAREHOUSE_SQL_*`` variables, else 30 s, 1024 MiB, 1 thread, 100,000 bytes).
 
     Returns
     -------
     SqlResult
-        The rows, or the database's message (a refused file access, a write on the read-only
-        file, a syntax error); never raises for bad SQL.
+        The rows, or the message of a refusal (size, kind, a file), of a limit hit (time,
+        memory) or of the database (a syntax error, a missing table); never raises for bad SQL.
+
+    Raises
+    ------
+    FileNotFoundError, duckdb.IOException
+        When the published file is missing or locked (the page explains both).
     """
-    parts = list(statements(sql.splitlines()))
-    if len(parts) != 1 or parts[0].startswith("."):
-        return SqlResult(None, False, f"give exactly one SQL statement, got {len(parts)}")
-    with _reader(db) as con:
+    limits = limits or SqlLimits.from_env()
+    with _user_sql_reader(db, limits) as con:
         try:
-            frame, truncated = execute_limited(con, parts[0], max_rows)
-        except duckdb.Error as exc:
+            frame, truncated = run_statement(con, sql, max_rows, limits)
+        except (StatementRefused, StatementStopped, duckdb.Error) as exc:
             return SqlResult(None, False, str(exc))
     return SqlResult(pl.DataFrame() if frame is None else frame, truncated, None)
 

@@ -24,8 +24,10 @@ from engine.config import load_config
 from tests.app.conftest import (
     RUN_WITH_TRADES,
     RUN_WITHOUT_TRADES,
+    SYNTHETIC_INVOCATION,
     open_app_page,
     pipeline_elsewhere,
+    record_complete_run,
 )
 
 # AppTest resolves relative paths against the calling file, not the working directory.
@@ -288,7 +290,8 @@ where table_catalog = 'src' and (
 @pytest.fixture(scope="module")
 def mini_warehouse(real_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A throwaway warehouse made of the real one's inputs (~170 MB, ~2 s), read-only from it:
-    a published file, the same as build database, and a SYNTHETIC green dbt run_results.json."""
+    a published file, the same as build database, a SYNTHETIC green dbt run_results.json and the
+    run manifest of a complete pipeline run that recorded it."""
     root = tmp_path_factory.mktemp("mini") / "warehouse"
     (root / "build").mkdir(parents=True)
     con = duckdb.connect(str(root / "options.duckdb"))
@@ -306,9 +309,11 @@ def mini_warehouse(real_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
     target.mkdir()
     # SYNTHETIC: the run results of a green `dbt build` of one model
     results = [{"unique_id": "model.options.synthetic", "status": "success"}]
+    metadata = {"invocation_id": SYNTHETIC_INVOCATION}
     (target / "run_results.json").write_text(
-        json.dumps({"args": {"which": "build"}, "results": results})
+        json.dumps({"metadata": metadata, "args": {"which": "build"}, "results": results})
     )
+    record_complete_run(root)
     return root
 
 

@@ -23,8 +23,9 @@ from app import backtest_runner as runner
 from app.db import db_version
 from engine.backtest import empty_result
 from engine.config import ConfigError, load_config
-from tests.app.conftest import pipeline_elsewhere
+from tests.app.conftest import SYNTHETIC_INVOCATION, pipeline_elsewhere, record_complete_run
 from warehouse.paths import WarehousePaths
+from warehouse.publish import RunIncompleteError, publish
 
 
 def test_doctests() -> None:
@@ -171,17 +172,22 @@ def _outcome(published: Path, *, take_profit_pct: float | None = 25.0) -> runner
 
 
 def _green(target: Path, status: str = "success") -> Path:
-    """A SYNTHETIC dbt run_results.json of a `dbt build` whose one node has ``status``."""
+    """A SYNTHETIC dbt run_results.json of a `dbt build` whose one node has ``status``, the
+    invocation the run manifest of :func:`tiny_warehouse` recorded."""
     target.mkdir(parents=True, exist_ok=True)
     path = target / "run_results.json"
     results = [{"unique_id": "model.options.synthetic", "status": status}]
-    path.write_text(json.dumps({"args": {"which": "build"}, "results": results}))
+    metadata = {"invocation_id": SYNTHETIC_INVOCATION}
+    path.write_text(
+        json.dumps({"metadata": metadata, "args": {"which": "build"}, "results": results})
+    )
     return path
 
 
 @pytest.fixture
 def tiny_warehouse(tmp_path: Path) -> WarehousePaths:
-    """A throwaway warehouse: a build database with one unrelated table, published."""
+    """A throwaway warehouse: a build database with one unrelated table, published, and the run
+    manifest of a complete pipeline run."""
     paths = WarehousePaths(tmp_path / "warehouse")
     paths.build_db.parent.mkdir(parents=True)
     con = duckdb.connect(str(paths.build_db))
@@ -190,6 +196,7 @@ def tiny_warehouse(tmp_path: Path) -> WarehousePaths:
     con = duckdb.connect(str(paths.published_db))
     con.execute("create table unrelated as select 1 as x")
     con.close()
+    record_complete_run(paths.root)
     return paths
 
 
@@ -269,6 +276,24 @@ def test_save_refuses_after_a_republish(tiny_warehouse: WarehousePaths) -> None:
     assert excinfo.value.written is False
     assert paths.build_db.stat().st_mtime_ns == build_before
     assert _published_runs(paths) == []
+
+
+def test_a_save_whose_attribution_rebuild_dies_leaves_publish_refused(
+    tiny_warehouse: WarehousePaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The save's dbt rebuild is the run's attribute stage (warehouse/manifest.py): when it
+    fails, the run is in the build database but nothing publishes it until the stage reruns."""
+    paths = tiny_warehouse
+    run_results = _green(paths.root / "target")
+    monkeypatch.setattr(runner, "DBT", "/bin/false")  # a dbt that fails at once
+
+    with pytest.raises(runner.SaveError, match="rebuilding the attribution models") as excinfo:
+        runner.save_run(_outcome(paths.published_db), paths, run_results=run_results)
+
+    assert excinfo.value.written
+    assert _published_runs(paths) == []
+    with pytest.raises(RunIncompleteError, match=r"attribute failed \(exit status 1\)"):
+        publish(paths, run_results)
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -270,6 +273,70 @@ def test_recover_removes_temporary_files_and_moves_unlisted_batches_aside(tmp_pa
     assert not list(folder.glob(".*.tmp"))
     assert (raw / "_orphans" / "cboe" / "volatility_indices" / "0000000000000000.parquet").exists()
     assert len(list(folder.glob("*.parquet"))) == 1
+
+
+#: A file name that, printed raw, would add a line that looks like the loader's summary.
+FORGED = "landed 999,999 rows in 9 new batch(es), rejected 0"
+
+
+def test_a_file_name_with_a_newline_cannot_forge_a_log_line(tmp_path: Path) -> None:
+    vendor, raw = tmp_path / "vendor", tmp_path / "raw"
+    _vix(vendor)
+    # claimed by the VIX layout but unreadable (empty), and refused at discovery (extension)
+    (vendor / "volatility" / f"VIX9D\n{FORGED}\r\x1b[2K_History.csv").write_bytes(b"")
+    (vendor / "volatility" / f"notes\n{FORGED}.txt").write_bytes(b"hello")
+    reports = land_vendor_files(vendor, raw, now=FIXED_NOW)
+    log = "\n".join(r.line() for r in reports)
+    markdown = (raw / "_reports" / "cboe__volatility_indices.md").read_text()
+    for text in (log, markdown):
+        assert not any(line.startswith(FORGED) for line in text.splitlines()), text
+        assert "\r" not in text and "\x1b" not in text
+    assert f"volatility/VIX9D\\n{FORGED}\\r\\x1b[2K_History.csv: cannot read as CSV" in log
+    assert f"volatility/notes\\n{FORGED}.txt: unknown extension" in log
+    # the command line prints the same escaped lines
+    env = {**os.environ, "WAREHOUSE_DIR": str(tmp_path / "warehouse")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loaders",
+            "load",
+            "--vendor-dir",
+            str(vendor),
+            "--raw-dir",
+            str(tmp_path / "raw2"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    output = done.stdout + done.stderr
+    assert not any(line.startswith(FORGED) for line in output.splitlines()), output
+    assert f"ERROR volatility/notes\\n{FORGED}.txt: unknown extension" in output
+
+
+def test_a_header_only_file_lands_as_an_empty_batch_with_a_warning(tmp_path: Path) -> None:
+    vendor, raw = tmp_path / "vendor", tmp_path / "raw"
+    _vix(vendor)
+    (vendor / "volatility" / "VIX9D_History.csv").write_text("DATE,OPEN,HIGH,LOW,CLOSE\n")
+    [report] = land_vendor_files(vendor, raw, only={"cboe/volatility_indices"}, now=FIXED_NOW)
+    # nothing is lost: the file is a batch of the manifest, with its 0 rows ...
+    manifest = read_manifest(raw).filter(pl.col("source_file") == "volatility/VIX9D_History.csv")
+    assert manifest.select("rows_in", "rows_landed", "rows_rejected").row(0) == (0, 0, 0)
+    assert (report.files_new, report.rows_landed, report.file_errors) == (2, 1, [])
+    # ... and the report says so, by name, in the log line, the Markdown and the JSON
+    assert report.empty_files == ["volatility/VIX9D_History.csv"]
+    warning = "WARNING volatility/VIX9D_History.csv: header only, no rows; landed as an empty batch"
+    assert warning in report.line()
+    assert warning in (raw / "_reports" / "cboe__volatility_indices.md").read_text()
+    saved = json.loads((raw / "_reports" / "cboe__volatility_indices.json").read_text())
+    assert saved["empty_files"] == ["volatility/VIX9D_History.csv"]
+    # loading again lands nothing new and warns about nothing new
+    [again] = land_vendor_files(vendor, raw, only={"cboe/volatility_indices"}, now=FIXED_NOW)
+    assert (again.files_unchanged, again.empty_files) == (2, [])
 
 
 def test_live_frames_land_once_per_content(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Tests of the dbt Python model int_option_quotes_greeks, run outside dbt against an in-memory
-DuckDB (SYNTHETIC rows): output shape and NULLs, the incremental filter, row-order
-independence. The model's SQL-side wiring is exercised by `dbt build`."""
+DuckDB (SYNTHETIC rows): output shape and NULLs, the incremental filter (new days, days whose
+landed batches or carried forwards changed), row-order independence. The model's SQL-side wiring is exercised by `dbt build`."""
 
 from __future__ import annotations
 
@@ -127,11 +127,24 @@ def _fake_dbt(con: duckdb.DuckDBPyConnection, *, is_incremental: bool) -> Simple
     )
 
 
+def _pricing_inputs_table(con: duckdb.DuckDBPyConnection, inputs: pl.DataFrame) -> None:
+    """int_option_pricing_inputs from ``inputs``, with the lineage columns the model reads: one
+    batch per day (fingerprint ``fp-<date>``), every forward the day's own
+    (dividend_yield_date = quote_date) unless ``inputs`` says otherwise."""
+    if "dividend_yield_date" not in inputs.columns:
+        inputs = inputs.with_columns(pl.col("quote_date").alias("dividend_yield_date"))
+    inputs = inputs.with_columns(
+        ("fp-" + pl.col("quote_date").cast(pl.String)).alias("batch_fingerprint")
+    )
+    con.register("inputs_frame", inputs)
+    con.execute("create or replace table int_option_pricing_inputs as select * from inputs_frame")
+    con.unregister("inputs_frame")
+
+
 def test_incremental_run_solves_only_new_quote_dates_and_matches_a_full_refresh(greeks_model):
     con = duckdb.connect()
     inputs = _inputs()
-    con.register("inputs_frame", inputs)
-    con.execute("create table int_option_pricing_inputs as select * from inputs_frame")
+    _pricing_inputs_table(con, inputs)
 
     full = greeks_model.model(_fake_dbt(con, is_incremental=False), con)
     assert full.height == inputs.height
@@ -144,4 +157,56 @@ def test_incremental_run_solves_only_new_quote_dates_and_matches_a_full_refresh(
     assert pl.concat([full.filter(pl.col("quote_date") == dt.date(2019, 4, 25)), new_rows]).equals(
         full
     )
+    con.close()
+
+
+def test_incremental_run_solves_again_the_days_whose_batches_or_carried_forwards_changed(
+    greeks_model,
+):
+    """Issue 15. Both days solved; then day 1's batch is superseded (a corrected file: B_CALL's
+    mid moves): day 1 is solved again, day 2 kept. Then day 2's A_PUT carries day 1's dividend
+    yield and its forward moves with day 1's correction: day 2 is solved again."""
+    day1, day2 = dt.date(2019, 4, 25), dt.date(2019, 4, 26)
+    con = duckdb.connect()
+    inputs = _inputs()
+    _pricing_inputs_table(con, inputs)
+    full = greeks_model.model(_fake_dbt(con, is_incremental=False), con)
+    con.register("full_frame", full)
+    con.execute("create table int_option_quotes_greeks as select * from full_frame")
+    con.unregister("full_frame")
+    assert full["batch_fingerprint"].unique().sort().to_list() == ["fp-2019-04-25", "fp-2019-04-26"]
+
+    # nothing landed since: nothing to solve
+    assert greeks_model.model(_fake_dbt(con, is_incremental=True), con).height == 0
+
+    # day 1 corrected: a new batch (fingerprint), B_CALL's mid up by 0.05
+    corrected = inputs.with_columns(
+        pl.when((pl.col("contract_symbol") == "B_CALL") & (pl.col("quote_date") == day1))
+        .then(pl.col("mid") + 0.05)
+        .otherwise(pl.col("mid"))
+        .alias("mid")
+    )
+    _pricing_inputs_table(con, corrected)
+    con.execute(
+        "update int_option_pricing_inputs set batch_fingerprint = 'fp-corrected' "
+        "where quote_date = ?",
+        [day1],
+    )
+    rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    assert rows["quote_date"].unique().to_list() == [day1]
+    assert rows["batch_fingerprint"].unique().to_list() == ["fp-corrected"]
+    b_call = rows.filter(pl.col("contract_symbol") == "B_CALL")["implied_volatility"].item()
+    assert b_call > 0.20  # a dearer call, a higher vol
+
+    # day 2's A_PUT carries day 1's yield, and its forward moved: day 2 is solved again
+    con.execute(
+        "update int_option_pricing_inputs set dividend_yield_date = ?, forward_price = 100.01 "
+        "where quote_date = ? and contract_symbol = 'A_PUT'",
+        [day1, day2],
+    )
+    con.execute("delete from int_option_quotes_greeks where quote_date = ?", [day1])
+    con.register("rows_frame", rows)
+    con.execute("insert into int_option_quotes_greeks select * from rows_frame")
+    rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    assert rows["quote_date"].unique().to_list() == [day2]
     con.close()

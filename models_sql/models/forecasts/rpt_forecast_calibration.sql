@@ -96,10 +96,18 @@ final as (
         (probabilities_binned.probability_bin - 1) / 10 as bin_lower_bound,
         probabilities_binned.probability_bin / 10 as bin_upper_bound,
         count(*) as n_predictions,
-        avg(probabilities_binned.predicted_probability) as mean_predicted_probability,
+        -- summed in value order: the last bits of a float sum depend on the order of its terms,
+        -- which a parallel aggregate does not fix, and two builds must be bit-identical (sums of
+        -- 0/1 are exact in any order)
+        avg(
+            probabilities_binned.predicted_probability
+            order by probabilities_binned.predicted_probability
+        ) as mean_predicted_probability,
         avg(probabilities_binned.is_observed::double) as observed_frequency,
-        avg(probabilities_binned.is_observed::double) - avg(probabilities_binned.predicted_probability)
-            as calibration_gap,
+        avg(probabilities_binned.is_observed::double) - avg(
+            probabilities_binned.predicted_probability
+            order by probabilities_binned.predicted_probability
+        ) as calibration_gap,
     from probabilities_binned
     group by all
 

@@ -64,7 +64,12 @@ run_baselines as (
     select
         walk_forward_predictions_ranked.run_id,
         avg(walk_forward_predictions_ranked.is_hit::double) as baseline_hit_rate,
-        avg(walk_forward_predictions_ranked.realized_return) as baseline_mean_realized_return,
+        -- float means are summed in value order: a parallel aggregate's order of terms changes
+        -- the last bits, and two builds must be bit-identical (sums of 0/1 are exact anyway)
+        avg(
+            walk_forward_predictions_ranked.realized_return
+            order by walk_forward_predictions_ranked.realized_return
+        ) as baseline_mean_realized_return,
     from walk_forward_predictions_ranked
     group by walk_forward_predictions_ranked.run_id
 
@@ -84,9 +89,15 @@ deciles_aggregated as (
         count(walk_forward_predictions_ranked.is_hit) as n_hit_observations,
         min(walk_forward_predictions_ranked.ranking_score) as min_score,
         max(walk_forward_predictions_ranked.ranking_score) as max_score,
-        avg(walk_forward_predictions_ranked.ranking_score) as mean_score,
+        avg(
+            walk_forward_predictions_ranked.ranking_score
+            order by walk_forward_predictions_ranked.ranking_score
+        ) as mean_score,
         avg(walk_forward_predictions_ranked.is_hit::double) as hit_rate,
-        avg(walk_forward_predictions_ranked.realized_return) as mean_realized_return,
+        avg(
+            walk_forward_predictions_ranked.realized_return
+            order by walk_forward_predictions_ranked.realized_return
+        ) as mean_realized_return,
     from walk_forward_predictions_ranked
     group by all
 

@@ -146,13 +146,33 @@ final as (
         trades_attributed_to_forecasts.predicted_regime,
         count(*) as n_trades,
         count(*) filter (where trades_attributed_to_forecasts.pnl_usd > 0) as n_winning_trades,
-        sum(trades_attributed_to_forecasts.pnl_usd) as total_pnl_usd,
-        avg(trades_attributed_to_forecasts.pnl_usd) as mean_pnl_usd,
-        avg(trades_attributed_to_forecasts.trade_return) as mean_trade_return,
+        -- float sums in value order: a parallel aggregate's order of terms changes the last
+        -- bits, and two builds must be bit-identical (sums of 0/1 are exact anyway)
+        sum(
+            trades_attributed_to_forecasts.pnl_usd
+            order by trades_attributed_to_forecasts.pnl_usd
+        ) as total_pnl_usd,
+        avg(
+            trades_attributed_to_forecasts.pnl_usd
+            order by trades_attributed_to_forecasts.pnl_usd
+        ) as mean_pnl_usd,
+        avg(
+            trades_attributed_to_forecasts.trade_return
+            order by trades_attributed_to_forecasts.trade_return
+        ) as mean_trade_return,
         avg((trades_attributed_to_forecasts.pnl_usd > 0)::double) as win_rate,
-        sum(trades_attributed_to_forecasts.commission_usd) as total_commission_usd,
-        avg(trades_attributed_to_forecasts.forecast_p_up) as mean_forecast_p_up,
-        avg(trades_attributed_to_forecasts.signal_value) as mean_entry_signal_value,
+        sum(
+            trades_attributed_to_forecasts.commission_usd
+            order by trades_attributed_to_forecasts.commission_usd
+        ) as total_commission_usd,
+        avg(
+            trades_attributed_to_forecasts.forecast_p_up
+            order by trades_attributed_to_forecasts.forecast_p_up
+        ) as mean_forecast_p_up,
+        avg(
+            trades_attributed_to_forecasts.signal_value
+            order by trades_attributed_to_forecasts.signal_value
+        ) as mean_entry_signal_value,
     from trades_attributed_to_forecasts
     group by all
 

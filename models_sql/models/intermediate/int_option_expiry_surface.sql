@@ -1,11 +1,13 @@
 {#- One row per underlying, quote_date, expiration and settlement type: the smile's summary
     numbers (ATM IV, 25-delta wings) from the computed BSM IVs and deltas. Incremental by
-    quote_date (each day's smile depends on that day only). -#}
+    quote_date (each day's smile depends on that day's IVs only, and those on another day only
+    through a carried dividend yield: macro quote_dates_kept). -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='quote_date',
+        on_schema_change='fail',
     )
 }}
 with
@@ -13,7 +15,7 @@ with
 int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
-    where {{ new_quote_dates() }}
+    where {{ quote_dates_to_build(look_back=['dividend_yield_carry']) }}
 
 ),
 
@@ -46,6 +48,7 @@ smile_points as (
         or (int_option_quotes_priced.option_type = 'call'
             and int_option_quotes_priced.strike >= int_option_quotes_greeks.forward_price)
             as is_out_of_the_money,
+        int_option_quotes_priced.batch_fingerprint,
     from int_option_quotes_priced
     inner join int_option_quotes_greeks
         on int_option_quotes_priced.contract_symbol = int_option_quotes_greeks.contract_symbol
@@ -67,6 +70,8 @@ bracketed as (
         {{ bracketing_points('atm', 'smile_points.log_moneyness', 'smile_points.implied_volatility', '0.0', 'smile_points.strike', 'smile_points.is_out_of_the_money') }},
         {{ bracketing_points('call_25d', 'smile_points.delta', 'smile_points.implied_volatility', '0.25', 'smile_points.strike', "smile_points.option_type = 'call'") }},
         {{ bracketing_points('put_25d', 'smile_points.delta', 'smile_points.implied_volatility', '-0.25', 'smile_points.strike', "smile_points.option_type = 'put'") }},
+        -- one per quote date: grouping by it splits nothing
+        smile_points.batch_fingerprint,
     from smile_points
     group by all
 
@@ -85,6 +90,7 @@ interpolated as (
         {{ interpolate_linear('bracketed.atm_below', 'bracketed.atm_above', '0.0') }} as atm_iv,
         {{ interpolate_linear('bracketed.call_25d_below', 'bracketed.call_25d_above', '0.25') }} as call_25d_iv,
         {{ interpolate_linear('bracketed.put_25d_below', 'bracketed.put_25d_above', '-0.25') }} as put_25d_iv,
+        bracketed.batch_fingerprint,
     from bracketed
 
 ),
@@ -94,10 +100,11 @@ interpolated as (
 final as (
 
     select
-        interpolated.*,
+        interpolated.* exclude (batch_fingerprint),
         interpolated.call_25d_iv - interpolated.put_25d_iv as risk_reversal_25d,
         (interpolated.call_25d_iv + interpolated.put_25d_iv) / 2.0 - interpolated.atm_iv
             as butterfly_25d,
+        interpolated.batch_fingerprint,
     from interpolated
 
 )

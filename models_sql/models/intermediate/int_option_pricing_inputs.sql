@@ -3,8 +3,12 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='quote_date',
+        on_schema_change='fail',
     )
 }}
+{#- The quote dates this run leaves as built: every other date is (re)built (macro
+    quote_dates_kept), including a day whose dividend-yield fallback came from a changed day. -#}
+{%- set kept_dates = quote_dates_kept(look_back=['dividend_yield_carry']) -%}
 {#- Time convention (documented in the YAML): time to settlement runs from the instant the quote
     was taken (quoted_at, UTC, each layout's quote time set at landing) to the settlement
     instant, calendar time ACT/365. PM-settled contracts settle at the close of the expiration
@@ -35,7 +39,7 @@ with
 int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
-    where {{ new_quote_dates() }}
+    where {{ quote_dates_outside(kept_dates) }}
 
 ),
 
@@ -86,6 +90,7 @@ quotes_with_settlement as (
             )
         ) as expires_at,
         int_option_quotes_priced.source,
+        int_option_quotes_priced.batch_fingerprint,
     from int_option_quotes_priced
     left join nyse_sessions
         on int_option_quotes_priced.expiration = nyse_sessions.session_date
@@ -248,7 +253,7 @@ parity_dividend_yields_by_chain as (
     from quotes_with_parity_forward
     where quotes_with_parity_forward.parity_dividend_yield is not null
     {%- if is_incremental() %}
-    -- the chains of the days already built, as they were computed then (a chain's parity rows
+    -- the chains of the days kept as built, as they were computed then (a chain's parity rows
     -- all carry its dividend yield), so the fallback sees the same history as a full build
     union
     select distinct
@@ -261,6 +266,8 @@ parity_dividend_yields_by_chain as (
         built.dividend_yield as parity_dividend_yield,
     from {{ this }} as built
     where built.forward_method = 'put_call_parity'
+        and built.dividend_yield is not null
+        and {{ quote_dates_among(kept_dates, 'built.quote_date') }}
     {%- endif %}
 
 ),
@@ -323,7 +330,15 @@ quotes_with_forward as (
                 then quotes_with_parity_forward.parity_dividend_yield
             else dividend_yields_by_day.dividend_yield
         end as dividend_yield,
+        -- the quote date whose parity dividend yield the forward used (the row's own for a
+        -- parity forward); the incremental runs follow it (look-back dividend_yield_carry)
+        case
+            when quotes_with_parity_forward.parity_forward_price is not null
+                then quotes_with_parity_forward.quote_date
+            else dividend_yields_by_day.quote_date
+        end as dividend_yield_date,
         quotes_with_parity_forward.source,
+        quotes_with_parity_forward.batch_fingerprint,
     from quotes_with_parity_forward
     asof left join dividend_yields_by_day
         on quotes_with_parity_forward.underlying_symbol = dividend_yields_by_day.underlying_symbol

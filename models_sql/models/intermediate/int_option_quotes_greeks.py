@@ -3,12 +3,16 @@
 dbt Python model (dbt-duckdb). The math is in :mod:`warehouse.pricing` (Black-76 on the parity
 forward); this file only reads ``int_option_pricing_inputs``, calls it and shapes the output.
 
-Incremental by quote_date: on an incremental run only the quote_dates the table does not have
-yet are read and solved: every day later than its latest, and a whole day landed late (the
-loaders land whole vendor days; a day re-landed with changed quotes, or a change to the inputs'
-logic, needs ``--full-refresh``). The result of a row depends on that row's inputs only, and
-rows come out sorted by (quote_date, contract_symbol), so a full refresh and any sequence of
-incremental runs give identical rows.
+Incremental by quote_date: on an incremental run only the quote dates to (re)build are read and
+solved (:func:`quote_dates_kept` says which stay): every day the table does not have yet (later
+than its latest, or landed late), every day whose landed batches changed since it was solved
+(its ``batch_fingerprint`` differs from the inputs', as in the SQL models' macro
+``quote_dates_kept``, models_sql/macros/incremental.sql), and every day with a row whose forward
+or dividend yield moved since (a forward that carries another day's parity dividend yield
+follows that day). A
+change to the inputs' logic still needs ``--full-refresh``. The result of a row depends on that
+row's inputs only, and rows come out sorted by (quote_date, contract_symbol), so a full refresh
+and any sequence of incremental runs give identical rows.
 """
 
 from __future__ import annotations
@@ -112,16 +116,87 @@ def solve_greeks(inputs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def quote_dates_kept(session, this: str, inputs) -> list:
+    """The quote dates an incremental run leaves as solved, oldest first.
+
+    Parameters
+    ----------
+    session
+        The DuckDB connection of the run.
+    this
+        Name of this model's table (one row per contract per quote_date, with the columns
+        :func:`model` writes).
+    inputs
+        DuckDB relation of ``int_option_pricing_inputs`` (one row per contract per quote_date,
+        with ``batch_fingerprint`` and ``dividend_yield_date``).
+
+    Returns
+    -------
+    list of datetime.date
+        The solved dates whose inputs come from the same landed batches (fingerprint) and whose
+        rows' forwards and dividend yields are unchanged: every other date is solved again.
+    """
+    # `inputs` in the SQL is the argument: DuckDB reads a Python variable by its name
+    kept = session.sql(
+        f"""
+        with
+        landed as (select distinct quote_date, batch_fingerprint from inputs),
+        built as (select distinct quote_date, batch_fingerprint from {this}),
+        changed as (
+            select landed.quote_date
+            from landed
+            anti join built
+                on landed.quote_date = built.quote_date
+                and landed.batch_fingerprint = built.batch_fingerprint
+            union
+            select built.quote_date
+            from built
+            left join landed on built.quote_date = landed.quote_date
+            where built.batch_fingerprint is distinct from landed.batch_fingerprint
+        ),
+        -- rows whose forward carries another day's parity dividend yield (or that have none):
+        -- solved again when the forward or the yield moved since they were solved
+        carried as (
+            select distinct inputs.quote_date
+            from inputs
+            left join {this} as solved
+                on inputs.quote_date = solved.quote_date
+                and inputs.contract_symbol = solved.contract_symbol
+            where (
+                    inputs.dividend_yield_date is null
+                    or inputs.dividend_yield_date < inputs.quote_date
+                )
+                and (
+                    inputs.forward_price is distinct from solved.forward_price
+                    or inputs.dividend_yield is distinct from solved.dividend_yield
+                )
+        )
+        select distinct built.quote_date
+        from built
+        anti join (select quote_date from changed union select quote_date from carried) as rebuilt
+            on built.quote_date = rebuilt.quote_date
+        order by built.quote_date
+        """
+    ).fetchall()
+    return [row[0] for row in kept]
+
+
 def model(dbt, session):
     dbt.config(
         materialized="incremental",
-        unique_key=["quote_date", "contract_symbol"],
+        unique_key="quote_date",
         incremental_strategy="delete+insert",
         on_schema_change="fail",
     )
-    inputs = dbt.ref("int_option_pricing_inputs").select(", ".join(INPUT_COLUMNS))
+    inputs = dbt.ref("int_option_pricing_inputs")
     if dbt.is_incremental:
-        # Only the quote_dates the table does not have yet: every later day, and a whole day
-        # landed late (a backfill) too.
-        inputs = inputs.filter(f"quote_date not in (select distinct quote_date from {dbt.this})")
-    return solve_greeks(inputs.pl())
+        kept = quote_dates_kept(session, str(dbt.this), inputs)
+        if kept:
+            dates = ", ".join(f"date '{quote_date.isoformat()}'" for quote_date in kept)
+            inputs = inputs.filter(f"quote_date not in ({dates})")
+    frame = inputs.select(", ".join((*INPUT_COLUMNS, "batch_fingerprint"))).pl()
+    # the batches landed for each quote date as the inputs were built from them
+    fingerprints = frame.select("quote_date", "batch_fingerprint").unique()
+    return solve_greeks(frame).join(
+        fingerprints, on="quote_date", how="left", maintain_order="left"
+    )

@@ -1,11 +1,13 @@
 {#- A table, incremental by quote_date (the first materialized step after the raw parquet, so
-    everything downstream and every test reads a table, not the view chain); a new run adds only
-    the quote dates it does not have. -#}
+    everything downstream and every test reads a table, not the view chain); a run builds the
+    quote dates it does not have and rebuilds those whose landed batches changed (each row
+    records them in batch_fingerprint; macro quote_dates_kept). -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='quote_date',
+        on_schema_change='fail',
     )
 }}
 
@@ -14,7 +16,13 @@ with
 int_option_quotes_unioned as (
 
     select * from {{ ref('int_option_quotes_unioned') }}
-    where {{ new_quote_dates() }}
+    where {{ quote_dates_to_build() }}
+
+),
+
+int_option_quote_dates_fingerprinted as (
+
+    select * from {{ ref('int_option_quote_dates_fingerprinted') }}
 
 ),
 
@@ -51,6 +59,18 @@ quotes_with_spread as (
         100.0 * (quotes_priced.ask - quotes_priced.bid) / quotes_priced.mid as spread_pct,
     from quotes_priced
 
+),
+
+-- the batches landed for the quote date as this build read them
+quotes_with_batch_fingerprint as (
+
+    select
+        quotes_with_spread.*,
+        int_option_quote_dates_fingerprinted.batch_fingerprint,
+    from quotes_with_spread
+    left join int_option_quote_dates_fingerprinted
+        on quotes_with_spread.quote_date = int_option_quote_dates_fingerprinted.quote_date
+
 )
 
-select * from quotes_with_spread
+select * from quotes_with_batch_fingerprint

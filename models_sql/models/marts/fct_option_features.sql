@@ -1,7 +1,8 @@
-{#- Incremental by quote_date: a run solves and writes only the quote dates the table does not
-    have yet (history is never rewritten); `dbt build --full-refresh` rebuilds it, with identical
-    rows (tests/models_sql/test_incremental.py). Corrections to an already-built day need a full
-    refresh. -#}
+{#- Incremental by quote_date: a run writes the quote dates the table does not have yet, and
+    rewrites a built date only when its landed batches changed (a corrected vendor file, a batch
+    landed late) or it depends on such a date: a carried dividend yield, a contract's previous
+    quote, the IV rank's trailing window (macro quote_dates_kept). `dbt build --full-refresh`
+    gives identical rows (tests/models_sql/test_incremental.py). -#}
 {{
     config(
         materialized='incremental',
@@ -60,7 +61,10 @@ new_quotes as (
 
     select *
     from quotes_with_previous
-    where {{ new_quote_dates('quotes_with_previous.quote_date') }}
+    where {{ quote_dates_to_build(
+        'quotes_with_previous.quote_date',
+        look_back=['dividend_yield_carry', 'previous_quote', 'iv_rank_window']
+    ) }}
 
 ),
 
@@ -132,6 +136,7 @@ final as (
         ) as is_stale_quote,
         new_quotes.source,
         new_quotes.load_id,
+        new_quotes.batch_fingerprint,
     from new_quotes
     left join int_option_quotes_greeks
         on new_quotes.contract_symbol = int_option_quotes_greeks.contract_symbol

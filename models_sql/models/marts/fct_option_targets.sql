@@ -1,7 +1,8 @@
 {#- Forward mid returns of each contract; targets only: never joined into features of the same row
-    without a gap of the horizon. Incremental: a run recomputes only the rows whose horizon can
-    have changed, i.e. each underlying's last (longest horizon + tolerance + 1) sessions already
-    in the table, and the new quote dates. -#}
+    without a gap of the horizon. Incremental: a run recomputes only the quote dates whose horizon
+    can have changed: from (longest horizon + tolerance + 1) sessions before an underlying's
+    first session that is new or whose landed batches changed since it was built (its
+    batch_fingerprint differs from fct_option_features'), every date after. -#}
 {%- set horizons = [1, 5, 10] -%}
 {%- set tolerance = var('option_target_tolerance_sessions') -%}
 {%- set lookback_sessions = horizons | max + tolerance + 1 -%}
@@ -9,7 +10,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['quote_date', 'contract_symbol'],
+        unique_key='quote_date',
         on_schema_change='fail',
     )
 }}
@@ -28,19 +29,25 @@ chain_sessions as (
     select
         sessions.underlying_symbol,
         sessions.quote_date,
+        sessions.batch_fingerprint,
         row_number() over (
             partition by sessions.underlying_symbol order by sessions.quote_date
         ) as session_number,
     from (
-        select distinct fct_option_features.underlying_symbol, fct_option_features.quote_date
+        -- one fingerprint per quote date (fct_option_features replaces whole dates)
+        select
+            fct_option_features.underlying_symbol,
+            fct_option_features.quote_date,
+            min(fct_option_features.batch_fingerprint) as batch_fingerprint,
         from fct_option_features
+        group by all
     ) as sessions
 
 ),
 
 {%- if is_incremental() %}
 
--- Per underlying, the first session whose targets a new day can change.
+-- Per underlying, the first session whose targets a new or changed day can change.
 recompute_from as (
 
     select
@@ -52,6 +59,7 @@ recompute_from as (
                     from {{ this }} as built
                     where built.underlying_symbol = chain_sessions.underlying_symbol
                         and built.quote_date = chain_sessions.quote_date
+                        and built.batch_fingerprint = chain_sessions.batch_fingerprint
                 )
             ) - {{ lookback_sessions }},
             max(chain_sessions.session_number) + 1
@@ -71,14 +79,21 @@ quotes_with_session as (
         fct_option_features.expiration,
         fct_option_features.mid,
         chain_sessions.session_number,
+        fct_option_features.batch_fingerprint,
     from fct_option_features
     inner join chain_sessions
         on fct_option_features.underlying_symbol = chain_sessions.underlying_symbol
         and fct_option_features.quote_date = chain_sessions.quote_date
     {%- if is_incremental() %}
-    inner join recompute_from
-        on chain_sessions.underlying_symbol = recompute_from.underlying_symbol
-        and chain_sessions.session_number >= recompute_from.first_session_number
+    -- whole quote dates (the table is replaced date by date), from the earliest session any
+    -- underlying recomputes: every later date too, so each row's exits are in the same run
+    where fct_option_features.quote_date >= (
+        select min(chain_sessions.quote_date)
+        from chain_sessions
+        inner join recompute_from
+            on chain_sessions.underlying_symbol = recompute_from.underlying_symbol
+            and chain_sessions.session_number >= recompute_from.first_session_number
+    )
     {%- endif %}
 
 ),
@@ -158,6 +173,7 @@ final as (
                 then horizon_{{ h }}d.forward_mid_return
         end as forward_mid_return_{{ h }}d,
         {%- endfor %}
+        quotes_with_session.batch_fingerprint,
     from quotes_with_session
     {%- for h in horizons %}
     inner join horizon_{{ h }}d
@@ -167,4 +183,8 @@ final as (
 
 )
 
+-- Stored in quote-date order (DuckDB keeps insertion order): an incremental run replaces the
+-- last sessions, which then sit in the last row groups, so its delete and the checkpoint touch
+-- those alone instead of every row group (3-4x faster on the embedded chain).
 select * from final
+order by final.quote_date, final.contract_symbol
