@@ -185,6 +185,7 @@ final as (
 
 -- Stored in quote-date order (DuckDB keeps insertion order): an incremental run replaces the
 -- last sessions, which then sit in the last row groups, so its delete and the checkpoint touch
--- those alone instead of every row group (3-4x faster on the embedded chain).
+-- those alone instead of every row group (the checkpoint after one appended day of the
+-- embedded chain: 0.03-0.35 s instead of 1.2-3.5 s).
 select * from final
 order by final.quote_date, final.contract_symbol
