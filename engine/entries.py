@@ -487,8 +487,9 @@ def skipped_entries(
     out = [days.filter(pl.col("reason").is_not_null()).select("quote_date", "reason")]
     if open_days.height:
         pool = universe_pool.join(open_days.lazy(), on="quote_date")
-        has_window = expiration_combos(pool, cfg).select("quote_date").unique()
-        relaxed = complete_combos(pool, cfg, combos=expiration_combos(pool, cfg))
+        combos = expiration_combos(pool, cfg)
+        has_window = combos.select("quote_date").unique()
+        relaxed = complete_combos(pool, cfg, combos=combos)
         has_window, relaxed_days = pl.collect_all(
             [has_window, relaxed.select("quote_date").unique()]
         )

@@ -14,6 +14,7 @@ NumPy over ``(config, position, session)`` arrays, built once for a whole sweep:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -591,8 +592,6 @@ def _positions_daily(
 
 
 def _with_exits(cfg: BacktestConfig, exits_cfg: ExitConfig) -> BacktestConfig:
-    import dataclasses
-
     return dataclasses.replace(cfg, exits=exits_cfg)
 
 

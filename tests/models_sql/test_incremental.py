@@ -15,34 +15,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.models_sql.conftest import INCREMENTAL, built_table
 from warehouse.sandbox import Sandbox, chain_files
 
 pytestmark = pytest.mark.slow
-KEYS = ["quote_date", "contract_symbol"]
 SENTINEL = "history-not-rewritten"
-#: every incremental model, with a key that orders its rows
-INCREMENTAL = {
-    "intermediate.int_option_quotes_priced": KEYS,
-    "intermediate.int_option_pricing_inputs": KEYS,
-    "intermediate.int_option_quotes_greeks": KEYS,
-    "intermediate.int_option_expiry_surface": [
-        "quote_date",
-        "underlying_symbol",
-        "expiration",
-        "settlement_type",
-    ],
-    "marts.fct_option_features": KEYS,
-    "marts.fct_option_targets": KEYS,
-}
-
-
-def _table(sandbox: Sandbox, name: str) -> pl.DataFrame:
-    with duckdb.connect(str(sandbox.paths.build_db), read_only=True) as con:
-        return con.sql(f"select * from {name}").pl().sort(INCREMENTAL[name])
 
 
 def _features(sandbox: Sandbox) -> pl.DataFrame:
-    return _table(sandbox, "marts.fct_option_features")
+    return built_table(sandbox, "marts.fct_option_features")
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +45,9 @@ def appended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox
     sandbox.run("load")
     sandbox.run("dbt", "build")
     after = _features(sandbox)
-    appended = {name: _table(sandbox, name) for name in INCREMENTAL}
+    appended = {name: built_table(sandbox, name) for name in INCREMENTAL}
     sandbox.run("dbt", "build", "--full-refresh")
-    refreshed = {name: _table(sandbox, name) for name in INCREMENTAL}
+    refreshed = {name: built_table(sandbox, name) for name in INCREMENTAL}
     yield (
         sandbox,
         {

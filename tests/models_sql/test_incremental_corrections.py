@@ -22,24 +22,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.models_sql.conftest import INCREMENTAL, KEYS, built_table
 from warehouse.sandbox import CHAIN_DIR, Sandbox, chain_files
 
 pytestmark = pytest.mark.slow
-KEYS = ["quote_date", "contract_symbol"]
-#: every incremental model, with a key that orders its rows
-INCREMENTAL = {
-    "intermediate.int_option_quotes_priced": KEYS,
-    "intermediate.int_option_pricing_inputs": KEYS,
-    "intermediate.int_option_quotes_greeks": KEYS,
-    "intermediate.int_option_expiry_surface": [
-        "quote_date",
-        "underlying_symbol",
-        "expiration",
-        "settlement_type",
-    ],
-    "marts.fct_option_features": KEYS,
-    "marts.fct_option_targets": KEYS,
-}
 CORRECTED_DAY = dt.date(2019, 6, 25)
 EARLIER_DAY = dt.date(2019, 6, 24)
 CONTRACT = "SPX190920C02950000"
@@ -52,14 +38,11 @@ STALE_TEST = "dq_built_from_landed_batches_fct_option_features"
 DROPPED_DAY = dt.date(2011, 1, 7)
 
 
-def _table(sandbox: Sandbox, name: str, order: list[str]) -> pl.DataFrame:
-    with duckdb.connect(str(sandbox.paths.build_db), read_only=True) as con:
-        return con.sql(f"select * from {name}").pl().sort(order)
-
-
 def _tables(sandbox: Sandbox) -> dict[str, pl.DataFrame]:
-    frames = {name: _table(sandbox, name, order) for name, order in INCREMENTAL.items()}
-    frames["marts.fct_option_quotes_daily"] = _table(sandbox, "marts.fct_option_quotes_daily", KEYS)
+    frames = {name: built_table(sandbox, name, order) for name, order in INCREMENTAL.items()}
+    frames["marts.fct_option_quotes_daily"] = built_table(
+        sandbox, "marts.fct_option_quotes_daily", KEYS
+    )
     return frames
 
 

@@ -29,6 +29,20 @@ def _env(root: Path) -> dict[str, str]:
     return {**env, "WAREHOUSE_DIR": str(root), "PYTHONPATH": str(REPO_ROOT)}
 
 
+def _python(
+    root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """``python *args`` in the repo against the warehouse at ``root``, output captured."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(root),
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def holder(tmp_path: Path):
     proc = subprocess.Popen(
@@ -46,14 +60,7 @@ def holder(tmp_path: Path):
 
 def test_a_second_load_fails_at_once_naming_the_running_pid(tmp_path: Path, holder) -> None:
     for command in (["-m", "loaders", "load"], ["-m", "warehouse", "locked", "--", "true"]):
-        done = subprocess.run(
-            [sys.executable, *command],
-            capture_output=True,
-            text=True,
-            env=_env(tmp_path),
-            cwd=REPO_ROOT,
-            timeout=60,
-        )
+        done = _python(tmp_path, *command)
         assert done.returncode == 75, done.stderr
         assert f"pipeline already running (pid {holder.pid})" in done.stderr
     assert not (tmp_path / "raw").exists()  # nothing was touched
@@ -159,14 +166,7 @@ SURVIVOR = (
 
 
 def _locked(root: Path, *command: str, env: dict[str, str] | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse", "locked", "--", *command],
-        capture_output=True,
-        text=True,
-        env=env or _env(root),
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
+    return _python(root, "-m", "warehouse", "locked", "--", *command, env=env)
 
 
 def _gone(pid: int) -> bool:
@@ -280,14 +280,7 @@ def test_a_hand_run_writer_during_a_pipeline_fails_at_once_naming_it(
     tmp_path: Path, building, command: list[str]
 ) -> None:
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", *command],
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    done = _python(tmp_path, "-m", *command, timeout=120)
     assert done.returncode == 75, done.stderr
     assert f"pipeline already running (pid {building.pid})" in done.stderr
     assert "Traceback" not in done.stderr and "IOException" not in done.stderr
@@ -302,14 +295,7 @@ def test_the_environment_alone_does_not_let_a_process_in(tmp_path: Path, holder)
         "WAREHOUSE_PIPELINE_PID": str(holder.pid),
         "WAREHOUSE_PIPELINE_LOCK_FD": "3",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "loaders", "load"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
+    done = _python(tmp_path, "-m", "loaders", "load", env=env)
     assert done.returncode == 75, done.stderr
     assert f"pipeline already running (pid {holder.pid})" in done.stderr
     assert not (tmp_path / "raw").exists()
