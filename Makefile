@@ -25,6 +25,12 @@ STAGE = $(BIN)/python -m warehouse stage
 DBT_ARGS ?=
 # what `make publish` checks: all (every stage of the pipeline run) or build (the last dbt build alone)
 STAGES ?= all
+# STRICT=1: a vendor file the load refused (no layout claims it, or it cannot be read) fails the
+# command. Without it a refused file stops nothing: it is recorded in raw/_refused.parquet, the
+# other files land, and `make all` publishes, then ends by listing it loudly (`python -m loaders
+# refused`). With it, `make all` still publishes and then exits 1 at that last step;
+# `make load STRICT=1` exits 1 at once.
+STRICT ?=
 # the backtest stage: each config of STRATEGY_CONFIGS, stopping at the first that fails
 BACKTESTS = $(SHELL) $(.SHELLFLAGS) 'for c in $(STRATEGY_CONFIGS); do $(BIN)/python -m engine run --config "$$c"; done'
 
@@ -35,7 +41,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean reproducibility
+.PHONY: help setup all pipeline load refused build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean reproducibility
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,14 +56,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 setup: $(VENV)/.installed ## create .venv and install the pinned dependencies (idempotent)
 
-all: setup ## main job: load -> dbt build -> forecast -> backtest -> attribution -> publish, on the embedded real data
+all: setup ## main job: load -> dbt build -> forecast -> backtest -> attribution -> publish, on the embedded real data; ends listing refused vendor files (STRICT=1: exit 1 if any)
 	@$(LOCKED) --new-run -- $(MAKE) --no-print-directory pipeline
 
 # `dbt build` builds the feature warehouse (default selector, selectors.yml); the models over
 # ml.* and backtest.* (tag:forecasts) build after the forecasts and the backtest
 pipeline: setup
 	@echo "options warehouse: end-to-end run on the embedded real data (no network)"
-	$(call timed,load,$(STAGE) load -- $(BIN)/python -m loaders load)
+	$(call timed,load,STRICT= $(STAGE) load -- $(BIN)/python -m loaders load)
 	$(call timed,build,mkdir -p $(WAREHOUSE_DIR)/build && $(STAGE) build -- $(BIN)/dbt build --quiet --no-use-colors)
 	$(call timed,train,$(STAGE) train -- $(BIN)/python -m ml train)
 	$(call timed,predict,$(STAGE) predict -- $(BIN)/python -m ml predict)
@@ -66,9 +72,13 @@ pipeline: setup
 	$(call timed,publish,$(BIN)/python -m warehouse publish >/dev/null)
 	@$(BIN)/python -m ml report --model xgb_direction_5d --model xgb_iv_regime_5d --model xgb_option_return_5d
 	@$(BIN)/python -m engine summary
+	@STRICT='$(STRICT)' $(BIN)/python -m loaders refused
 
-load: setup ## land the vendor files into warehouse/raw (validated parquet)
-	$(STAGE) load -- $(BIN)/python -m loaders load
+load: setup ## land the vendor files into warehouse/raw (validated parquet); refused files are recorded, not fatal (STRICT=1: exit 1)
+	STRICT='$(STRICT)' $(STAGE) load -- $(BIN)/python -m loaders load
+
+refused: setup ## list the vendor files the last load refused, with why (STRICT=1: exit 1 if any)
+	@STRICT='$(STRICT)' $(BIN)/python -m loaders refused
 
 build: setup ## dbt build of the feature warehouse (models + data tests + unit tests) into the private build database (DBT_ARGS="--select ...")
 	mkdir -p $(WAREHOUSE_DIR)/build

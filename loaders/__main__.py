@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from loaders.check import check_file, print_formats
 from loaders.landing import LoadReport, land_vendor_files
 from loaders.printable import printable
-from loaders.vendor import CLOSE, FORMATS
+from loaders.refused import REFUSED_FILE, is_strict, read_refused, refused_frame, render_refused
 from warehouse.paths import WarehousePaths
 from warehouse.pipeline import PipelineBusyError, pipeline_lock
 
@@ -104,39 +105,60 @@ def build_parser(paths: WarehousePaths) -> argparse.ArgumentParser:
         action="store_true",
         help="yfinance: bars and corporate actions only, no option-chain snapshot",
     )
-    sub.add_parser(
-        "formats",
-        help="list the vendor layouts this loader reads, their folders and, for option quotes, "
-        "the time of day the quotes were taken (quoted_at)",
+    load.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when a vendor file was refused (unclaimed or unreadable); without it (and "
+        "without STRICT=1 in the environment) the other files land, the refused ones are "
+        f"recorded in raw/{REFUSED_FILE} and listed on stderr, and the exit status is 0",
     )
+    refused = sub.add_parser(
+        "refused",
+        help=f"list the vendor files the latest load refused (raw/{REFUSED_FILE})",
+        description=f"Print the vendor files the latest load refused, with why (raw/"
+        f"{REFUSED_FILE}), or 'no refused files'. Exit 0, or 1 with --strict (or STRICT=1 in "
+        "the environment) when any file was refused. `make all` ends with it.",
+    )
+    refused.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=paths.raw_dir,
+        help=f"landing folder (default {paths.raw_dir})",
+    )
+    refused.add_argument(
+        "--strict", action="store_true", help="exit 1 when any file was refused (or STRICT=1)"
+    )
+    formats = sub.add_parser(
+        "formats",
+        help="list the vendor layouts this loader reads (built-in and your own YAML layouts in "
+        "<vendor dir>/layouts/), their folders and, for option quotes, the time of day the "
+        "quotes were taken (quoted_at)",
+    )
+    check = sub.add_parser(
+        "check",
+        help="say which layout claims a file and what its first rows become (lands nothing)",
+    )
+    check.add_argument("file", type=Path, help="the vendor file to look at")
+    check.add_argument("--rows", type=int, default=5, help="rows to show (default 5)")
+    for command in (formats, check):
+        command.add_argument(
+            "--vendor-dir",
+            type=Path,
+            default=paths.vendor_dir,
+            help=f"folder of vendor files and of your layouts/ (default {paths.vendor_dir})",
+        )
     return parser
-
-
-def _quote_time_label(quote_time: str) -> str:
-    if quote_time == CLOSE:
-        return "quoted at the close (16:00 ET, 13:00 on half days)"
-    return f"quoted at {quote_time} ET"
-
-
-def _print_formats() -> None:
-    for fmt in FORMATS:
-        print(f"{fmt.source:<26} -> raw/{fmt.vendor}/{fmt.entity}/")
-        for pattern in fmt.patterns:
-            quote_time = fmt.quote_time_of(pattern)
-            label = f"  [{_quote_time_label(quote_time)}]" if quote_time else ""
-            print(f"{'':<29}{pattern}{label}")
-        if fmt.notes:
-            print(f"{'':<29}({fmt.notes})")
-    print(f"{'yfinance':<26} -> raw/yfinance/{{equity_bars,corporate_actions,option_quotes}}/")
-    print(f"{'':<29}live fetch (load --source yfinance)  [quoted at the snapshot's own instant]")
 
 
 def main(argv: list[str] | None = None) -> int:
     paths = WarehousePaths.from_env()
     args = build_parser(paths).parse_args(argv)
     if args.command == "formats":
-        _print_formats()
-        return 0
+        return print_formats(args.vendor_dir.resolve())
+    if args.command == "check":
+        return check_file(args.file, args.vendor_dir.resolve(), rows=args.rows)
+    if args.command == "refused":
+        return _print_refused(args.raw_dir.resolve(), strict=is_strict(args.strict))
 
     try:
         with pipeline_lock(paths.root):
@@ -167,10 +189,35 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, PermissionError) as exc:
         print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
-    return _summarise(reports, args.raw_dir)
+    if args.source == "yfinance":
+        return _summarise(reports, args.raw_dir)
+    return _summarise_vendor(reports, args.raw_dir.resolve(), strict=is_strict(args.strict))
 
 
-def _summarise(reports: list[LoadReport], raw_dir: Path) -> int:
+def _print_refused(raw_dir: Path, *, strict: bool) -> int:
+    refused = read_refused(raw_dir)
+    if refused.is_empty():
+        print("no refused files")
+        return 0
+    print(render_refused(refused, raw_dir), flush=True)
+    return 1 if strict else 0
+
+
+def _summarise_vendor(reports: list[LoadReport], raw_dir: Path, *, strict: bool) -> int:
+    """The vendor load's summary: the files this load refused (recorded in raw/_refused.parquet)
+    are listed loudly on stderr, and stop nothing (exit 0) unless ``strict``."""
+    _summarise(reports, raw_dir, errors_fail=False)
+    refused = refused_frame(r for report in reports for r in report.refused)
+    if refused.is_empty():
+        return 0
+    print(render_refused(refused, raw_dir), file=sys.stderr, flush=True)
+    if strict:
+        print("strict: exit 1 because files were refused", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _summarise(reports: list[LoadReport], raw_dir: Path, *, errors_fail: bool = True) -> int:
     failed = [e for r in reports for e in r.file_errors]
     landed = sum(r.rows_landed for r in reports)
     rejected = sum(r.rows_rejected for r in reports)
@@ -186,7 +233,7 @@ def _summarise(reports: list[LoadReport], raw_dir: Path) -> int:
             "(named above)",
             file=sys.stderr,
         )
-    if failed:
+    if failed and errors_fail:  # a live fetch: nothing records its failures, so they fail it
         print(f"{len(failed)} file(s) could not be landed; the others landed", file=sys.stderr)
         return 1
     return 0

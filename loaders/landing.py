@@ -14,6 +14,9 @@ Layout of ``raw/`` (what dbt's sources read)::
                                                   rows in/landed/rejected/warned, landed file's
                                                   checksum, loaded_at, superseded_by)
     _rule_counts.parquet                          failing rows per batch per rule and severity
+    _refused.parquet                              one row per vendor file the latest load
+                                                  refused (unclaimed, unreadable), with why
+                                                  (loaders/refused.py); always written
     _reports/<vendor>__<entity>.json | .md        the last run's report and great-expectations'
                                                   result, machine- and human-readable
     _superseded/...                               batches replaced by a corrected file (kept)
@@ -27,7 +30,9 @@ Discipline:
   run killed at any point leaves only whole batches; the next run removes temporary files,
   re-lands any batch the manifest does not list (same load id, same bytes) and moves batch files
   that no manifest entry claims to ``_orphans/``.
-- A file that cannot be read is reported by name (and line) and the other files land.
+- A file that cannot be read, or that no layout claims, is reported by name (and line),
+  recorded in ``_refused.parquet``, and the other files land; so do the other targets when
+  landing one target fails unexpectedly (its new files are recorded as refused).
 - A file with a header and no rows lands as an empty batch (nothing is lost: the manifest
   lists it) and the report warns about it by name (``empty_files``).
 - ``rows_in == rows_landed + rows_rejected`` for every batch.
@@ -39,18 +44,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 import polars as pl
 
 from loaders import schemas
+from loaders.layouts import all_formats
 from loaders.printable import printable
+from loaders.refused import REFUSED_FILE, RefusedFile, merge_refused, read_refused, reason_of
 from loaders.validation import as_issue_rows, validate
 from loaders.vendor import (
     DATA_SUFFIXES,
@@ -60,12 +70,16 @@ from loaders.vendor import (
     VendorFormat,
     complete_option_quotes,
     empty_rejects,
-    parse_file,
+    read_text,
+    type_text,
 )
 
 #: Bump when a parser or a rule changes what lands: every file is then landed again.
 #: 3: every option quote carries ``quoted_at`` (its layout's quote time, loaders/vendor.py).
-LOADER_VERSION = "3"
+#: 4: option quotes carry the normalised expiration (vendor_expiration kept), the specs' underlying
+#: (vendor_underlying_symbol kept), one contract_symbol per contract whatever the vendor's
+#: convention, and the standard/adjusted-contract flag; wide and YAML-declared layouts.
+LOADER_VERSION = "4"
 
 MANIFEST: dict[str, pl.DataType] = {
     "load_id": pl.String(),
@@ -102,7 +116,8 @@ RULE_COUNTS: dict[str, pl.DataType] = {
 class LoadReport:
     """What one (vendor, entity) landing did in one run; counts are rows of *new* batches.
 
-    ``file_errors`` are the files that could not be landed (one message each, names escaped);
+    ``file_errors`` are the files that could not be landed (one message each, names escaped),
+    ``refused`` the same files as records (written to ``raw/_refused.parquet``);
     ``empty_files`` the new files that had a header and no rows, landed as empty batches.
     """
 
@@ -119,6 +134,7 @@ class LoadReport:
     rejected_by_rule: dict[str, int] = field(default_factory=dict)
     warned_by_rule: dict[str, int] = field(default_factory=dict)
     file_errors: list[str] = field(default_factory=list)
+    refused: list[RefusedFile] = field(default_factory=list)
     empty_files: list[str] = field(default_factory=list)
     load_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -185,12 +201,15 @@ def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> str:
     """Write under a temporary name, fsync, rename; return the file's SHA-256."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
-    frame.write_parquet(tmp, statistics=True)
-    with tmp.open("rb") as handle:
+    buffer = io.BytesIO()  # hashed in memory: the file is not read back
+    frame.write_parquet(buffer, statistics=True)
+    data = buffer.getvalue()
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
         os.fsync(handle.fileno())
-    digest = sha256_file(tmp)
     os.replace(tmp, path)
-    return digest
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_text_atomically(text: str, path: Path) -> None:
@@ -225,11 +244,12 @@ def discover(
 ) -> Discovery:
     """Assign every file under ``vendor_dir`` to exactly one layout.
 
-    Documentation (``README.md``, ``SHA256SUMS``, ``LICENSES/``) and dotfiles are skipped. Every
-    other file must be a ``.csv``/``.csv.gz`` claimed by one layout; a symlink must resolve inside
-    one of ``allowed_roots`` (symlinked folders are not followed). Refused files are listed in
-    ``errors``, each message naming the file (escaped) and the reason; they never stop the
-    other files.
+    Documentation (``README.md``, ``SHA256SUMS``, ``LICENSES/``), layout files (``layouts/``)
+    and dotfiles are skipped. Every other file must be claimed by exactly one layout (a file no
+    layout claims is named for its extension when it is not ``.csv``/``.csv.gz``); a symlink
+    must resolve inside one of ``allowed_roots`` (symlinked folders are not followed). Refused
+    files are listed in ``errors``, each message naming the file (escaped) and the reason; they
+    never stop the other files.
     """
     formats = list(formats)
     roots = [r.resolve() for r in allowed_roots]
@@ -265,11 +285,15 @@ def discover(
             if not resolved.is_file():
                 refuse(rel, "not a regular file; not read")
                 continue
-            if not name.endswith(DATA_SUFFIXES):
-                suffix = "".join(Path(name).suffixes) or "(none)"
-                refuse(rel, f"unknown extension {suffix!r}; vendor files are .csv or .csv.gz")
-                continue
             owners = [f for f in formats if f.claims(rel)]
+            if not owners and not name.endswith(DATA_SUFFIXES):
+                suffix = "".join(Path(name).suffixes) or "(none)"
+                refuse(
+                    rel,
+                    f"unknown extension {suffix!r}; vendor files are .csv or .csv.gz, or what a "
+                    "declared layout's patterns claim (e.g. OptionsDX .txt)",
+                )
+                continue
             if len(owners) != 1:
                 reason = (
                     "no vendor layout claims it (see `python -m loaders formats`)"
@@ -338,6 +362,42 @@ def _landed_keys(raw_dir: Path, entity: str, files: list[str]) -> pl.DataFrame:
     if not files:
         return pl.DataFrame(schema={k: schemas.ENTITY_SCHEMAS[entity][k] for k in key})
     return pl.concat([pl.read_parquet(raw_dir / f, columns=key) for f in files]).unique()
+
+
+#: Threads writing a run's batch files (polars' writer, fsync and SHA-256 release the GIL).
+_WRITERS = 4
+
+
+def _split_by_load_id(frame: pl.DataFrame) -> Callable[[str], pl.DataFrame]:
+    """``load_id -> its rows`` (frame order kept; no rows: an empty frame of the same schema)."""
+    parts = frame.partition_by("load_id", maintain_order=True, as_dict=True)
+    empty = frame.clear()
+    return lambda load_id: parts.get((load_id,), empty)
+
+
+def _write_batch_files(
+    load_ids: list[str],
+    raw_dir: Path,
+    vendor: str,
+    entity: str,
+    *split: Callable[[str], pl.DataFrame],
+) -> dict[str, str]:
+    """Write each batch's landed rows, rejects and warnings (``split`` in that order), each
+    atomically; return each batch's landed file's SHA-256. Every write is waited for, and the
+    first that failed raises."""
+    folders = ("", "_rejects/", "_warnings/")
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        futures = {
+            (load_id, folder): pool.submit(
+                write_parquet_atomically,
+                rows_of(load_id),
+                raw_dir / f"{folder}{vendor}/{entity}/{load_id}.parquet",
+            )
+            for load_id in load_ids
+            for folder, rows_of in zip(folders, split, strict=True)
+        }
+    written = {key: future.result() for key, future in futures.items()}  # raises the first error
+    return {load_id: written[load_id, ""] for load_id in load_ids}
 
 
 def land_batches(
@@ -411,8 +471,11 @@ def land_batches(
     # Keys already landed by another batch: the earlier batch stands, the repeat is rejected.
     key = list(schemas.ENTITY_KEYS[entity])
     seen = _landed_keys(raw_dir, entity, keep["landed_file"].to_list())
-    repeated = outcome.landed.join(seen, on=key, how="semi", nulls_equal=True)
-    landed = outcome.landed.join(seen, on=key, how="anti", nulls_equal=True)
+    if seen.is_empty():  # nothing landed before (a first load): no join over every row
+        repeated, landed = outcome.landed.clear(), outcome.landed
+    else:
+        repeated = outcome.landed.join(seen, on=key, how="semi", nulls_equal=True)
+        landed = outcome.landed.join(seen, on=key, how="anti", nulls_equal=True)
     repeat_rejects = repeated.with_columns(
         pl.lit(f"key_already_landed:{','.join(key)}").alias("rule"),
         pl.lit("error").alias("severity"),
@@ -424,20 +487,18 @@ def land_batches(
 
     loaded_at = now()
     manifest_rows, count_rows = [], []
+    # One pass splits each frame by batch (a filter per batch rescanned it for every batch).
+    rows_of, rejects_of, warnings_of = map(_split_by_load_id, (landed, rejects, warnings))
+    digests = _write_batch_files(
+        [b.load_id for b in new], raw_dir, vendor, entity, rows_of, rejects_of, warnings_of
+    )
     for batch in new:
         load_id = batch.load_id
-        mine = pl.col("load_id") == load_id
-        batch_rows = landed.filter(mine)
-        batch_rejects = rejects.filter(mine)
-        batch_warnings = warnings.filter(mine)
+        batch_rows = rows_of(load_id)
+        batch_rejects = rejects_of(load_id)
+        batch_warnings = warnings_of(load_id)
         landed_file = f"{vendor}/{entity}/{load_id}.parquet"
-        digest = write_parquet_atomically(batch_rows, raw_dir / landed_file)
-        write_parquet_atomically(
-            batch_rejects, raw_dir / "_rejects" / vendor / entity / f"{load_id}.parquet"
-        )
-        write_parquet_atomically(
-            batch_warnings, raw_dir / "_warnings" / vendor / entity / f"{load_id}.parquet"
-        )
+        digest = digests[load_id]
         rows_in = batch.rows.height + batch.parse_rejects.height
         if rows_in != batch_rows.height + batch_rejects.height:  # never lose a row
             raise RuntimeError(
@@ -579,9 +640,45 @@ def render_suite_markdown(report: LoadReport, suite_result: dict) -> str:
 def _write_report(raw_dir: Path, report: LoadReport, suite_result: dict) -> None:
     stem = raw_dir / "_reports" / f"{report.vendor}__{report.entity}"
     suite = _strip_row_lists(suite_result)
-    payload = {**report.__dict__, "rows_per_second": report.rows_per_second, "suite_result": suite}
+    payload = {
+        **report.__dict__,
+        "refused": [asdict(r) for r in report.refused],
+        "rows_per_second": report.rows_per_second,
+        "suite_result": suite,
+    }
     write_text_atomically(json.dumps(payload, indent=2, default=str), stem.with_suffix(".json"))
     write_text_atomically(render_suite_markdown(report, suite), stem.with_suffix(".md"))
+
+
+def _identity(path: Path, roots: Iterable[Path] | None = None) -> tuple[str | None, int | None]:
+    """SHA-256 and size of a regular file (inside ``roots`` when given); ``(None, None)`` for
+    anything else or an unreadable file (a file outside the allowed folders is never read, not
+    even to checksum it)."""
+    try:
+        resolved = path.resolve()
+        inside = roots is None or any(resolved.is_relative_to(r.resolve()) for r in roots)
+        if not inside or not resolved.is_file():
+            return None, None
+        return sha256_file(path), path.stat().st_size
+    except OSError:
+        return None, None
+
+
+#: Files read at once: polars releases the GIL, so two reads overlap one's Python with the
+#: other's kernels.
+_READERS = min(2, os.cpu_count() or 1)
+
+
+def _read_ahead(
+    fmt: VendorFormat, paths: list[Path], vendor_dir: Path
+) -> Iterator[Future[pl.DataFrame]]:
+    """:func:`loaders.vendor.read_text` of each path, in order, run by :data:`_READERS` threads;
+    a file that cannot be read raises from its future's ``result()``."""
+    pool = ThreadPoolExecutor(max_workers=_READERS)
+    try:
+        yield from [pool.submit(read_text, fmt, path, vendor_dir) for path in paths]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse_batches(
@@ -590,38 +687,72 @@ def parse_batches(
     vendor_dir: Path,
     report: LoadReport,
     progress: Callable[[str, int, int, int, float], None] | None = None,
+    digests: dict[Path, str] | None = None,
 ) -> list[Batch]:
-    """Parse each file of one layout into a :class:`Batch`; unreadable files go to the report.
+    """Parse each file of one layout into a :class:`Batch`; unreadable files go to the report
+    (``file_errors`` and ``refused``).
 
-    ``progress(target, files_done, files_total, rows_so_far, seconds)`` is called per file.
+    Each file is read as text on its own (:func:`loaders.vendor.read_text`: header, renames,
+    lineage); the text of every file of one quote time is then typed and completed at once
+    (:func:`loaders.vendor.type_text`) and split back by file, which spares 56 small passes
+    of the same expressions. ``progress(target, files_done, files_total, rows_so_far,
+    seconds)`` is called per file read. ``digests`` are the SHA-256 of files the caller has
+    already checksummed (not read again).
     """
-    batches = []
+    digests = digests or {}
     started = time.perf_counter()
     rows_so_far = 0
     target = f"{fmt.vendor}/{fmt.entity}"
-    for done, path in enumerate(paths, start=1):
+    read: list[tuple[Path, str, pl.DataFrame]] = []
+    for done, (path, future) in enumerate(
+        zip(paths, _read_ahead(fmt, paths, vendor_dir), strict=True), 1
+    ):
         rel = path.relative_to(vendor_dir).as_posix()
         try:
-            rows, bad = parse_file(fmt, path, vendor_dir)
+            text = future.result()
         except VendorFileError as exc:
             report.file_errors.append(str(exc))
-            continue
-        batches.append(
-            Batch(
-                fmt.vendor,
-                fmt.entity,
-                fmt.source,
-                rel,
-                sha256_file(path),
-                path.stat().st_size,
-                rows,
-                bad,
+            report.refused.append(
+                RefusedFile(
+                    rel,
+                    reason_of(str(exc), rel),
+                    fmt.source,
+                    fmt.vendor,
+                    fmt.entity,
+                    *_identity(path),
+                )
             )
-        )
-        rows_so_far += rows.height + bad.height
+            continue
+        read.append((path, rel, text))
+        rows_so_far += text.height
         if progress:
             progress(target, done, len(paths), rows_so_far, time.perf_counter() - started)
-    return batches
+
+    by_quote_time: dict[str | None, list[pl.DataFrame]] = {}
+    for _, rel, text in read:
+        by_quote_time.setdefault(fmt.quote_time_of(rel), []).append(text)
+    rows_of: dict[str, pl.DataFrame] = {}
+    rejects_of: dict[str, pl.DataFrame] = {}
+    empty_rows = pl.DataFrame(schema=schemas.ENTITY_SCHEMAS[fmt.entity])
+    for quote_time, texts in by_quote_time.items():
+        rows, rejects = type_text(fmt, pl.concat(texts, how="diagonal"), quote_time)
+        for (rel,), part in rows.partition_by("source_file", as_dict=True).items():
+            rows_of[rel] = part
+        for (rel,), part in rejects.partition_by("source_file", as_dict=True).items():
+            rejects_of[rel] = part
+    return [
+        Batch(
+            fmt.vendor,
+            fmt.entity,
+            fmt.source,
+            rel,
+            digests.get(path) or sha256_file(path),
+            path.stat().st_size,
+            rows_of.get(rel, empty_rows),
+            rejects_of.get(rel, empty_rejects()),
+        )
+        for path, rel, _ in read
+    ]
 
 
 def _known_batches(raw_dir: Path) -> dict[tuple[str, str], str]:
@@ -650,6 +781,12 @@ def land_vendor_files(
 ) -> list[LoadReport]:
     """Land every vendor file under ``vendor_dir`` that is not landed yet.
 
+    A refused file (no layout claims it, it cannot be read) never stops the others, nor does a
+    target whose landing raises (its new files are refused with the exception's message, the
+    traceback goes to stderr; KeyboardInterrupt still stops the run). The refusals are in the
+    reports (``file_errors``, ``refused``) and in ``raw/_refused.parquet``, rewritten at the end
+    (:func:`loaders.refused.merge_refused`: a ``--only`` load replaces its targets' rows only).
+
     Parameters
     ----------
     only
@@ -660,6 +797,8 @@ def land_vendor_files(
         Called with each target's report as soon as it has landed.
     file_progress
         Called per parsed file: ``(target, files_done, files_total, rows, seconds)``.
+    now
+        Clock (UTC) of ``loaded_at`` and ``refused_at``; tests pass a fixed one.
 
     Raises
     ------
@@ -670,8 +809,11 @@ def land_vendor_files(
     """
     if not vendor_dir.is_dir():
         raise FileNotFoundError(f"vendor directory not found: {vendor_dir}")
+    # the built-in layouts and the user's own (<vendor dir>/layouts/*.yaml); a broken layout
+    # file is refused like an unreadable data file and never stops the others
+    every_format, layout_errors = all_formats(vendor_dir)
     targets: dict[tuple[str, str], list[VendorFormat]] = {}
-    for fmt in FORMATS:
+    for fmt in every_format:
         targets.setdefault((fmt.vendor, fmt.entity), []).append(fmt)
     known = {f"{v}/{e}" for v, e in targets}
     if only and not only <= known:
@@ -679,41 +821,182 @@ def land_vendor_files(
     raw_dir.mkdir(parents=True, exist_ok=True)
     for note in recover(raw_dir):
         print(f"recovered: {printable(note)}", file=sys.stderr)
-    discovery = discover(vendor_dir, allowed_roots or [vendor_dir])
+    roots = list(allowed_roots or [vendor_dir])
+    discovery = discover(vendor_dir, roots, every_format)
+    discovery.errors.extend(
+        (rel, f"{printable(rel)}: {printable(message)}") for rel, message in layout_errors
+    )
+    refused_at_discovery = {
+        rel: _refused_at_discovery(rel, message, vendor_dir, roots, every_format)
+        for rel, message in discovery.errors
+    }
     landed = _known_batches(raw_dir)
     reports = []
+    looked_at: set[str] = set()
     for (vendor, entity), formats in targets.items():
         if only and f"{vendor}/{entity}" not in only:
             continue
         report = LoadReport(vendor, entity)
-        report.file_errors += [
-            message for rel, message in discovery.errors if any(f.claims(rel) for f in formats)
-        ]
-        batches: list[Batch] = []
-        for fmt in formats:
-            paths = discovery.files.get(fmt.source, [])
-            report.files += len(paths)
-            # Unchanged files are not even parsed: their checksum is in the manifest.
-            todo = []
-            for path in paths:
-                rel = path.relative_to(vendor_dir).as_posix()
-                if landed.get((fmt.source, rel)) == sha256_file(path):
-                    report.files_unchanged += 1
-                else:
-                    todo.append(path)
-            batches += parse_batches(fmt, todo, vendor_dir, report, file_progress)
-        land_batches(vendor, entity, batches, raw_dir, report=report, now=now)
+        for rel, message in discovery.errors:
+            if any(f.claims(rel) for f in formats):
+                report.file_errors.append(message)
+                report.refused.append(refused_at_discovery[rel])
+                looked_at.add(rel)
+        paths = {f.source: discovery.files.get(f.source, []) for f in formats}
+        looked_at |= {p.relative_to(vendor_dir).as_posix() for ps in paths.values() for p in ps}
+        try:
+            _land_target(
+                vendor,
+                entity,
+                formats,
+                paths,
+                vendor_dir,
+                raw_dir,
+                report,
+                landed,
+                file_progress,
+                now,
+            )
+        except Exception as exc:
+            # One target's failure must not stop the others (issue 16); KeyboardInterrupt and
+            # SystemExit are not Exceptions: they still stop the run.
+            traceback.print_exc(file=sys.stderr)
+            report = _target_failed(report, exc, paths, vendor_dir, raw_dir)
         if progress:
             progress(report)
         reports.append(report)
+    # A --only load records its targets' refusals only; unclaimed files are recorded (and their
+    # earlier rows replaced) by a full load.
+    recorded = [r for report in reports for r in report.refused]
     unassigned = [
-        message for rel, message in discovery.errors if not any(f.claims(rel) for f in FORMATS)
+        (rel, message)
+        for rel, message in discovery.errors
+        if not any(f.claims(rel) for f in every_format)
     ]
     if unassigned:
-        reports.append(LoadReport("vendor", "unclaimed", file_errors=unassigned))
+        reports.append(
+            LoadReport(
+                "vendor",
+                "unclaimed",
+                file_errors=[message for _, message in unassigned],
+                refused=[refused_at_discovery[rel] for rel, _ in unassigned],
+            )
+        )
         if progress:
             progress(reports[-1])
+        if not only:
+            recorded += reports[-1].refused
+    _write_refused(
+        raw_dir,
+        recorded,
+        targets=set(only) if only else None,
+        looked_at=looked_at,
+        refused_at=(now or (lambda: dt.datetime.now(dt.UTC)))(),
+    )
     return reports
+
+
+def _refused_at_discovery(
+    rel: str, message: str, vendor_dir: Path, roots: list[Path], formats: Iterable[VendorFormat]
+) -> RefusedFile:
+    """The record of a file :func:`discover` refused: the layout(s) that claim it, if any."""
+    owners = [f for f in formats if f.claims(rel)]
+    targets = {(f.vendor, f.entity) for f in owners}
+    vendor, entity = next(iter(targets)) if len(targets) == 1 else (None, None)
+    return RefusedFile(
+        rel,
+        reason_of(message, rel),
+        ",".join(sorted(f.source for f in owners)) or None,
+        vendor,
+        entity,
+        *_identity(vendor_dir / rel, roots),
+    )
+
+
+def _land_target(
+    vendor: str,
+    entity: str,
+    formats: list[VendorFormat],
+    paths: dict[str, list[Path]],
+    vendor_dir: Path,
+    raw_dir: Path,
+    report: LoadReport,
+    landed: dict[tuple[str, str], str],
+    file_progress: Callable[[str, int, int, int, float], None] | None,
+    now: Callable[[], dt.datetime] | None,
+) -> None:
+    """Parse the new files of one (vendor, entity) and land them; counts go to ``report``."""
+    batches: list[Batch] = []
+    for fmt in formats:
+        report.files += len(paths[fmt.source])
+        # Unchanged files are not even parsed: their checksum is in the manifest.
+        todo, digests = [], {}
+        for path in paths[fmt.source]:
+            rel = path.relative_to(vendor_dir).as_posix()
+            digests[path] = sha256_file(path)  # once: parse_batches reuses it
+            if landed.get((fmt.source, rel)) == digests[path]:
+                report.files_unchanged += 1
+            else:
+                todo.append(path)
+        batches += parse_batches(fmt, todo, vendor_dir, report, file_progress, digests)
+    land_batches(vendor, entity, batches, raw_dir, report=report, now=now)
+
+
+def _target_failed(
+    report: LoadReport,
+    exc: Exception,
+    paths: dict[str, list[Path]],
+    vendor_dir: Path,
+    raw_dir: Path,
+) -> LoadReport:
+    """The report of a target whose landing raised: every file of it that is not landed now
+    (new or changed, not refused already) is refused with the exception's message."""
+    reason = printable(
+        f"landing {report.vendor}/{report.entity} failed ({type(exc).__name__}: {exc}); "
+        "none of its new files landed, see the traceback in the load's log"
+    )
+    failed = LoadReport(
+        report.vendor,
+        report.entity,
+        files=sum(len(p) for p in paths.values()),
+        file_errors=list(report.file_errors),
+        refused=list(report.refused),
+    )
+    already = {r.source_file for r in failed.refused}
+    landed = _known_batches(raw_dir)  # what is landed now, the batches of this run included
+    for source, files in paths.items():
+        for path in files:
+            rel = path.relative_to(vendor_dir).as_posix()
+            digest, size = _identity(path)
+            if rel in already:
+                continue
+            if digest is not None and landed.get((source, rel)) == digest:
+                failed.files_unchanged += 1
+                continue
+            failed.file_errors.append(f"{printable(rel)}: {reason}")
+            failed.refused.append(
+                RefusedFile(rel, reason, source, report.vendor, report.entity, digest, size)
+            )
+    return failed
+
+
+def _write_refused(
+    raw_dir: Path,
+    refused: list[RefusedFile],
+    *,
+    targets: set[str] | None,
+    looked_at: set[str],
+    refused_at: dt.datetime,
+) -> None:
+    """Rewrite ``raw/_refused.parquet`` (see :func:`loaders.refused.merge_refused`); always
+    written once, empty when nothing was refused, and left untouched when unchanged."""
+    path = raw_dir / REFUSED_FILE
+    previous = read_refused(raw_dir)
+    record = merge_refused(
+        previous, refused, targets=targets, looked_at=looked_at, refused_at=refused_at
+    )
+    if not path.exists() or not record.equals(previous):
+        write_parquet_atomically(record, path)
 
 
 def land_frames(

@@ -21,7 +21,10 @@ LINEAGE: dict[str, pl.DataType] = {
 #: quote_time``: 15:45 ET, or the close) or the live snapshot's instant. Vols are decimal
 #: fractions (0.12 = 12 %); greeks are as the vendor delivers them (null where it gives none).
 OPTION_QUOTES: dict[str, pl.DataType] = {
+    # The underlying the contract specs declare for the root (SPXW -> SPX); the vendor's own
+    # ``underlying`` value, as delivered, is ``vendor_underlying_symbol``.
     "underlying_symbol": pl.String(),
+    "vendor_underlying_symbol": pl.String(),
     "underlying_price": pl.Float64(),
     "underlying_bid": pl.Float64(),
     "underlying_ask": pl.Float64(),
@@ -32,7 +35,11 @@ OPTION_QUOTES: dict[str, pl.DataType] = {
     "vendor_symbol": pl.String(),
     "option_root": pl.String(),
     "option_type": pl.String(),  # 'call' | 'put'
+    # The expiry's last trading session (a pre-2015 Saturday expiration is its Friday; a
+    # holiday Friday its Thursday), whatever convention the vendor wrote; the vendor's own
+    # column value, as delivered, is ``vendor_expiration``.
     "expiration": pl.Date(),
+    "vendor_expiration": pl.Date(),
     "quote_date": pl.Date(),  # exchange-local date
     "quoted_at": pl.Datetime("us", "UTC"),  # when the quote was taken (UTC), never null
     "strike": pl.Float64(),
@@ -54,6 +61,12 @@ OPTION_QUOTES: dict[str, pl.DataType] = {
     "settlement_style": pl.String(),  # 'cash' | 'physical'
     "settlement_type": pl.String(),  # 'AM' (open, SOQ) | 'PM' (close)
     "contract_multiplier": pl.Int64(),
+    # Adjusted contracts (after a split, merger or special dividend: an adjusted root such as
+    # AAPL1, a strike off the $0.50 grid such as 65.71 = 460/7, a multiplier other than 100, a
+    # deliverable other than 100 shares): kept, never priced or backtested as standard.
+    "deliverable": pl.String(),  # the vendor's deliverable text, where it gives one
+    "is_standard_contract": pl.Boolean(),
+    "nonstandard_reason": pl.String(),  # null for a standard contract; else why, ';'-joined
     **LINEAGE,
 }
 
@@ -129,6 +142,35 @@ SETTLEMENT_VALUES: dict[str, pl.DataType] = {
     **LINEAGE,
 }
 
+#: One row per contract per trade_date: a listed option's *traded* day aggregate (Polygon.io day
+#: bars): open, high, low and close of the day's trades, their volume-weighted average price and
+#: count. Prices of trades, not quotes (no bid/ask, open interest, IV or greeks); a row exists only
+#: on days the contract traded. Prices in USD per share of the underlying (one contract is
+#: ``contract_multiplier`` = 100 shares); ``volume`` in contracts.
+OPTION_DAY_BARS: dict[str, pl.DataType] = {
+    "underlying_symbol": pl.String(),
+    # unpadded OCC symbol built from the row's terms (loaders.contracts.occ_symbol); the root is
+    # the underlying for these standard equity/ETF options (AAPL230217C00095000)
+    "contract_symbol": pl.String(),
+    "option_root": pl.String(),
+    "option_type": pl.String(),  # 'call' | 'put'
+    "expiration": pl.Date(),
+    "strike": pl.Float64(),  # USD
+    "trade_date": pl.Date(),  # exchange-local session of the bar
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Int64(),  # contracts traded
+    "vwap": pl.Float64(),  # volume-weighted average trade price, USD per share
+    "transactions": pl.Int64(),  # trades in the bar
+    # Start of Polygon's aggregate window: midnight New York time on trade_date, in UTC (04:00 or
+    # 05:00 UTC by DST); a bar label, not the time of any trade.
+    "bar_start_at": pl.Datetime("us", "UTC"),
+    "cycle_start": pl.Date(),  # publisher's ~45-day sampling cycle the row belongs to (nullable)
+    **LINEAGE,
+}
+
 #: Rows that failed parsing or a validation rule, with the rule; the row is kept as JSON text.
 #: The same layout holds warnings (rows that landed but broke a warning-severity rule).
 REJECTS: dict[str, pl.DataType] = {
@@ -151,6 +193,7 @@ ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "volatility_indices": VOLATILITY_INDICES,
     "rates": RATES,
     "settlement_values": SETTLEMENT_VALUES,
+    "option_day_bars": OPTION_DAY_BARS,
 }
 
 #: Columns that identify a row of each entity (unique within and across landed batches).
@@ -163,4 +206,5 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "volatility_indices": ("source", "index_symbol", "date"),
     "rates": ("source", "series_id", "date"),
     "settlement_values": ("source", "settlement_month", "index_label"),
+    "option_day_bars": ("source", "contract_symbol", "trade_date"),
 }

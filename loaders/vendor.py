@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import polars as pl
 
 from loaders import calendar, contracts, schemas
+from loaders.day_bars import complete_option_day_bars
 from loaders.printable import printable
 from loaders.schemas import ENTITY_SCHEMAS
 
@@ -88,6 +89,16 @@ class VendorFormat:
     quote_time_by_pattern
         A different quote time for the files of one of ``patterns`` (a file of the same layout
         from another publisher).
+    wide
+        For option-quote layouts with calls and puts on one row (``Strike, CallBid, CallAsk,
+        ..., PutBid, PutAsk``: OptionsDX, ORATS strikes files): ``{"call": {native:
+        canonical}, "put": {native: canonical}}``, each side's column group; ``columns`` then
+        holds the shared columns. A line gives two quotes (its call, then its put), both with
+        the line's ``source_line``.
+    separator
+        The field separator (one character).
+    origin
+        Where the layout is declared (this module, or its YAML file: :mod:`loaders.layouts`).
     reshape
         For layouts that are not one row per line (Cboe's settlement-value history: month
         header lines, then one line per index): text frame -> text frame, applied after the
@@ -115,6 +126,9 @@ class VendorFormat:
     quote_time: str | None = None
     quote_time_by_pattern: dict[str, str] = field(default_factory=dict)
     reshape: Callable[[pl.DataFrame], pl.DataFrame] | None = field(default=None, compare=False)
+    wide: dict[str, dict[str, str]] | None = field(default=None, compare=False)
+    separator: str = ","
+    origin: str = field(default="loaders/vendor.py", compare=False)
 
     def __post_init__(self) -> None:
         times = [self.quote_time, *self.quote_time_by_pattern.values()]
@@ -141,6 +155,13 @@ class VendorFormat:
                 f"layout {self.source!r}: quote_time_by_pattern keys {unknown} are not among "
                 f"its patterns {list(self.patterns)}"
             )
+
+    @property
+    def native_columns(self) -> dict[str, str]:
+        """Every native column the layout reads -> its canonical column (both sides of a wide
+        layout; their canonical names repeat)."""
+        sides = (self.wide or {}).values()
+        return {**self.columns, **{k: v for side in sides for k, v in side.items()}}
 
     def claims(self, relative_path: str) -> bool:
         """Whether a path relative to the vendor directory belongs to this layout."""
@@ -193,11 +214,6 @@ def _series_from_stem(column: str, suffix: str) -> FileConstants:
     return constants
 
 
-def _root_from_file_name(path: Path, header: list[str]) -> dict[str, object]:
-    """DataShop exports are named ``<root>_<date>_...``; a ``root`` column, when present, wins."""
-    return {"option_root": path.name.split("_", 1)[0].upper()}
-
-
 #: Yahoo's daily layout, as its CSV downloads and yfinance exports write it.
 _YAHOO_OHLCV = {
     "Date": "date",
@@ -208,7 +224,6 @@ _YAHOO_OHLCV = {
     "Adj Close": "adj_close",
     "Volume": "volume",
 }
-_L2_OPTIONAL = frozenset({"exchange", "last", "net", "theta", "vega", "optionalias"})
 
 _MONTH_NUMBERS = {
     name: f"{number:02d}"
@@ -301,106 +316,9 @@ def _settlement_value_blocks(text: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FORMATS: tuple[VendorFormat, ...] = (
-    VendorFormat(
-        source="cboe_eod_chain",
-        vendor="cboe",
-        entity="option_quotes",
-        patterns=(
-            "options/cboe_l2/*.csv*",
-            "options/spx_2019q2_cboe/*.csv*",
-            "options/spy_2021_top20.csv.gz",
-        ),
-        columns={
-            "underlying": "underlying_symbol",
-            "underlying_last": "underlying_price",
-            "exchange": "exchange",
-            "optionroot": "vendor_symbol",
-            "type": "option_type",
-            "expiration": "expiration",
-            "quotedate": "quote_date",
-            "strike": "strike",
-            "last": "last",
-            "bid": "bid",
-            "ask": "ask",
-            "volume": "volume",
-            "openinterest": "open_interest",
-            "impliedvol": "implied_volatility",
-            "delta": "delta",
-            "gamma": "gamma",
-            "theta": "theta",
-            "vega": "vega",
-        },
-        optional=_L2_OPTIONAL,
-        date_formats=("%m/%d/%Y", "%Y-%m-%d"),
-        # The "end-of-day" L2 chain is a 15:45 ET snapshot by the clock: on 2019-06-26 every SPXW
-        # quote equals the DataShop 15:45 file's and underlying_last is off the official close
-        # by up to 0.79 %; on the 2019-07-03 half day (13:00 close) it is the close, the
-        # snapshot coming after it. The SPY 2021 file (another publisher) is the close:
-        # underlying_last equals SPY's raw close on all 61 days the QuantConnect bars cover.
-        quote_time="15:45",
-        quote_time_by_pattern={"options/spy_2021_top20.csv.gz": CLOSE},
-        notes="CBOE end-of-day 'L2' layout (HistoricalOptionData); SPX 2019 and SPY 2021 samples; "
-        "quoted at 15:45 ET (a snapshot before the close), the SPY 2021 file at the close",
-    ),
-    VendorFormat(
-        source="cboe_datashop_1545",
-        vendor="cboe_datashop",
-        entity="option_quotes",
-        patterns=("options/cboe_datashop/*.csv*", "options/*_cboe_datashop.csv*"),
-        columns={
-            "underlying_symbol": "underlying_symbol",
-            "root": "option_root",
-            "quote_date": "quote_date",
-            "expiration": "expiration",
-            "strike": "strike",
-            "option_type": "option_type",
-            "bid_size_1545": "bid_size",
-            "bid_1545": "bid",
-            "ask_size_1545": "ask_size",
-            "ask_1545": "ask",
-            "underlying_bid_1545": "underlying_bid",
-            "underlying_ask_1545": "underlying_ask",
-            "trade_volume": "volume",
-            "open_interest": "open_interest",
-        },
-        optional=frozenset({"underlying_symbol", "root"}),
-        constants=_root_from_file_name,
-        quote_time="15:45",
-        notes="CBOE DataShop option quotes at 15:45 ET; the root comes from the file name "
-        "(<root>_...) when the export has no root column",
-    ),
-    VendorFormat(
-        source="ivolatility_eod",
-        vendor="ivolatility",
-        entity="option_quotes",
-        patterns=("options/ivolatility/*.csv*", "options/*_ivolatility.csv*"),
-        columns={
-            "symbol": "underlying_symbol",
-            "exchange": "exchange",
-            "date": "quote_date",
-            "stock_price_close": "underlying_price",
-            "option_symbol": "vendor_symbol",
-            "option_expiration": "expiration",
-            "strike": "strike",
-            "call/put": "option_type",
-            "style": "exercise_style",
-            "ask": "ask",
-            "bid": "bid",
-            "iv": "implied_volatility",
-            "volume": "volume",
-            "open_interest": "open_interest",
-            "delta": "delta",
-            "vega": "vega",
-            "gamma": "gamma",
-            "theta": "theta",
-            "rho": "rho",
-        },
-        date_formats=("%m/%d/%Y", "%Y-%m-%d"),
-        quote_time=CLOSE,
-        notes="iVolatility end-of-day options with vendor IV and greeks; padded OSI symbols; "
-        "quoted at the close (16:00 ET, 13:00 on half days)",
-    ),
+#: The layouts whose reading needs code (series named by the file, Cboe's settlement blocks,
+#: the Polygon bars); the others are declared in YAML (loaders/layouts/*.yaml) and added below.
+_CODE_FORMATS: tuple[VendorFormat, ...] = (
     VendorFormat(
         source="yahoo_index_close",
         vendor="yahoo",
@@ -501,10 +419,37 @@ FORMATS: tuple[VendorFormat, ...] = (
         notes="Cboe exercise settlement values, monthly history ('<Month YYYY> Settlement "
         "Values' blocks; S&P 500 (SET) is the SOQ of AM-settled SPX monthlies)",
     ),
+    VendorFormat(
+        source="polygon_option_day_bars",
+        vendor="polygon",
+        entity="option_day_bars",
+        patterns=("options/polygon/*.csv*", "options/polygon_option_bars_2023/*.csv*"),
+        columns={
+            "underlying": "underlying_symbol",
+            "trade_date": "trade_date",
+            "cycle_start": "cycle_start",
+            "expiration": "expiration",
+            "strike": "strike",
+            "option_type": "option_type",
+            "open": "open",
+            "high": "high",
+            "low": "low",
+            "close": "close",
+            "volume": "volume",
+            "volume_weighted_average_price": "vwap",
+            "number_of_transactions": "transactions",
+            # Polygon's bar timestamp: the window start, midnight New York time, in UTC
+            "trade_datetime_utc": "bar_start_at",
+        },
+        optional=frozenset({"cycle_start"}),
+        notes="Polygon.io option day aggregates: TRADED OHLC, VWAP, volume and trade count per "
+        "contract per day (no bid/ask); rows only on days the contract traded; "
+        "loaders/day_bars.py builds the OCC contract_symbol",
+    ),
 )
 
-#: Files in a vendor directory that are documentation, not data.
-IGNORED = ("README.md", "SHA256SUMS", "LICENSES/*", ".*")
+#: Files in a vendor directory that are documentation or layouts, not data.
+IGNORED = ("README.md", "SHA256SUMS", "LICENSES/*", "layouts/*", ".*")
 DATA_SUFFIXES = (".csv", ".csv.gz")
 DATE_HEADERS = frozenset({"DATE", "Date", "date", "observation_date"})
 _TWO_COLUMN_SOURCES = {"cboe_index_history", "fred_daily"}
@@ -513,13 +458,21 @@ _TWO_COLUMN_SOURCES = {"cboe_index_history", "fred_daily"}
 def _read_text_frame(fmt: VendorFormat, path: Path, rel: str) -> pl.DataFrame:
     try:
         if fmt.header:
-            return pl.read_csv(path, infer_schema=False, raise_if_empty=True)
+            text = pl.read_csv(
+                path, infer_schema=False, raise_if_empty=True, separator=fmt.separator
+            )
+            # vendors pad their headers (OptionsDX: ", [C_BID]"): names are compared trimmed
+            trimmed = [c.strip() for c in text.columns]
+            if len(set(trimmed)) == len(trimmed):
+                text.columns = trimmed
+            return text
         return pl.read_csv(
             path,
             infer_schema=False,
             raise_if_empty=True,
             has_header=False,
             new_columns=list(fmt.columns),
+            separator=fmt.separator,
         )
     except (
         pl.exceptions.NoDataError,
@@ -530,6 +483,26 @@ def _read_text_frame(fmt: VendorFormat, path: Path, rel: str) -> pl.DataFrame:
     ) as exc:
         # the reader's message may quote the path, over several lines: one escaped line
         raise VendorFileError(f"{printable(rel)}: cannot read as CSV: {printable(exc)}") from exc
+
+
+def _long_from_wide(fmt: VendorFormat, text: pl.DataFrame, header: list[str]) -> pl.DataFrame:
+    """One row per line per side of a wide option layout, canonical names, still text: each
+    line's call, then its put, both with the line's ``source_line``."""
+    lineage = [c for c in schemas.LINEAGE if c in text.columns]
+    shared = {n: c for n, c in fmt.columns.items() if n in header}
+    sides = []
+    for order, (option_type, group) in enumerate(sorted((fmt.wide or {}).items())):
+        present = {n: c for n, c in group.items() if n in header}
+        sides.append(
+            text.select(
+                *[pl.col(n).alias(c) for n, c in shared.items()],
+                *[pl.col(n).alias(c) for n, c in present.items()],
+                pl.lit(option_type).alias("option_type"),
+                *lineage,
+                pl.lit(order).alias("_side"),
+            )
+        )
+    return pl.concat(sides, how="diagonal").sort("source_line", "_side").drop("_side")
 
 
 def parse_file(
@@ -561,7 +534,29 @@ def parse_file(
         error: it parses to no rows (and lands as an empty batch, which the landing report
         warns about).
     """
-    rel = path.relative_to(vendor_dir).as_posix() if path.is_relative_to(vendor_dir) else str(path)
+    rel = relative_name(path, vendor_dir)
+    return type_text(fmt, read_text(fmt, path, vendor_dir), fmt.quote_time_of(rel))
+
+
+def relative_name(path: Path, vendor_dir: Path) -> str:
+    """``source_file`` of a file: its path relative to the vendor folder (else as given)."""
+    return path.relative_to(vendor_dir).as_posix() if path.is_relative_to(vendor_dir) else str(path)
+
+
+def read_text(fmt: VendorFormat, path: Path, vendor_dir: Path) -> pl.DataFrame:
+    """The first half of :func:`parse_file`, per file: read every column as text, check the
+    header, rename to canonical names, add the lineage and the file's constants, reshape.
+
+    Returns a text frame (canonical names, every value still text, lineage set) that
+    :func:`type_text` turns into rows; the frames of several files of one layout and quote time
+    may be concatenated (``how="diagonal"``) and typed at once, which is how the loader does it.
+
+    Raises
+    ------
+    VendorFileError
+        As :func:`parse_file`.
+    """
+    rel = relative_name(path, vendor_dir)
     text = _read_text_frame(fmt, path, rel)
     header = text.columns
     constants = fmt.constants(path, header) if fmt.constants else {}
@@ -578,23 +573,42 @@ def parse_file(
         optional: frozenset[str] = frozenset()
     else:
         optional = fmt.optional
+    if fmt.wide:
+        renames = fmt.native_columns
     missing = [c for c in renames if c not in header and c not in optional]
     if missing:
         raise VendorFileError(
             f"{printable(rel)}: missing column(s) {missing} for layout {fmt.source!r}; "
             f"header is {header}"
         )
-    present = {native: canonical for native, canonical in renames.items() if native in header}
-    text = text.select(list(present)).rename(present)
-    text = text.with_columns(
-        pl.lit(str(v)).alias(k) for k, v in constants.items() if k not in text.columns
-    ).with_columns(
+    lineage = [
         pl.lit(fmt.source).alias("source"),
         pl.lit(rel).alias("source_file"),
         (pl.int_range(pl.len(), dtype=pl.Int64) + (2 if fmt.header else 1)).alias("source_line"),
+    ]
+    if fmt.wide:
+        text = _long_from_wide(fmt, text.with_columns(lineage), header)
+    else:
+        present = {native: canonical for native, canonical in renames.items() if native in header}
+        text = text.select(list(present)).rename(present).with_columns(lineage)
+    text = text.with_columns(
+        pl.lit(str(v)).alias(k) for k, v in constants.items() if k not in text.columns
     )
     if fmt.reshape is not None:
         text = fmt.reshape(text)
+    return text
+
+
+def type_text(
+    fmt: VendorFormat, text: pl.DataFrame, quote_time: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The second half of :func:`parse_file`: cast a text frame of :func:`read_text` (one file's,
+    or several files' of one layout and ``quote_time`` concatenated) to the entity's schema;
+    a value that does not parse sends its row to the rejects (``unparseable:<column>``); option
+    quotes are completed (:func:`complete_option_quotes`, with ``quote_time``).
+
+    Returns ``(rows, rejects)`` as :func:`parse_file`, rows in the text frame's order.
+    """
     if "option_type" in text.columns:
         option_type = pl.col("option_type").str.strip_chars().str.to_lowercase()
         text = text.with_columns(
@@ -619,27 +633,41 @@ def parse_file(
     schema = ENTITY_SCHEMAS[fmt.entity]
     typed = text.select(**{c: _cast(c, dtype, text.columns, fmt) for c, dtype in schema.items()})
 
-    # A value present in the file but null after casting did not parse.
-    checked = [
+    # A value present in the file but null after casting did not parse. A column with as many
+    # nulls typed as in the text has none such (typed nulls include the text's): not checked.
+    candidates = [
         c
         for c in schema
         if c in text.columns and c not in schemas.LINEAGE and schema[c] != pl.String()
+    ]
+    text_nulls = text.select(candidates).null_count().row(0) if candidates else ()
+    typed_nulls = typed.select(candidates).null_count().row(0) if candidates else ()
+    checked = [
+        c
+        for c, n_text, n_typed in zip(candidates, text_nulls, typed_nulls, strict=True)
+        if n_typed > n_text
     ]
     both = pl.concat(
         [text.select(checked), typed.select(pl.col(checked).name.suffix("__typed"))],
         how="horizontal",
     )
-    rule = both.select(
-        pl.coalesce(
-            pl.when((pl.col(c).str.strip_chars() != "") & pl.col(f"{c}__typed").is_null()).then(
-                pl.lit(f"unparseable:{c}")
-            )
-            for c in checked
-        ).alias("rule")
-    )["rule"]
+    rule = (
+        both.select(
+            pl.coalesce(
+                pl.when((pl.col(c).str.strip_chars() != "") & pl.col(f"{c}__typed").is_null()).then(
+                    pl.lit(f"unparseable:{c}")
+                )
+                for c in checked
+            ).alias("rule")
+        )["rule"]
+        if checked
+        else pl.Series("rule", [None] * typed.height, dtype=pl.String)
+    )
     bad = rule.is_not_null()
     if fmt.entity == "option_quotes":
-        typed = complete_option_quotes(typed, quote_time=fmt.quote_time_of(rel))
+        typed = complete_option_quotes(typed, quote_time=quote_time)
+    if fmt.entity == "option_day_bars":
+        typed = complete_option_day_bars(typed)
     if not bad.any():
         return typed, empty_rejects()
     rejects = text.filter(bad).select(
@@ -732,55 +760,112 @@ def quoted_at_expr(quotes: pl.DataFrame, quote_time: str) -> pl.Expr:
     )
 
 
+def _quoted_at_by_date(quotes: pl.DataFrame, quote_time: str) -> pl.Expr:
+    """:func:`quoted_at_expr` computed once per distinct ``quote_date`` and mapped onto the
+    rows (the time-zone conversion of 800k rows is the costly part)."""
+    days = quotes.select(pl.col("quote_date").unique().drop_nulls())
+    if days.is_empty():
+        return pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    at = days.with_columns(quoted_at_expr(days, quote_time).alias("at"))
+    return pl.col("quote_date").replace_strict(
+        at["quote_date"], at["at"], default=None, return_dtype=pl.Datetime("us", "UTC")
+    )
+
+
 def complete_option_quotes(quotes: pl.DataFrame, *, quote_time: str | None = None) -> pl.DataFrame:
     """Fill the derived canonical columns of option quotes, whatever the layout.
 
     - ``option_root`` from the vendor's OCC symbol when the file has no root column;
-    - ``underlying_symbol`` from the root's contract terms when the file has none (DataShop);
+    - ``underlying_symbol``: the underlying the contract specs declare for the root (SPXW, SPXPM
+      and SPXQ are SPX options), else the vendor's, else the root less an adjusted root's digit;
+      the vendor's value as delivered stays in ``vendor_underlying_symbol``;
+    - ``expiration``: the expiry's last trading session (:func:`loaders.calendar.
+      last_session_on_or_before`), from the vendor's column, else its OCC symbol; a Saturday
+      (the formal expiration of standard options until February 2015, written in the column by
+      some vendors, in the symbol by others) becomes its Friday. The column as delivered stays in
+      ``vendor_expiration``;
     - ``underlying_price`` as the mid of the underlying's bid and ask when only those are given;
     - ``quoted_at``, where the row has none, from the layout's ``quote_time`` (New York time on
       ``quote_date``, DST-aware, in UTC; :func:`quoted_at_expr`); live snapshots bring their own;
-    - ``contract_symbol``: the vendor's OCC symbol unpadded, or, where the vendor gives none (or
-      one that does not parse), the OCC symbol built from root, expiration, type and strike;
-    - contract terms from ``loaders/contract_specs.yaml``.
+    - ``contract_symbol``: the unpadded OCC symbol of root, normalised expiration, type and
+      strike (the vendor symbol's exact thousandths where it parses), so one contract has one
+      symbol whatever convention its vendor wrote;
+    - contract terms from ``loaders/contract_specs.yaml``, and whether the contract is a
+      standard one (:func:`loaders.contracts.nonstandard_reason`).
 
     Input and output have :data:`loaders.schemas.OPTION_QUOTES`' columns; rows keep their order.
     ``quote_time`` is :attr:`VendorFormat.quote_time` (``"HH:MM"`` or ``"close"``); None keeps
-    ``quoted_at`` as given.
+    ``quoted_at`` as given. Idempotent.
     """
-    occ = contracts.parse_occ(pl.col("vendor_symbol"))
     _, roots = contracts.load_specs()
     root_underlying = {root: terms["underlying_symbol"] for root, terms in roots.items()}
-    completed = quotes.with_columns(
-        pl.coalesce(pl.col("option_root"), occ.struct.field("root")).alias("option_root"),
-    ).with_columns(
+    vendor_underlying = pl.col("vendor_underlying_symbol").str.strip_chars().str.to_uppercase()
+    # the vendor symbol is parsed once (a column), its fields read below
+    quotes = contracts.with_occ_terms(quotes)
+    occ = pl.col("_occ")
+    staged = quotes.with_columns(
         pl.coalesce(
-            pl.col("underlying_symbol"),
+            pl.col("option_root").str.strip_chars().str.to_uppercase(), occ.struct.field("root")
+        ).alias("option_root"),
+        pl.coalesce(pl.col("vendor_underlying_symbol"), pl.col("underlying_symbol")).alias(
+            "vendor_underlying_symbol"
+        ),
+        pl.coalesce(pl.col("vendor_expiration"), pl.col("expiration")).alias("vendor_expiration"),
+        pl.coalesce(pl.col("expiration"), occ.struct.field("expiration")).alias("expiration"),
+        pl.coalesce(pl.col("option_type"), occ.struct.field("option_type")).alias("option_type"),
+        pl.coalesce(
+            occ.struct.field("strike_thousandths"),
+            (pl.col("strike") * 1000).round(0).cast(pl.Int64),
+        ).alias("_strike_thousandths"),
+    )
+    staged = staged.with_columns(
+        calendar.last_session_on_or_before(staged["expiration"]).alias("expiration")
+    )
+    completed = staged.with_columns(
+        pl.coalesce(
             pl.col("option_root").replace_strict(root_underlying, default=None),
-            pl.col("option_root"),
+            pl.when(vendor_underlying != "").then(vendor_underlying),
+            pl.col("option_root").str.replace(r"[0-9]+$", ""),
         ).alias("underlying_symbol"),
         pl.coalesce(
             pl.col("underlying_price"), (pl.col("underlying_bid") + pl.col("underlying_ask")) / 2
         ).alias("underlying_price"),
         (
-            pl.coalesce(pl.col("quoted_at"), quoted_at_expr(quotes, quote_time))
+            pl.coalesce(pl.col("quoted_at"), _quoted_at_by_date(quotes, quote_time))
             if quote_time is not None
             else pl.col("quoted_at")
         ).alias("quoted_at"),
-        # The vendor's own OCC symbol, unpadded, when it parses (it carries the legacy Saturday
-        # expiration of pre-2015 monthlies); else the symbol built from the row's terms.
-        pl.coalesce(
-            pl.concat_str(
-                occ.struct.field("root"),
-                pl.col("vendor_symbol").str.extract(r"(\d{6}[CP]\d{8})\s*$", 1),
-            ),
-            contracts.occ_symbol(
-                pl.col("option_root"), pl.col("expiration"), pl.col("option_type"), pl.col("strike")
-            ),
+        pl.concat_str(
+            pl.col("option_root"),
+            pl.col("expiration").dt.strftime("%y%m%d"),
+            pl.when(pl.col("option_type") == "call")
+            .then(pl.lit("C"))
+            .when(pl.col("option_type") == "put")
+            .then(pl.lit("P")),
+            # 8 digits, zero-padded (strikes under $100,000)
+            (pl.col("_strike_thousandths") + 100_000_000).cast(pl.String).str.slice(1),
         ).alias("contract_symbol"),
     )
-    return contracts.with_contract_terms(completed).select(list(schemas.OPTION_QUOTES))
+    termed = contracts.with_contract_terms(completed)
+    reason = contracts.nonstandard_reason(
+        pl.col("option_root"),
+        pl.col("strike"),
+        pl.col("contract_multiplier"),
+        pl.col("deliverable"),
+        list(roots),
+    )
+    return termed.with_columns(
+        reason.alias("nonstandard_reason"), reason.is_null().alias("is_standard_contract")
+    ).select(list(schemas.OPTION_QUOTES))
 
 
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=schemas.REJECTS)
+
+
+# The YAML layouts are read with VendorFormat defined above (loaders/layouts.py imports it).
+from loaders.layouts import builtin_layouts  # noqa: E402
+
+#: Every built-in layout: the code-declared ones, then loaders/layouts/*.yaml. A user's own
+#: layouts (<vendor dir>/layouts/*.yaml) are added per vendor folder: layouts.all_formats().
+FORMATS: tuple[VendorFormat, ...] = _CODE_FORMATS + builtin_layouts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.paths import REPO_ROOT
+from warehouse.paths import REPO_ROOT, WarehousePaths
 
 # yfinance talks through curl_cffi, which socket patches cannot see; with this set before it is
 # imported it uses `requests`, which goes through the guarded socket module (FIELD_NOTES.md).
@@ -84,6 +85,10 @@ def run_command(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
+#: A file of the session's vendor folder (a copy of the embedded one) that no layout claims.
+REFUSED_IN_PIPELINE = "misc/unknown_layout.csv"
+
+
 @pytest.fixture(scope="session")
 def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
@@ -97,8 +102,17 @@ def pipeline(
         "DBT_PROFILES_DIR": str(REPO_ROOT),
         # a time zone far from UTC: results must not depend on it
         "TZ": "Asia/Tokyo",
+        # refused vendor files (one below) stop nothing, whatever the developer's shell says
+        "STRICT": "",
     }
     (root / "build").mkdir()
+    # A copy of the embedded vendor files (23 MB) plus one file no layout claims: a refused file
+    # must not stop the pipeline (issue 16); it is recorded, and the warehouse still publishes.
+    vendor = root / "vendor"
+    shutil.copytree(WarehousePaths.from_env().vendor_dir, vendor)
+    (vendor / REFUSED_IN_PIPELINE).parent.mkdir(parents=True)
+    (vendor / REFUSED_IN_PIPELINE).write_text("Strike,CallBid,CallAsk,PutBid,PutAsk\n100,1,2,3,4\n")
+    env["WAREHOUSE_VENDOR_DIR"] = str(vendor)
 
     # Each writer runs as a stage of one pipeline run, recorded in build/run_manifest.json,
     # which publish checks (Makefile `pipeline`, warehouse/manifest.py).
@@ -123,6 +137,8 @@ def pipeline(
         ),
         "publish": run_command([sys.executable, "-m", "warehouse", "publish"], env),
         "report": run_command([sys.executable, "-m", "ml", "report"], env),
+        # the last step of `make all`: exit 0 although a file was refused (STRICT unset)
+        "refused": run_command([sys.executable, "-m", "loaders", "refused"], env),
     }
     # After publishing: `docs generate` rewrites run_results.json, which publish reads.
     out["docs"] = run_command([str(BIN / "dbt"), "docs", "generate", "--no-use-colors"], env)

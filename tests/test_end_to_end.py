@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import REFUSED_IN_PIPELINE
 from tests.conftest import run_command as _run
 from warehouse.paths import REPO_ROOT
 
@@ -33,7 +34,44 @@ def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
         "cboe/settlement_values: 1 files (1 new, 0 unchanged), 428 rows in, 428 landed, "
         "0 rejected" in out["load"]
     )
-    assert "landed 1,008,062 rows in 93 new batch(es), rejected 18" in out["load"]
+    # ... and Polygon's 2023 option day bars: every row lands
+    assert (
+        "polygon/option_day_bars: 1 files (1 new, 0 unchanged), 40,501 rows in, 40,501 landed, "
+        "0 rejected, 0 warnings" in out["load"]
+    )
+    assert "landed 1,048,563 rows in 94 new batch(es), rejected 18" in out["load"]
+
+
+def test_a_refused_file_stops_nothing_and_is_in_the_published_warehouse(
+    pipeline: tuple[Path, dict, dict],
+) -> None:
+    """Issue 16: the session's vendor folder holds a file no layout claims
+    (tests/conftest.py REFUSED_IN_PIPELINE). The load exits 0 and lands everything else (the
+    counts above), the warehouse publishes, and the refusal is recorded and listed."""
+    root, _, out = pipeline
+    assert "REFUSED 1 file(s): nothing of them landed" in out["refused"]
+    assert f"  {REFUSED_IN_PIPELINE} [no layout]: no vendor layout claims it" in out["refused"]
+    con = _published(root)
+    try:
+        refused = con.sql(
+            "select source_file, layout, reason from staging.stg_landing__refused_files"
+        ).fetchall()
+        listed = con.sql("select source_file from dq.dq_landing_refusals").fetchall()
+        check = con.sql(
+            "select severity, status, failures from dq.dq_check_summary "
+            "where check_name = 'dq_landing_refused_files'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert refused == [
+        (
+            REFUSED_IN_PIPELINE,
+            None,
+            "no vendor layout claims it (see `python -m loaders formats`)",
+        )
+    ]
+    assert listed == [(REFUSED_IN_PIPELINE,)]
+    assert check == [("warn", "warn", 1)]
 
 
 def test_dbt_build_is_green_and_docs_generate(pipeline: tuple[Path, dict, dict]) -> None:
@@ -66,7 +104,7 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
             "select (select count(*) from staging.stg_landing__batches), "
             "(select count(*) from staging.stg_landing__rejects)"
         ).fetchall()[0]
-        assert (batches, rejects) == (93, 18)
+        assert (batches, rejects) == (94, 18)
         # A hand-checked quote: first line of SPX_20190425.csv.gz, bid 2109.9 / ask 2128.2.
         mid, dte = con.sql(
             "select mid, dte from marts.fct_option_quotes_daily "

@@ -49,3 +49,26 @@ def test_every_writer_of_make_all_is_a_recorded_stage(tmp_path: Path) -> None:
     # the same stages run on their own, so `make build publish` after `make all` publishes
     alone = _dry_run(tmp_path, "load", "build", "forecast", "backtest", "attribution")
     assert re.findall(r"-m warehouse stage (\w+) --", alone) == list(STAGES)
+
+
+def test_make_all_ends_listing_refused_files_and_passes_strict(tmp_path: Path) -> None:
+    """Issue 16: a refused vendor file stops nothing; the load stage runs without STRICT, and the
+    pipeline ends (after publish and the summaries) with `python -m loaders refused`, which
+    gets STRICT (`make all STRICT=1` exits 1 there, after publishing)."""
+    pipeline = _dry_run(tmp_path, "pipeline").splitlines()
+    assert pipeline[-1] == "STRICT='' .venv/bin/python -m loaders refused"
+    order = [
+        next(i for i, line in enumerate(pipeline) if marker in line)
+        for marker in ("-m warehouse publish", "-m engine summary", "-m loaders refused")
+    ]
+    assert order == sorted(order)
+    [load] = [line for line in pipeline if "-m warehouse stage load" in line]
+    assert "STRICT= .venv/bin/python -m warehouse stage load" in load
+    strict = _dry_run(tmp_path, "pipeline", "STRICT=1").splitlines()
+    assert strict[-1] == "STRICT='1' .venv/bin/python -m loaders refused"
+    assert "STRICT=1" in _help()  # documented in `make help`
+
+
+def _help() -> str:
+    done = subprocess.run(["make", "help"], cwd=REPO_ROOT, capture_output=True, text=True)
+    return done.stdout

@@ -36,9 +36,10 @@ __all__ = [
 ]
 
 #: Wall-clock columns of the run itself, in every table that has them: when a batch landed
-#: (``dq.dq_landing_*``), when and how fast a dbt test ran (``dq.test_results``).
+#: (``dq.dq_landing_*``), when a vendor file was refused (``dq.dq_landing_refusals``), when and
+#: how fast a dbt test ran (``dq.test_results``).
 RUN_METADATA_COLUMNS = frozenset(
-    {"loaded_at", "last_loaded_at", "checked_at", "execution_time_s", "invocation_id"}
+    {"loaded_at", "last_loaded_at", "refused_at", "checked_at", "execution_time_s", "invocation_id"}
 )
 
 

@@ -1,7 +1,9 @@
-"""Data quality page: landing validation results, dbt test results by severity, rejected rows.
+"""Data quality page: landing validation results, dbt test results by severity, rejected rows,
+refused vendor files.
 
-Reads ``dq.dq_landing_summary``, ``dq.test_results`` and ``dq.dq_landing_rejects`` (see
-:mod:`app.queries.quality`); every filter reaches SQL as a bound parameter.
+Reads ``dq.dq_landing_summary``, ``dq.test_results``, ``dq.dq_landing_rejects`` and, when present,
+``dq.dq_landing_refusals`` (see :mod:`app.queries.quality`); every filter reaches SQL as a bound
+parameter.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def _cached_counts(db: str, db_version: str):
 @st.cache_data(show_spinner=False, max_entries=32)
 def _cached_tests(db: str, db_version: str, statuses: tuple[str, ...], severities: tuple[str, ...]):
     return queries.dbt_test_results(db, statuses, severities)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached_refused(db: str, db_version: str):
+    return queries.refused_files(db)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -84,11 +91,25 @@ def _rejects(published: Published) -> None:
     st.dataframe(rejects, hide_index=True, column_config=table_config(rejects))
 
 
+def _refused(published: Published) -> None:
+    st.subheader("Refused files")
+    refused = _cached_refused(*published.key)
+    if refused.is_empty():
+        st.success("No refused files: every vendor file was claimed by a layout and read.")
+        return
+    st.warning(
+        f"{refused.height:,} vendor file(s) refused by the latest load: nothing of them landed. "
+        "`layout` is the layout that claimed the file, `(none)` when no layout did."
+    )
+    st.dataframe(refused, hide_index=True, column_config=table_config(refused))
+
+
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     _landing(published)
     _tests(published)
     _rejects(published)
+    _refused(published)
 
 
 run_page("Data quality", queries.REQUIRED, body)

@@ -1,7 +1,8 @@
 """Overview page: when the published warehouse was built and from what, and its latest runs.
 
 Reads ``dq.dq_data_coverage``, ``dq.dq_landing_batches``, ``dq.test_results`` and, when present,
-``ml.model_registry`` and ``backtest.runs``/``metrics`` (see :mod:`app.queries.overview`).
+``ml.model_registry``, ``backtest.runs``/``metrics`` and ``dq.dq_landing_refusals`` (see
+:mod:`app.queries.overview`).
 """
 
 from __future__ import annotations
@@ -55,12 +56,26 @@ def _tiles(published_at: datetime, last_load: object, overview: queries.Overview
             column.metric(label, value, border=True)
 
 
+def _refused(refused: pl.DataFrame) -> None:
+    """A warning with the count and the list when the latest load refused vendor files."""
+    if refused.is_empty():
+        return
+    st.warning(
+        f"**{fmt_int(refused.height)} vendor file(s) refused** by the latest load: nothing of "
+        "them landed (the other files did). Fix or remove them and run `make all` again; "
+        "`python -m loaders refused` and the Data quality page list them too.",
+        icon=":material/warning:",
+    )
+    st.dataframe(refused, hide_index=True, column_config=table_config(refused))
+
+
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     overview = _cached_overview(*published.key)
     published_at = published.published_at
     last_load = overview.loads.get_column("last_loaded_at").max() if overview.loads.height else None
     _tiles(published_at, last_load, overview)
+    _refused(overview.refused)
     times = [f"Published {_utc(published_at)}", f"last load {_utc(last_load)}"]
     if overview.build.height and overview.build.item(0, "last_checked_at") is not None:
         build = overview.build.row(0, named=True)

@@ -1,17 +1,19 @@
 """Queries of the Overview page: what the published warehouse was built from, and its latest runs.
 
 Tables read: ``dq.dq_data_coverage``, ``dq.dq_landing_batches``, ``dq.test_results``,
-``ml.model_registry``, ``backtest.runs``, ``backtest.metrics`` (all written by ``make all``).
+``ml.model_registry``, ``backtest.runs``, ``backtest.metrics`` (all written by ``make all``) and,
+when present, ``dq.dq_landing_refusals`` (:func:`app.queries.quality.read_refused_files`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from app.db import frame, reader
+from app.queries.quality import read_refused_files
 
 #: "schema.table" -> columns this page reads.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -147,6 +149,9 @@ class Overview:
         One row per current model run in ``ml.model_registry`` (empty when ml has not run).
     backtests
         One row per backtest run with its headline metrics, newest first (empty when none).
+    refused
+        One row per vendor file the latest load refused (nothing of it landed): ``source_file``,
+        ``layout``, ``reason``, ``refused_at`` (UTC); empty when none was.
     """
 
     coverage: pl.DataFrame
@@ -155,6 +160,7 @@ class Overview:
     build: pl.DataFrame
     models: pl.DataFrame
     backtests: pl.DataFrame
+    refused: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def read_overview(db: Path | str) -> Overview:
@@ -181,4 +187,5 @@ def read_overview(db: Path | str) -> Overview:
             build=frame(con, _BUILD_SQL),
             models=frame(con, _MODELS_SQL) if has_models else pl.DataFrame(),
             backtests=frame(con, _BACKTESTS_SQL) if has_backtests else pl.DataFrame(),
+            refused=read_refused_files(con),
         )

@@ -1,8 +1,11 @@
-"""Queries of the Data quality page: landing validation, dbt test results, rejected rows.
+"""Queries of the Data quality page: landing validation, dbt test results, rejected rows,
+refused vendor files.
 
 Tables read: ``dq.dq_landing_summary`` (one row per vendor, entity, landing rule and severity),
 ``dq.test_results`` (one row per dbt data test, latest result), ``dq.dq_landing_rejects`` (one row
-per rejected vendor row). Filters from widgets are bound parameters; an empty filter means all.
+per rejected vendor row) and, when present, ``dq.dq_landing_refusals`` (one row per vendor file
+the latest load refused; a warehouse published before issue 16 lacks it, and then shows none).
+Filters from widgets are bound parameters; an empty filter means all.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
-from app.db import read
+from app.db import frame, read, reader
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "dq.dq_landing_summary": (
@@ -46,6 +50,34 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "loaded_at",
         "is_current",
     ),
+}
+
+#: The refused vendor files (issue 16), read when the published warehouse has them.
+REFUSED_TABLE = "dq.dq_landing_refusals"
+
+_HAS_REFUSED_SQL = """
+select count(*) as n
+from information_schema.columns as columns
+where columns.table_schema = 'dq'
+    and columns.table_name = 'dq_landing_refusals'
+    and columns.column_name in ('source_file', 'layout', 'reason', 'refused_at')
+"""
+
+_REFUSED_SQL = """
+select
+    refusals.source_file,
+    coalesce(refusals.layout, '(none)') as layout,
+    refusals.reason,
+    refusals.refused_at,
+from dq.dq_landing_refusals as refusals
+order by refusals.source_file
+"""
+
+_NO_REFUSED = {
+    "source_file": pl.String,
+    "layout": pl.String,
+    "reason": pl.String,
+    "refused_at": pl.Datetime("us", "UTC"),
 }
 
 _LANDING_SQL = """
@@ -159,3 +191,25 @@ def rejected_rows(db: Path | str, rule: str | None = None) -> pl.DataFrame:
         ``source_line`` (1 = first data line), ``row_json`` (the row as sent), ``loaded_at``.
     """
     return read(db, _REJECTS_SQL, [rule, rule])
+
+
+def read_refused_files(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The vendor files the latest load refused, on an open reader (see :func:`refused_files`)."""
+    if frame(con, _HAS_REFUSED_SQL).item(0, "n") < 4:
+        return pl.DataFrame(schema=_NO_REFUSED)
+    return frame(con, _REFUSED_SQL)
+
+
+def refused_files(db: Path | str) -> pl.DataFrame:
+    """Vendor files the latest load refused: nothing of them landed (issue 16).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per file, by path: ``source_file`` (relative to the vendor folder), ``layout``
+        (the layout that claimed it, ``(none)`` when none did), ``reason`` and ``refused_at``
+        (UTC). Empty when nothing was refused, or when the published warehouse predates
+        :data:`REFUSED_TABLE`.
+    """
+    with reader(db) as con:
+        return read_refused_files(con)

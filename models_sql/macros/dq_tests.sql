@@ -108,11 +108,12 @@ where false
 {#- ---------------------------------------------------------------- contract terms -------- -#}
 
 {#- The OCC symbol (root, YYMMDD, C/P, strike x 1000 in 8 digits; OCC Options Symbology
-    Initiative, 2010) is the one the row's own terms spell, and the vendor's symbol (padding
-    removed) is the same symbol. Standard monthlies listed before `saturday_expiry_before`
-    carry the Saturday after expiration Friday in their symbol (pre-2015 OCC convention): that
-    spelling is accepted too. Built by string concatenation, not regexes (800k rows in ~0.1 s). -#}
-{% test dq_occ_symbol_consistent(model, symbol_column='contract_symbol', vendor_symbol_column='vendor_symbol', saturday_expiry_before='2015-02-21', key_columns=['contract_symbol', 'quote_date']) %}
+    Initiative, 2010) is the one the row's own terms spell, on the normalised expiration (the
+    expiry's last trading session), and the vendor's symbol (padding removed) is the same
+    symbol, or differs only by the expiration convention: a vendor date after the expiration
+    with no NYSE session in between (a pre-2015 Saturday expiry, a holiday Friday; seed
+    nyse_sessions). Built by string concatenation, not regexes (800k rows in ~0.1 s). -#}
+{% test dq_occ_symbol_consistent(model, symbol_column='contract_symbol', vendor_symbol_column='vendor_symbol', key_columns=['contract_symbol', 'quote_date']) %}
 with
 
 symbols_spelled as (
@@ -121,6 +122,7 @@ symbols_spelled as (
         {{ key_columns | join(', ') }},
         {%- if vendor_symbol_column %}
         {{ vendor_symbol_column }} as vendor_symbol,
+        replace({{ vendor_symbol_column }}, ' ', '') as vendor_symbol_unpadded,
         {%- endif %}
         option_root,
         expiration,
@@ -133,26 +135,55 @@ symbols_spelled as (
 
 ),
 
-symbols_mismatched as (
+{%- if vendor_symbol_column %}
+
+vendor_dates as (
 
     select
         symbols_spelled.*,
-        symbols_spelled.option_root || strftime(symbols_spelled.expiration, '%y%m%d')
-            || symbols_spelled.type_and_strike as expected_symbol,
+        try_strptime(
+            substr(symbols_spelled.vendor_symbol_unpadded, length(symbols_spelled.option_root) + 1, 6),
+            '%y%m%d'
+        )::date as vendor_symbol_date,
     from symbols_spelled
-    where (
-        symbols_spelled.checked_symbol is distinct from symbols_spelled.option_root
-            || strftime(symbols_spelled.expiration, '%y%m%d') || symbols_spelled.type_and_strike
-        and not coalesce(
-            dayofweek(symbols_spelled.expiration + 1) = 6
-            and symbols_spelled.expiration + 1 < date '{{ saturday_expiry_before }}'
-            and symbols_spelled.checked_symbol = symbols_spelled.option_root
-                || strftime(symbols_spelled.expiration + 1, '%y%m%d') || symbols_spelled.type_and_strike,
-            false
-        )
-    )
+
+),
+{%- endif %}
+
+symbols_mismatched as (
+
+    select
+        {%- if vendor_symbol_column %}
+        vendor_dates.* exclude (vendor_symbol_unpadded, vendor_symbol_date),
+        {%- else %}
+        vendor_dates.*,
+        {%- endif %}
+        vendor_dates.option_root || strftime(vendor_dates.expiration, '%y%m%d')
+            || vendor_dates.type_and_strike as expected_symbol,
+    from {% if vendor_symbol_column %}vendor_dates{% else %}symbols_spelled as vendor_dates{% endif %}
+    where
+        vendor_dates.checked_symbol is distinct from vendor_dates.option_root
+            || strftime(vendor_dates.expiration, '%y%m%d') || vendor_dates.type_and_strike
     {%- if vendor_symbol_column %}
-        or replace(symbols_spelled.vendor_symbol, ' ', '') is distinct from symbols_spelled.checked_symbol
+        or (
+            -- a layout without a vendor symbol (OptionsDX, DataShop) has nothing to compare
+            vendor_dates.vendor_symbol_unpadded is not null
+            and vendor_dates.vendor_symbol_unpadded is distinct from vendor_dates.checked_symbol
+            and not coalesce(
+                vendor_dates.vendor_symbol_unpadded = vendor_dates.option_root
+                    || strftime(vendor_dates.vendor_symbol_date, '%y%m%d')
+                    || substr(vendor_dates.checked_symbol, length(vendor_dates.option_root) + 7)
+                and vendor_dates.vendor_symbol_date > vendor_dates.expiration
+                and vendor_dates.vendor_symbol_date <= vendor_dates.expiration + 4
+                and not exists (
+                    select 1
+                    from {{ ref('nyse_sessions') }} as sessions
+                    where sessions.session_date > vendor_dates.expiration
+                        and sessions.session_date <= vendor_dates.vendor_symbol_date
+                ),
+                false
+            )
+        )
     {%- endif %}
 
 )

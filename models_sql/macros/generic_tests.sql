@@ -50,3 +50,15 @@ where false
     or not isfinite({{ adapter.quote(column_name) }})
 {%- endfor %}
 {% endtest %}
+
+{#- Fails (one row) when `model` and `compare_model` do not have the same number of rows: a join
+    that must keep its left side's grain (a left join on a unique key) multiplied or lost rows. -#}
+{% test equal_row_count(model, compare_model) %}
+select *
+from (
+    select
+        (select count(*) from {{ model }}) as n_rows,
+        (select count(*) from {{ compare_model }}) as n_rows_compared,
+)
+where n_rows <> n_rows_compared
+{% endtest %}

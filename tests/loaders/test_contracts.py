@@ -28,12 +28,12 @@ def test_occ_symbol_round_trips_through_parse() -> None:
     # 2912.5 x 1000 = 2,912,500 -> "02912500"
     assert symbols.to_list() == ["SPXW190426C02912500", "SPY210129P00345000"]
     parsed = pl.select(contracts.parse_occ(pl.lit("SPXW  190426C02912500")).alias("p")).unnest("p")
-    assert parsed.row(0) == ("SPXW", dt.date(2019, 4, 26), "call", 2912.5)
+    assert parsed.row(0) == ("SPXW", dt.date(2019, 4, 26), "call", 2912.5, 2_912_500)
 
 
 def test_a_symbol_that_is_not_occ_parses_to_nulls() -> None:
     parsed = pl.select(contracts.parse_occ(pl.lit("SPX-JUN19-2900C")).alias("p")).unnest("p")
-    assert parsed.row(0) == (None, None, None, None)
+    assert parsed.row(0) == (None, None, None, None, None)
 
 
 def test_unlisted_roots_get_the_equity_default_and_listed_roots_their_terms() -> None:

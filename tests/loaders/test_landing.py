@@ -312,10 +312,15 @@ def test_a_file_name_with_a_newline_cannot_forge_a_log_line(tmp_path: Path) -> N
         cwd=REPO_ROOT,
         check=False,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr  # refused files stop nothing (issue 16)
     output = done.stdout + done.stderr
     assert not any(line.startswith(FORGED) for line in output.splitlines()), output
     assert f"ERROR volatility/notes\\n{FORGED}.txt: unknown extension" in output
+    # ... nor in the refused-files summary and record
+    assert "REFUSED 2 file(s)" in done.stderr
+    assert f"  volatility/notes\\n{FORGED}.txt [no layout]: unknown extension" in done.stderr
+    refused = pl.read_parquet(tmp_path / "raw2" / "_refused.parquet")
+    assert not any("\n" in r or "\r" in r for r in refused["reason"])
 
 
 def test_a_header_only_file_lands_as_an_empty_batch_with_a_warning(tmp_path: Path) -> None:

@@ -170,7 +170,11 @@ def test_ivolatility_padded_symbols_and_legacy_saturday_expirations() -> None:
     # the OCC symbol keeps the Saturday expiration of the time.
     monthly = rows.filter(pl.col("option_root") == "SPX").row(0, named=True)
     assert monthly["expiration"] == dt.date(2011, 1, 21)
-    assert monthly["contract_symbol"].startswith("SPX110122")
+    # One contract, one symbol whatever the vendor's convention: the warehouse's symbol is
+    # built on the normalised expiration; the vendor's Saturday stays in vendor_symbol.
+    assert monthly["contract_symbol"].startswith("SPX110121")
+    assert monthly["vendor_symbol"].startswith("SPX   110122")
+    assert monthly["vendor_expiration"] == dt.date(2011, 1, 21)
     assert monthly["settlement_type"] == "AM"
     assert set(rows["option_root"]) == {"SPX", "SPXW", "SPXPM"}
 
@@ -202,6 +206,7 @@ def test_each_option_quote_layout_declares_its_quote_time() -> None:
         "cboe_eod_chain": ("15:45", {"options/spy_2021_top20.csv.gz": "close"}),
         "cboe_datashop_1545": ("15:45", {}),
         "ivolatility_eod": ("close", {}),
+        "optionsdx_eod": ("close", {}),
     }
     assert FMT["cboe_eod_chain"].quote_time_of("options/spx_2019q2_cboe/SPX_20190425.csv.gz") == (
         "15:45"

@@ -40,6 +40,9 @@ int_option_quotes_priced as (
 
     select * from {{ ref('int_option_quotes_priced') }}
     where {{ quote_dates_outside(kept_dates) }}
+        -- adjusted contracts (AAPL7, a 65.71 strike, a deliverable other than 100 shares) are
+        -- never priced as standard ones: they stay, flagged, in int_option_quotes_priced
+        and is_standard_contract
 
 ),
 

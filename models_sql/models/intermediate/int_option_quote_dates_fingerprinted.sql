@@ -24,6 +24,12 @@ stg_cboe_datashop__option_quotes as (
 
 ),
 
+stg_declared__option_quotes as (
+
+    select * from {{ ref('stg_declared__option_quotes') }}
+
+),
+
 stg_landing__batches as (
 
     select * from {{ ref('stg_landing__batches') }}
@@ -48,6 +54,9 @@ batches_by_quote_date as (
     union
     select distinct stg_cboe_datashop__option_quotes.quote_date, stg_cboe_datashop__option_quotes.load_id,
     from stg_cboe_datashop__option_quotes
+    union
+    select distinct stg_declared__option_quotes.quote_date, stg_declared__option_quotes.load_id,
+    from stg_declared__option_quotes
 
 ),
 

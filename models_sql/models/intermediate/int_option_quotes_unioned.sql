@@ -4,6 +4,8 @@
     'ivolatility_eod': 2,
     'cboe_datashop_1545': 3,
 } -%}
+{#- Layouts declared in YAML (stg_declared__option_quotes) rank after every built-in vendor. -#}
+{%- set declared_precedence = 10 -%}
 
 with
 
@@ -25,6 +27,12 @@ stg_cboe_datashop__option_quotes as (
 
 ),
 
+stg_declared__option_quotes as (
+
+    select * from {{ ref('stg_declared__option_quotes') }}
+
+),
+
 -- Columns a vendor does not deliver come out NULL (DataShop: no IV or greeks; CBOE EOD: no
 -- sizes or rho), never zero.
 quotes_unioned as (
@@ -34,6 +42,8 @@ quotes_unioned as (
     select * from stg_ivolatility__option_quotes
     union all by name
     select * from stg_cboe_datashop__option_quotes
+    union all by name
+    select * from stg_declared__option_quotes
 
 ),
 
@@ -45,6 +55,7 @@ quotes_ranked as (
             {%- for source, rank in source_precedence.items() %}
             when '{{ source }}' then {{ rank }}
             {%- endfor %}
+            else {{ declared_precedence }}
         end as source_precedence,
         count(*) over by_contract_day as n_sources,
     from quotes_unioned

@@ -1,5 +1,7 @@
 {#- A view over fct_option_features: the vendor's quote columns only, under the names the engine
-    and ad-hoc SQL have always used (implied_volatility, delta and gamma are the vendor's here). -#}
+    and ad-hoc SQL have always used (implied_volatility, delta and gamma are the vendor's here),
+    and the traded volume, VWAP and trade count of the contract's day bar where one exists
+    (fct_option_day_bars, a table: the view reads no raw parquet). -#}
 {{ config(materialized='view') }}
 
 with
@@ -7,6 +9,12 @@ with
 fct_option_features as (
 
     select * from {{ ref('fct_option_features') }}
+
+),
+
+fct_option_day_bars as (
+
+    select * from {{ ref('fct_option_day_bars') }}
 
 ),
 
@@ -36,7 +44,14 @@ final as (
         fct_option_features.vendor_delta as delta,
         fct_option_features.vendor_gamma as gamma,
         fct_option_features.source,
+        fct_option_day_bars.volume as traded_volume,
+        fct_option_day_bars.vwap,
+        fct_option_day_bars.transactions,
     from fct_option_features
+    -- at most one bar per contract per day (primary key of fct_option_day_bars): one row per quote
+    left join fct_option_day_bars
+        on fct_option_features.contract_symbol = fct_option_day_bars.contract_symbol
+        and fct_option_features.quote_date = fct_option_day_bars.trade_date
 
 )
 
