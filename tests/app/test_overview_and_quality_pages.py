@@ -37,7 +37,11 @@ def test_overview_coverage_has_every_dataset(real_published: Path) -> None:
         "underlying_bars",
         "volatility_indices",
         "rates",
+        "option_day_bars",
     }
+    bars = coverage.filter(pl.col("dataset") == "option_day_bars")
+    assert set(bars["symbol"]) == {"SPY", "QQQ", "AAPL", "MSFT", "NVDA", "AMD", "ADBE", "GS"}
+    assert bars["n_rows"].sum() == 40_501
     spx = coverage.filter(
         (pl.col("dataset") == "option_quotes") & (pl.col("source") == "cboe_eod_chain")
         & (pl.col("symbol") == "SPX")

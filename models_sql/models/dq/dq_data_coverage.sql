@@ -25,6 +25,12 @@ stg_fred__rates as (
 
 ),
 
+fct_option_day_bars as (
+
+    select * from {{ ref('fct_option_day_bars') }}
+
+),
+
 underlying_bars as (
 
     select
@@ -85,6 +91,22 @@ rates as (
 
 ),
 
+-- traded option day bars (Polygon): trades, not quotes
+option_day_bars as (
+
+    select
+        'option_day_bars' as dataset,
+        fct_option_day_bars.source,
+        fct_option_day_bars.underlying_symbol as symbol,
+        min(fct_option_day_bars.trade_date) as first_date,
+        max(fct_option_day_bars.trade_date) as last_date,
+        count(*) as n_rows,
+        count(distinct fct_option_day_bars.trade_date) as n_dates,
+    from fct_option_day_bars
+    group by all
+
+),
+
 final as (
 
     select * from underlying_bars
@@ -94,6 +116,8 @@ final as (
     select * from volatility_indices
     union all
     select * from rates
+    union all
+    select * from option_day_bars
 
 )
 
