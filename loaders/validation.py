@@ -39,6 +39,23 @@ CALENDAR_COLUMN = {
 }
 
 
+def _ohlc_ordering(e: Any) -> list[Any]:
+    """The day's high is its highest price and its low its lowest, within a relative 1e-9
+    (``high_bound``/``low_bound``, :func:`_with_derived_columns`); rows missing a price pass."""
+    return [
+        e.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing"
+        )
+        for a, b in (
+            ("high_bound", "low"),
+            ("high_bound", "open"),
+            ("high_bound", "close"),
+            ("open", "low_bound"),
+            ("close", "low_bound"),
+        )
+    ]
+
+
 def _suite_specs(entity: str) -> list[Any]:
     """Expectations of one entity, built lazily: importing great-expectations takes ~2 s."""
     import great_expectations as gx
@@ -109,7 +126,6 @@ def _suite_specs(entity: str) -> list[Any]:
             ),
         ]
     if entity in ("index_bars", "equity_bars"):
-        either = {"ignore_row_if": "either_value_is_missing"}
         return [
             e.ExpectColumnValuesToNotBeNull(column="symbol"),
             e.ExpectColumnValuesToNotBeNull(column="date"),
@@ -117,18 +133,7 @@ def _suite_specs(entity: str) -> list[Any]:
             e.ExpectColumnValuesToBeBetween(column="close", min_value=0, strict_min=True),
             # OHLC consistent: the high is the highest price of the day, the low the lowest
             # (within a relative 1e-9: split/dividend-adjusted files carry float noise).
-            *[
-                e.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=a, column_B=b, or_equal=True, **either
-                )
-                for a, b in (
-                    ("high_bound", "low"),
-                    ("high_bound", "open"),
-                    ("high_bound", "close"),
-                    ("open", "low_bound"),
-                    ("close", "low_bound"),
-                )
-            ],
+            *_ohlc_ordering(e),
             e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
             on_session,
             unique,
@@ -200,18 +205,7 @@ def _suite_specs(entity: str) -> list[Any]:
             # A bar is made of trades: every price is positive (the smallest print is 0.01).
             e.ExpectColumnValuesToBeBetween(column="low", min_value=0, strict_min=True),
             # OHLC of the day's trades: the high is the highest, the low the lowest (within 1e-9).
-            *[
-                e.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=a, column_B=b, or_equal=True, **either
-                )
-                for a, b in (
-                    ("high_bound", "low"),
-                    ("high_bound", "open"),
-                    ("high_bound", "close"),
-                    ("open", "low_bound"),
-                    ("close", "low_bound"),
-                )
-            ],
+            *_ohlc_ordering(e),
             e.ExpectColumnValuesToBeBetween(column="volume", min_value=0),
             e.ExpectColumnValuesToBeBetween(column="transactions", min_value=0),
             e.ExpectColumnPairValuesAToBeGreaterThanB(
