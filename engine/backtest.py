@@ -20,9 +20,15 @@ This module only orchestrates; each rule lives in the module named after it, and
 7. :mod:`engine.margin`: the Cboe Margin Manual's strategy-based requirement of each structure.
 8. :mod:`engine.portfolio`: sizing, cash, equity over the whole window, the result tables.
 
-Every approximation the run relied on (the clock's stale days, the quote time and signal lag, the
-margin rule, each settlement method used, the stale share of marks) is written to
+Every approximation the run relied on (a modeled chain, the clock's stale days, the quote time and
+signal lag, the margin rule, each settlement method used, the stale share of marks) is written to
 ``backtest.runs.approximations``.
+
+The chain is the config's ``chain_source`` of ``marts.fct_option_chain``: the real market quotes
+or the modeled chain (``warehouse.modeled_chain``: model prices stamped at the session close,
+16:00 ET, 13:00 ET on an early close). Nothing below depends on which: the clock takes each
+session's quote time from the chain (a signal of day t fills on the next session's close quotes),
+and settlement uses the underlying's prices, never the chain's.
 
 Sweeps (:func:`run_sweep`) evaluate a grid of exit parameters as an axis of the same
 computation: positions and marks are built once, exits for every grid row in one query.
@@ -36,6 +42,7 @@ from typing import Any
 
 import polars as pl
 
+from engine import dividends as dv
 from engine import entries as en
 from engine import exits as ex
 from engine import marks as mk
@@ -104,14 +111,16 @@ def run_sweep(
     sessions: pl.LazyFrame | None = None,
     settlements: pl.LazyFrame | None = None,
     dividends: pl.LazyFrame | None = None,
+    dividend_yields: pl.LazyFrame | None = None,
 ) -> list[BacktestResult]:
     """Backtest ``cfg`` under each exit configuration of ``grid`` (default: ``cfg.exits``).
 
     Parameters
     ----------
     chain
-        ``marts.fct_option_features`` of the underlying: one row per contract per quote_date;
-        needs ``engine.schema.CHAIN_COLUMNS`` (prices in index points, ``dte`` calendar days,
+        ``marts.fct_option_chain`` of the underlying and the config's ``chain_source`` (real or
+        modeled, never both): one row per contract per quote_date; needs
+        ``engine.schema.CHAIN_COLUMNS`` (prices in index points, ``dte`` calendar days,
         ``vega`` per vol point, ``theta`` per calendar day, ``quoted_at`` UTC).
     universe
         Entry universe: ``contract_symbol, quote_date`` rows (a ``marts`` universe view).
@@ -132,7 +141,12 @@ def run_sweep(
     dividends
         ``marts.fct_dividends`` of the underlying: ``ex_date, dividend_usd`` (per share, raw).
         Stock legs held over an ex-date receive it; short American calls in the money with time
-        value below it are assigned on the session before. ``None``: no dividends.
+        value below it are assigned on the session before. ``None``: no dividends. Ignored
+        with ``stock_dividends: trailing_yield``.
+    dividend_yields
+        ``quote_date, dividend_yield`` (decimal per year) of the underlying
+        (``marts.fct_modeled_chain_inputs``): with ``stock_dividends: trailing_yield`` stock
+        legs accrue it every session instead (:func:`engine.dividends.yield_accruals`).
 
     Returns
     -------
@@ -142,12 +156,12 @@ def run_sweep(
     Raises
     ------
     ValueError
-        Missing columns (named), a missing signal frame, a key that repeats, or no session
-        with quotes in the window.
+        Missing columns (named), a missing signal frame, a key that repeats, no session with
+        quotes in the window, or ``stock_dividends: trailing_yield`` without dividend yields.
     engine.sessions.CoverageGapError
         The window spans more than ``max_gap_sessions`` consecutive sessions without quotes.
     """
-    require_columns(chain, CHAIN_COLUMNS, "chain (marts.fct_option_features)")
+    require_columns(chain, CHAIN_COLUMNS, "chain (marts.fct_option_chain)")
     require_columns(underlying, UNDERLYING_COLUMNS, "underlying (marts.fct_underlying_daily)")
     grid = grid or [cfg.exits]
     e = cfg.entry
@@ -165,6 +179,13 @@ def run_sweep(
     )
     if calendar.is_empty():
         raise ValueError(f"no session with quotes of {label} in the window")
+    if cfg.stock_dividends == "trailing_yield":
+        if dividend_yields is None:
+            raise ValueError(
+                f"stock_dividends 'trailing_yield' needs the dividend yields of "
+                f"{cfg.underlying_symbol} (marts.fct_modeled_chain_inputs)"
+            )
+        dividends = dv.yield_accruals(underlying, dividend_yields)
     dividends_df = (
         dividends.select("ex_date", "dividend_usd").collect() if dividends is not None else None
     )
@@ -324,7 +345,13 @@ def approximations(cfg: BacktestConfig, calendar: pl.DataFrame, priced: pl.DataF
         .to_list()
     )
     lag = cfg.entry.signal_lag_sessions
-    out = [
+    out = []
+    if cfg.chain_source == "modeled":
+        out.append(
+            "chain: MODELED quotes (marts.fct_option_quotes_modeled), not market quotes: fills, "
+            "marks and P&L are model prices (warehouse.modeled_chain)"
+        )
+    out += [
         f"clock: NYSE sessions (exchange_calendars XNYS), {calendar.height} in the window; "
         + (
             f"{missing.len()} without vendor quotes are stale days "
@@ -342,6 +369,14 @@ def approximations(cfg: BacktestConfig, calendar: pl.DataFrame, priced: pl.DataF
         "margin: Cboe Margin Manual strategy-based requirement per structure (Reg T); "
         "no portfolio margin, fixed at entry",
     ]
+    if cfg.stock_dividends == "trailing_yield":
+        out.append(
+            "dividends: stock legs accrue the trailing 12-month dividend yield of "
+            "marts.fct_modeled_chain_inputs each session (SPY's yield for SPX: a proxy for the "
+            "index's own dividends, spread evenly over the year)"
+        )
+    if cfg.execution.stock_exit_price == "quote_time_spot":
+        out.append("stock legs of settling positions close at the quote-time spot")
     settled = priced.filter(pl.col("settlement_method") != "traded")
     if settled.height:
         counts = settled.group_by("settlement_method").len().sort("settlement_method").iter_rows()

@@ -35,14 +35,29 @@ def _num(value: float | None, digits: int = 2) -> str:
 STALE_WARN_SHARE = 0.20
 
 
+def chain_label(chain_source: str | None, chain_model_version: str | None) -> str:
+    """`` [modeled ssvi-1]`` for a run on the modeled chain, ``""`` on the real one (the summary
+    lines say so only when the quotes are not market quotes).
+
+    >>> chain_label("modeled", "ssvi-1"), chain_label("real", None)
+    (' [modeled ssvi-1]', '')
+    """
+    if chain_source != "modeled":
+        return ""
+    return f" [modeled {chain_model_version or 'unknown model'}]"
+
+
 def format_summary(cfg: BacktestConfig, result: BacktestResult) -> str:
-    """The run's summary: one line of strategy, run_id, trades and headline metrics with their
-    sample (sessions, closed and open trades, Sharpe's 95 % interval; "not meaningful" below
-    63 sessions or 20 closed trades), then, when there are any, a line of skipped entries by
-    reason and warning lines (stale marks above 20 %, an AM contract settled on the close)."""
+    """The run's summary: one line of strategy, run_id (with `` [modeled <model version>]`` on
+    the modeled chain), trades and headline metrics with their sample (sessions, closed and open
+    trades, Sharpe's 95 % interval; "not meaningful" below 63 sessions or 20 closed trades),
+    then, when there are any, a line of skipped entries by reason and warning lines (stale marks
+    above 20 %, an AM contract settled on the close)."""
     row = result.metrics.row(0, named=True)
+    runs = result.runs.row(0, named=True) if result.runs.height else {}
+    chain = chain_label(runs.get("chain_source"), runs.get("chain_model_version"))
     lines = [
-        f"{cfg.strategy.name} {cfg.underlying_symbol} run_id={result.run_id}: "
+        f"{cfg.strategy.name} {cfg.underlying_symbol} run_id={result.run_id}{chain}: "
         f"{row['n_closed_trades']} closed trades, {row['n_open_trades']} open, "
         f"{row['n_sessions']} sessions; total_return={_pct(row['total_return'], 2)}, "
         f"sharpe={_num(row['sharpe_ratio'])} [{_num(row['sharpe_ratio_ci_low'])}, "
@@ -87,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="backtest a config and write the backtest.* tables",
-        description="Backtest the strategy of a YAML config on marts.fct_option_features "
+        description="Backtest the strategy of a YAML config on marts.fct_option_chain, the "
+        "rows of its chain_source (real market quotes by default, or the modeled chain) "
         "(entries from a universe mart, signals from ml.predictions or the strategy selector), "
         "write backtest.runs/trades/legs/positions_daily/equity_daily/metrics (rows of this "
         "run_id replaced, one transaction) and print a one-line summary.",
@@ -160,7 +176,9 @@ def _scan_arguments(scan: argparse.ArgumentParser) -> None:
 
 
 def published_summary(db_path: Path) -> list[str]:
-    """Lines describing the published runs: the warehouse path, then one line per run.
+    """Lines describing the published runs: the warehouse path, then one line per run (with
+    `` [modeled <model version>]`` after the run_id of a run on the modeled chain; a
+    ``backtest.runs`` written before chain sources existed holds real-chain runs only).
 
     Raises
     ------
@@ -169,11 +187,22 @@ def published_summary(db_path: Path) -> list[str]:
     """
     con = connect(db_path, read_only=True)
     try:
+        has_chain = bool(
+            con.sql(
+                "select count(*) from information_schema.columns where table_schema = 'backtest' "
+                "and table_name = 'runs' and column_name = 'chain_source'"
+            ).fetchall()[0][0]
+        )
+        chain = (
+            "runs.chain_source, runs.chain_model_version"
+            if has_chain
+            else "'real' as chain_source, null as chain_model_version"
+        )
         rows = con.sql(
-            """
-            select runs.strategy, runs.underlying_symbol, runs.run_id, runs.model_version,
-                metrics.n_closed_trades, metrics.n_open_trades, metrics.n_sessions,
-                metrics.total_return, metrics.sharpe_ratio,
+            f"""
+            select runs.strategy, runs.underlying_symbol, runs.run_id, {chain},
+                runs.model_version, metrics.n_closed_trades, metrics.n_open_trades,
+                metrics.n_sessions, metrics.total_return, metrics.sharpe_ratio,
                 metrics.max_drawdown, metrics.win_rate, metrics.first_date, metrics.last_date,
                 metrics.sample_note
             from backtest.runs as runs
@@ -185,11 +214,12 @@ def published_summary(db_path: Path) -> list[str]:
         con.close()
     lines = [f"published warehouse: {db_path.resolve()}"]
     for (
-        strategy, symbol, run_id, version, n, n_open, sessions, total, sharpe, mdd, win,
-        first, last, note,
+        strategy, symbol, run_id, chain_source, chain_version, version, n, n_open, sessions,
+        total, sharpe, mdd, win, first, last, note,
     ) in rows:  # fmt: skip
         lines.append(
-            f"backtest {strategy} {symbol} run_id={run_id} ({first}..{last}, {sessions} sessions, "
+            f"backtest {strategy} {symbol} run_id={run_id}"
+            f"{chain_label(chain_source, chain_version)} ({first}..{last}, {sessions} sessions, "
             f"forecasts {version or 'none'}): {n} closed trades, {n_open} open, "
             f"total_return={_pct(total, 2)}, sharpe={_num(sharpe)}, "
             f"max_drawdown={_pct(mdd, 2)}, win_rate={_pct(win, 1)}" + (f" ({note})" if note else "")
@@ -218,8 +248,11 @@ def _backtest(
         ]
         _say(f"backtested in {time.perf_counter() - started:.2f} s")
         if write:
-            for table in io.ensure_output_tables(con):
+            change = io.ensure_output_tables(con)
+            for table in change.replaced:
                 _say(f"replaced {table}: written by an earlier engine (derived data)")
+            for column in change.added_columns:
+                _say(f"added column {column}: the runs already there read the real chain")
             for result in results:
                 io.write_result(con, result)
     finally:

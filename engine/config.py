@@ -30,12 +30,15 @@ DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "long_straddle_spx.y
 #: Largest calendar-day count of any ``*dte`` key: ten years, past the longest listed LEAPS.
 MAX_DTE = 3650
 
-Schedule = Literal["daily", "weekly", "monthly_expiration"]
+Schedule = Literal["daily", "weekly", "monthly_expiration", "monthly_expiration_day"]
 SignalKind = Literal["none", "prob_up_at_least", "prob_up_at_most", "top_k", "selector"]
 ExpiryType = Literal["any", "monthly", "weekly"]
 SizingMode = Literal["fixed", "premium_fraction", "risk_fraction"]
 FillModel = Literal["mid", "touch", "mid_slippage", "spread_fraction"]
 AmSettlement = Literal["soq_or_proxy", "soq_only"]
+ChainSource = Literal["real", "modeled"]
+StockExitPrice = Literal["settlement", "quote_time_spot"]
+StockDividends = Literal["ex_dates", "trailing_yield"]
 
 
 class ConfigError(ValueError):
@@ -50,8 +53,11 @@ class EntryConfig:
     ----------
     schedule
         ``daily`` (every trading day), ``weekly`` (the first trading day on or after each
-        ``weekday``) or ``monthly_expiration`` (the first trading day after each standard
-        monthly expiration, the third Friday).
+        ``weekday``), ``monthly_expiration`` (the first trading day after each standard
+        monthly expiration, the third Friday) or ``monthly_expiration_day`` (the expiration
+        session itself, the third Friday or the session before it when that Friday is a
+        holiday: the roll date of Cboe's BuyWrite indices, which write the next call after the
+        expiring one settles on the SOQ; :func:`engine.entries.scheduled_days`).
     weekday
         ISO weekday of the weekly schedule (1 = Monday).
     target_dte, min_dte, max_dte
@@ -160,6 +166,13 @@ class ExecutionConfig:
         else on the documented proxy of ``marts.fct_settlement_values`` (the index's open, or its
         previous close moved by the proxy ETF's opening gap), recorded in ``settlement_method``;
         ``soq_only`` refuses to enter an AM contract without an SOQ for its expiration.
+    stock_exit_price
+        What a stock leg of a position that settles at expiration closes at: ``settlement``
+        (default: the price its options settle against, the SOQ or the close) or
+        ``quote_time_spot`` (the chain's spot at the expiration session's quote time, the
+        moment an entry on that session buys the stock again: a roll on the expiration session
+        then holds the stock without a gap, as the Cboe BuyWrite indices do;
+        :func:`engine.exits.price_exits`).
     """
 
     fill: FillModel = "mid"
@@ -170,6 +183,7 @@ class ExecutionConfig:
     max_spread_pct: float = 100.0
     multiplier: int = 100
     am_settlement: AmSettlement = "soq_or_proxy"
+    stock_exit_price: StockExitPrice = "settlement"
 
 
 @dataclass(frozen=True)
@@ -196,6 +210,15 @@ class ExitConfig:
     exit_on_signal: bool = False
 
 
+#: Keys added after runs were written, ``(section or None, key) -> default``: hashed only when set
+#: away from the default (:attr:`BacktestConfig.config_hash`).
+HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], str] = {
+    (None, "chain_source"): "real",
+    (None, "stock_dividends"): "ex_dates",
+    ("execution", "stock_exit_price"): "settlement",
+}
+
+
 @dataclass(frozen=True)
 class BacktestConfig:
     """A whole backtest: strategy, data selection and the four sections.
@@ -209,6 +232,22 @@ class BacktestConfig:
     universe
         ``default`` (``marts.fct_option_quotes_universe``) or a named universe
         (``marts.fct_option_universe_<name>``) that entries are chosen from.
+    chain_source
+        Which option chain the run trades and marks on (``marts.fct_option_chain`` rows of
+        that ``chain_source``, and the universe's rows of it): ``real`` (default, the market
+        quotes of ``marts.fct_option_features``) or ``modeled`` (``marts.fct_option_quotes_
+        modeled``: model prices, not market quotes; see :mod:`warehouse.modeled_chain`). A
+        modeled quote has no open interest or volume, so only a universe whose
+        ``min_open_interest`` and ``min_volume`` are 0 holds modeled quotes (macro
+        ``option_universe``). Part of the config hash: a modeled run never shares a run id
+        with a real one.
+    stock_dividends
+        What stock legs receive: ``ex_dates`` (default: ``marts.fct_dividends`` of the
+        underlying on its ex-dates; none for an index, whose own dividends are not in the data)
+        or ``trailing_yield`` (a total-return index: every session accrues the underlying's
+        trailing 12-month dividend yield of ``marts.fct_modeled_chain_inputs`` on the
+        previous close, SPY's yield for SPX, the yield the modeled chain is priced with;
+        :func:`engine.dividends.yield_accruals`).
     start_date, end_date
         Optional ISO dates bounding the run: its session calendar, entries and equity curve
         (default: the chain's first and last quoted session).
@@ -226,6 +265,8 @@ class BacktestConfig:
     underlying_symbol: str = "SPX"
     option_roots: tuple[str, ...] = ("SPXW", "SPX")
     universe: str = "default"
+    chain_source: ChainSource = "real"
+    stock_dividends: StockDividends = "ex_dates"
     start_date: str | None = None
     end_date: str | None = None
     max_gap_sessions: int = 5
@@ -241,8 +282,20 @@ class BacktestConfig:
 
     @property
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of :meth:`to_dict` (16 hex digits)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """SHA-256 of the canonical JSON of :meth:`to_dict` (16 hex digits).
+
+        The keys of :data:`HASHED_ONLY_AWAY_FROM_DEFAULT` (``chain_source``,
+        ``stock_dividends``, ``execution.stock_exit_price``) are hashed only when they are not
+        their default: a config that leaves them alone keeps the hash (and run id) it had before
+        they existed, so the runs already in ``backtest.*`` stay addressable, while a config
+        that sets one (a modeled chain, a yield-accruing stock leg) always hashes differently.
+        """
+        canonical = self.to_dict()
+        for (section, key), default in HASHED_ONLY_AWAY_FROM_DEFAULT.items():
+            holder = canonical if section is None else canonical[section]
+            if holder[key] == default:
+                del holder[key]
+        text = json.dumps(canonical, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -401,6 +454,9 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         "SizingMode",
         "FillModel",
         "AmSettlement",
+        "ChainSource",
+        "StockExitPrice",
+        "StockDividends",
     ):
         allowed = {
             "Schedule": Schedule,
@@ -409,6 +465,9 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             "SizingMode": SizingMode,
             "FillModel": FillModel,
             "AmSettlement": AmSettlement,
+            "ChainSource": ChainSource,
+            "StockExitPrice": StockExitPrice,
+            "StockDividends": StockDividends,
         }[hint].__args__
         if value not in allowed:
             raise ConfigError(f"{name} must be one of {list(allowed)}, got {excerpt(value)}")

@@ -1,15 +1,18 @@
 """Entries: which sessions a position may open on, on which contracts, and why an entry was skipped.
 
 1. **Schedule** (:func:`entry_days`): every session of the calendar (``daily``), the first session
-   on or after a weekday each week (``weekly``), or the first session after each standard monthly
-   expiration, the third Friday (``monthly_expiration``).
+   on or after a weekday each week (``weekly``), the first session after each standard monthly
+   expiration, the third Friday (``monthly_expiration``), or the expiration session itself
+   (``monthly_expiration_day``: the third Friday, the session before it when it is a holiday,
+   the roll date of the Cboe BuyWrite indices).
 2. **Signal**: the forecast of ``as_of_date`` t fills at the first quotes taken after t's close
    (:func:`engine.sessions.signal_entry_sessions`), never on quotes that precede its information.
 3. **Contracts** (:func:`select_legs`): every expiration (and, for calendars, back expiration) in
    the config's DTE window is tried; in each, leg by leg, the listed contract nearest the leg's
-   target (|delta|, S/K, a strike offset or a width from an earlier leg, in % of spot) within the
-   tolerance, among tradable quotes (in the universe, fresh, ``bid > 0``, ``ask >= bid``, spread
-   under ``max_spread_pct``). ``same_strike_as`` legs take exactly the referred leg's strike. The
+   target (|delta|, S/K, a strike offset or a width from an earlier leg, in % of spot; or the
+   lowest strike at or above a % of spot, ``strike_at_or_above_pct``) within the tolerance,
+   among tradable quotes (in the universe, fresh, ``bid > 0``, ``ask >= bid``, spread under
+   ``max_spread_pct``). ``same_strike_as`` legs take exactly the referred leg's strike. The
    entry takes the expiration nearest ``target_dte`` *among those where every leg fills* with
    distinct contracts.
 4. **Skipped entries** (:func:`skipped_entries`): every scheduled session that opened nothing gets
@@ -63,9 +66,34 @@ def _third_fridays(calendar: pl.LazyFrame) -> pl.LazyFrame:
 
 def scheduled_days(calendar: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
     """Sessions of the entry schedule: ``quote_date, day_index, has_quotes, prior_session`` (the
-    session before, whose close is the last information an entry's quotes follow)."""
+    session before, whose close is the last information an entry's quotes follow).
+
+    ``monthly_expiration_day`` is the session of each standard monthly expiration: the third
+    Friday, or the last session before it in the same week when that Friday is an exchange
+    holiday (Good Friday 2008-03-21 -> Thursday 03-20). Source: Cboe, *Cboe Russell 2000 30-Delta
+    BuyWrite Index* methodology (the BuyWrite family's rule: "roll date is the third Friday of
+    each month. Should the third Friday fall on an exchange holiday, the roll date is the
+    preceding day"); OCC expiration calendar for the holiday-moved expirations.
+    """
     e = cfg.entry
     days = calendar.select("quote_date", "day_index", "has_quotes", "prior_session")
+    if e.schedule == "monthly_expiration_day":
+        fridays = _third_fridays(calendar).sort("monthly_expiration")
+        return (
+            fridays.join_asof(
+                days.sort("quote_date"),
+                left_on="monthly_expiration",
+                right_on="quote_date",
+                strategy="backward",
+            )
+            # a holiday moves the expiration to the session before it, never to another week
+            .filter(
+                pl.col("quote_date").is_not_null()
+                & ((pl.col("monthly_expiration") - pl.col("quote_date")).dt.total_days() < 4)
+            )
+            .select("quote_date", "day_index", "has_quotes", "prior_session")
+            .sort("quote_date")
+        )
     if e.schedule == "weekly":
         week = pl.col("quote_date").dt.truncate("1w") + pl.duration(days=e.weekday - 1)
         return (
@@ -359,6 +387,12 @@ def complete_combos(
             legs = legs.join(strikes[leg.of], on=key)
             distance = (pl.col("strike") - pl.col("_ref_strike")).abs()
             tolerance = 0.0  # the same strike, exactly
+        elif leg.rule == "strike_at_or_above_pct":
+            # the lowest listed strike at or above the target level (Cboe BXM roll rule)
+            target = spot * (1.0 + leg.value / 100.0)
+            legs = legs.filter(pl.col("strike") >= target)
+            distance = (pl.col("strike") - target) / spot * 100.0
+            tolerance = e.strike_tolerance_pct
         else:
             if leg.rule == "strike_offset_pct":
                 legs = legs.join(atm, on=key)

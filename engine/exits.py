@@ -206,8 +206,11 @@ def price_exits(
     Option legs expiring on the settle date are worth their intrinsic value at the settlement
     price (:mod:`engine.settlement`); other option legs fill at their exit session's quote
     (:func:`engine.fills.fill_price`, closing side; a long leg without a bid is abandoned at 0);
-    stock legs at the settlement price when the position settles, else at the session's spot at
-    the quote time. ITM physically settled options are ``exercised`` / ``assigned``.
+    stock legs at the settlement price when the position settles (or, with
+    ``execution.stock_exit_price: quote_time_spot``, at the expiration session's spot at the quote
+    time, where a roll on that session buys it back: no gap in the stock between two positions),
+    else at the session's spot at the quote time. ITM physically settled options are
+    ``exercised`` / ``assigned``.
 
     Returns one row per config × closed position × leg: ``exit_date`` (the leg's own),
     ``exit_reason``, ``exit_type``, ``exit_price`` (points per unit), ``exit_kind`` (``traded |
@@ -286,11 +289,15 @@ def price_exits(
     physical = pl.col("exercise_style") == "american"
     points = pl.when(is_stock).then(1.0 / x.multiplier).otherwise(1.0)
     abandoned = ~is_stock & ~pl.col("_settles") & ~early & is_abandoned(closing_buy)
+    # a stock leg that is not settled against the options' settlement price trades at the spot
+    stock_settles = is_stock & pl.col("_settles")
+    if x.stock_exit_price == "quote_time_spot":
+        stock_settles = stock_settles & pl.col("_spot").is_null()
     return (
         rows.with_columns(
             pl.when(early)
             .then(pl.col("_spot") - pl.col("strike"))
-            .when(is_stock & pl.col("_settles"))
+            .when(stock_settles)
             .then(pl.col("_settle"))
             .when(is_stock)
             .then(pl.col("_spot"))
@@ -312,13 +319,17 @@ def price_exits(
             .then(pl.lit("exercised"))
             .otherwise(pl.lit("settled"))
             .alias("exit_kind"),
-            pl.when(pl.col("_settles"))
+            pl.when(is_stock & pl.col("_settles") & ~stock_settles)
+            .then(pl.lit("traded"))
+            .when(pl.col("_settles"))
             .then(pl.col("_method"))
             .when(early)
             .then(pl.lit("early_assignment_quote_time_spot"))
             .otherwise(pl.lit("traded"))
             .alias("settlement_method"),
-            pl.when(pl.col("_settles"))
+            pl.when(is_stock & pl.col("_settles") & ~stock_settles)
+            .then(None)
+            .when(pl.col("_settles"))
             .then(pl.col("_settle"))
             .when(early)
             .then(pl.col("_spot"))

@@ -311,10 +311,18 @@ def _dividend_cash(
         .join(dividends.rename({"ex_date": "quote_date"}), on="quote_date")
         .select("day_index", "dividend_usd")
     )
+    # per session, the dividends going ex that day, and their running sum: a lot entered on
+    # session e and booked out on b has received, by session t, the amounts of the ex-dates
+    # in (e, min(t, b)], i.e. cumulative[min(t, b)] - cumulative[e] (0 until t > e). One pass
+    # over (rows, sessions) whatever the number of ex-dates (a daily yield accrual has one per
+    # session).
+    per_day = np.zeros(n_t)
+    np.add.at(per_day, ex["day_index"].to_numpy(), ex["dividend_usd"].to_numpy())
+    cumulative = np.cumsum(per_day)
     days = np.arange(n_t)
-    for t_ex, amount in ex.iter_rows():
-        entitled = (entry_i < t_ex) & (t_ex <= book_i)
-        out += (per_row * amount * entitled)[:, None] * (days[None, :] >= t_ex)
+    upto = np.minimum(days[None, :], np.minimum(book_i, n_t - 1)[:, None])
+    received = cumulative[upto] - cumulative[entry_i][:, None]
+    out += per_row[:, None] * np.where(days[None, :] > entry_i[:, None], received, 0.0)
     return out
 
 
@@ -598,7 +606,8 @@ def _with_exits(cfg: BacktestConfig, exits_cfg: ExitConfig) -> BacktestConfig:
 def runs_row(
     cfg: BacktestConfig, run_cfg: BacktestConfig, first: Any, last: Any, approximations: str
 ) -> pl.DataFrame:
-    """The ``backtest.runs`` row of a run (model version and fingerprint are set by the CLI)."""
+    """The ``backtest.runs`` row of a run (the forecast and chain model versions and the data
+    fingerprint are set from the inputs by :func:`engine.io.with_provenance`)."""
     return conform(
         pl.DataFrame(
             [
@@ -614,6 +623,8 @@ def runs_row(
                     "first_date": first,
                     "last_date": last,
                     "approximations": approximations,
+                    "chain_source": cfg.chain_source,
+                    "chain_model_version": None,
                 }
             ]
         ),

@@ -13,7 +13,9 @@ import polars as pl
 
 # --- inputs (marts.*, ml.predictions, forecasts.*) ------------------------------------------------
 
-#: ``marts.fct_option_features``: one row per contract per quote_date; entries, marks, greeks.
+#: ``marts.fct_option_chain`` of the run's ``chain_source`` (real: the rows of
+#: ``marts.fct_option_features``; modeled: of ``marts.fct_option_quotes_modeled``): one row per
+#: contract per quote_date; entries, marks, greeks.
 CHAIN_COLUMNS: tuple[str, ...] = (
     "contract_symbol",
     "quote_date",
@@ -79,6 +81,9 @@ EXIT_KINDS: tuple[str, ...] = (
 )
 TRADE_STATUSES: tuple[str, ...] = ("closed", "open")
 
+#: One row per run. ``model_version`` is the forecast model's (NULL without a signal);
+#: ``chain_source`` is the chain the run read (``real`` | ``modeled``) and ``chain_model_version``
+#: the modeled chain's model (e.g. ``ssvi-1``; NULL on the real chain).
 RUNS_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "strategy": pl.String(),
@@ -91,6 +96,9 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     "first_date": pl.Date(),
     "last_date": pl.Date(),
     "approximations": pl.String(),
+    # added after the first runs were written (ADDED_COLUMNS says what those rows hold)
+    "chain_source": pl.String(),
+    "chain_model_version": pl.String(),
 }
 
 #: One row per position (a trade of ``lots`` units of every leg).
@@ -216,6 +224,15 @@ SKIPPED_SCHEMA: dict[str, pl.DataType] = {
     "candidate_no": pl.Int64(),
     "reason": pl.String(),
     "detail": pl.String(),
+}
+
+#: Columns appended to an output table after runs had been written to it: table -> column -> the
+#: SQL literal the rows written before it hold. An older table lacking only these (at the end, in
+#: this order) gains them in place (:func:`engine.io.ensure_output_tables`) instead of being
+#: replaced. Every run written before chain sources existed read ``marts.fct_option_features``:
+#: the real chain, with no chain model.
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "runs": {"chain_source": "'real'", "chain_model_version": "null"},
 }
 
 #: Output table name in schema ``backtest`` -> column schema -> primary key.

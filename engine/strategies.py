@@ -19,11 +19,19 @@ CATALOGUE_PATH = Path(__file__).with_name("strategies.yaml")
 LegType = Literal["call", "put", "stock"]
 Side = Literal["long", "short"]
 Expiry = Literal["front", "back"]
-StrikeRule = Literal["delta", "moneyness", "strike_offset_pct", "width_pct", "same_strike_as"]
+StrikeRule = Literal[
+    "delta",
+    "moneyness",
+    "strike_offset_pct",
+    "strike_at_or_above_pct",
+    "width_pct",
+    "same_strike_as",
+]
 STRIKE_RULES: tuple[str, ...] = (
     "delta",
     "moneyness",
     "strike_offset_pct",
+    "strike_at_or_above_pct",
     "width_pct",
     "same_strike_as",
 )
@@ -162,6 +170,7 @@ def parse_leg(strategy: str, index: int, raw: object, n_previous: int) -> LegSpe
         raise StrategyError(f"{where}: moneyness is S/K in [0.2, 5], got {excerpt(value)}")
     for bounded, (low, high) in (
         ("strike_offset_pct", STRIKE_OFFSET_PCT_RANGE),
+        ("strike_at_or_above_pct", STRIKE_OFFSET_PCT_RANGE),
         ("width_pct", WIDTH_PCT_RANGE),
     ):
         if rule == bounded and not low <= value <= high:

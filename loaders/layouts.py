@@ -72,6 +72,7 @@ DBT_SOURCES: frozenset[tuple[str, str]] = frozenset(
         ("quantconnect", "equity_bars"),
         ("quantconnect", "adjustment_factors"),
         ("cboe", "volatility_indices"),
+        ("cboe", "benchmark_indices"),
         ("fred", "rates"),
         ("cboe", "settlement_values"),
         ("polygon", "option_day_bars"),

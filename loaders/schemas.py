@@ -118,6 +118,10 @@ VOLATILITY_INDICES: dict[str, pl.DataType] = {
     **LINEAGE,
 }
 
+#: One row per Cboe strategy benchmark index (BXM) per date, in index points; the same layout
+#: as the volatility indices (Cboe publishes both as ``<INDEX>_History.csv``).
+BENCHMARK_INDICES: dict[str, pl.DataType] = dict(VOLATILITY_INDICES)
+
 #: One row per FRED series per date, in percent as FRED delivers it; a holiday has a null value.
 RATES: dict[str, pl.DataType] = {
     "series_id": pl.String(),
@@ -191,6 +195,7 @@ ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "adjustment_factors": ADJUSTMENT_FACTORS,
     "corporate_actions": CORPORATE_ACTIONS,
     "volatility_indices": VOLATILITY_INDICES,
+    "benchmark_indices": BENCHMARK_INDICES,
     "rates": RATES,
     "settlement_values": SETTLEMENT_VALUES,
     "option_day_bars": OPTION_DAY_BARS,
@@ -204,6 +209,7 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "adjustment_factors": ("source", "symbol", "date"),
     "corporate_actions": ("source", "symbol", "ex_date", "action_type"),
     "volatility_indices": ("source", "index_symbol", "date"),
+    "benchmark_indices": ("source", "index_symbol", "date"),
     "rates": ("source", "series_id", "date"),
     "settlement_values": ("source", "settlement_month", "index_label"),
     "option_day_bars": ("source", "contract_symbol", "trade_date"),

@@ -35,6 +35,7 @@ CALENDAR_COLUMN = {
     "index_bars": "date",
     "equity_bars": "date",
     "volatility_indices": "date",
+    "benchmark_indices": "date",
     "option_day_bars": "trade_date",
 }
 
@@ -152,7 +153,7 @@ def _suite_specs(entity: str) -> list[Any]:
             e.ExpectColumnValuesToBeBetween(column="value", min_value=0, strict_min=True),
             unique,
         ]
-    if entity == "volatility_indices":
+    if entity in ("volatility_indices", "benchmark_indices"):
         return [
             e.ExpectColumnValuesToNotBeNull(column="date"),
             e.ExpectColumnValuesToNotBeNull(column="close"),

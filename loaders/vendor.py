@@ -401,6 +401,18 @@ _CODE_FORMATS: tuple[VendorFormat, ...] = (
         constants=_series_from_stem("index_symbol", "_History"),
     ),
     VendorFormat(
+        source="cboe_benchmark_index_history",
+        vendor="cboe",
+        entity="benchmark_indices",
+        patterns=("benchmarks/*_History.csv",),
+        columns={"DATE": "date", "OPEN": "open", "HIGH": "high", "LOW": "low", "CLOSE": "close"},
+        optional=frozenset({"OPEN", "HIGH", "LOW"}),
+        date_formats=("%m/%d/%Y", "%Y-%m-%d"),
+        constants=_series_from_stem("index_symbol", "_History"),
+        notes="Cboe strategy benchmark index history (BXM: DATE,BXM), the published levels "
+        "that engine replications of the index are validated against",
+    ),
+    VendorFormat(
         source="fred_daily",
         vendor="fred",
         entity="rates",
@@ -452,7 +464,7 @@ _CODE_FORMATS: tuple[VendorFormat, ...] = (
 IGNORED = ("README.md", "SHA256SUMS", "LICENSES/*", "layouts/*", ".*")
 DATA_SUFFIXES = (".csv", ".csv.gz")
 DATE_HEADERS = frozenset({"DATE", "Date", "date", "observation_date"})
-_TWO_COLUMN_SOURCES = {"cboe_index_history", "fred_daily"}
+_TWO_COLUMN_SOURCES = {"cboe_index_history", "cboe_benchmark_index_history", "fred_daily"}
 
 
 def _read_text_frame(fmt: VendorFormat, path: Path, rel: str) -> pl.DataFrame:

@@ -187,6 +187,9 @@ left join trailing_returns
     on fct_option_quotes_universe.contract_symbol = trailing_returns.contract_symbol
     and fct_option_quotes_universe.quote_date = trailing_returns.as_of_date
 where fct_option_quotes_universe.underlying_symbol = $underlying_symbol
+    -- models of option returns learn from REAL quotes only: one trained on modeled quotes would
+    -- learn the model (the universe view holds modeled quotes when its liquidity floors are 0)
+    and fct_option_quotes_universe.chain_source = 'real'
 order by as_of_date, contract_symbol
 """
 

@@ -73,6 +73,13 @@ BIN = Path(sys.executable).parent
 DEFAULT_STRATEGY_CONFIGS = (
     "engine/configs/long_straddle_spx.yaml",
     "engine/configs/iron_condor_spx.yaml",
+    "engine/configs/long_straddle_spx_modeled.yaml",
+    "engine/configs/iron_condor_spx_modeled.yaml",
+    "engine/configs/benchmarks/bxm.yaml",
+)
+#: The modeled chain's validation backtests `make all` runs after them (Makefile VALIDATION_CONFIGS).
+VALIDATION_CONFIGS = tuple(
+    str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / "engine/configs/validation").glob("*.yaml"))
 )
 
 
@@ -130,7 +137,7 @@ def pipeline(
         "predict": stage("predict", python, "-m", "ml", "predict"),
         "backtest": "".join(
             stage("backtest", python, "-m", "engine", "run", "--config", config)
-            for config in DEFAULT_STRATEGY_CONFIGS
+            for config in (*DEFAULT_STRATEGY_CONFIGS, *VALIDATION_CONFIGS)
         ),
         "attribute": stage(
             "attribute", dbt, "build", "--no-use-colors", "--select", "tag:forecasts"

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.paths import connect
+
 __all__ = [
     "RUN_METADATA_COLUMNS",
     "Comparison",
@@ -154,8 +156,9 @@ def _fingerprint(
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    # no progress bars: the output is the list of differences
-    con = duckdb.connect()
+    # no progress bars: the output is the list of differences; the house memory limit and spill
+    # directory (WAREHOUSE_DUCKDB_MEMORY_LIMIT / _TEMP_DIR): two whole warehouses are compared
+    con = connect(":memory:")
     con.execute("set enable_progress_bar = false")
     return con
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -95,6 +96,73 @@ def reader_spill_directory(path: Path | str) -> Path:
     return root / f"{resolved.name}-{digest}"
 
 
+#: Environment variables of the DuckDB settings every product connection gets (and dbt's profile).
+MEMORY_LIMIT_ENV = "WAREHOUSE_DUCKDB_MEMORY_LIMIT"
+TEMP_DIR_ENV = "WAREHOUSE_DUCKDB_TEMP_DIR"
+#: DuckDB's own default is 80 % of RAM: a 10x-tiled chain's ``dbt build`` then peaked at 13.5 GB
+#: RSS on this 24 GiB, 2-core machine shared with others (FIELD_NOTES). Measured with
+#: ``bench/bench_pipeline.py`` on the chain tiled 10x (7.4M quotes): 2GB 329 s / 5.3 GB peak,
+#: 4GB 340 s / 5.3 GB, 8GB 241 s / 8.3 GB. Below 4GB the peak no longer falls (what is left is
+#: outside DuckDB's buffer pool) and above it the build passes the 8 GB target.
+DEFAULT_MEMORY_LIMIT = "4GB"
+#: What ``WAREHOUSE_DUCKDB_MEMORY_LIMIT`` may be: a positive amount with a unit DuckDB knows
+#: (``B``, ``KB``/``MB``/``GB``/``TB`` = 1000^i, ``KiB``/``MiB``/``GiB``/``TiB`` = 1024^i, any
+#: case, optional spaces) or a percentage of RAM from 1 to 100 (DuckDB 2.0 ``memory_limit``).
+#: DuckDB itself also takes ``-1``/``none`` (its 80 % default) and ``4G``: refused here, so the
+#: limit is always explicit. No backslashes: ``profiles.yml`` repeats it in a Jinja string.
+MEMORY_LIMIT_PATTERN = (
+    "(?i) *(?:(?=[0-9.]*[1-9])(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+) *(?:[KMGT]i?B|B)"
+    "|(?:100|[1-9][0-9]?(?:[.][0-9]+)?) *%) *"
+)
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB ``memory_limit`` of every product connection: ``WAREHOUSE_DUCKDB_MEMORY_LIMIT``,
+    else :data:`DEFAULT_MEMORY_LIMIT` (an empty value counts as unset, as in ``profiles.yml``).
+
+    The limit bounds DuckDB's buffer manager per database instance (one per file per process),
+    not the process: Polars frames and Python objects come on top, so a stage's RSS runs above it.
+    Source: DuckDB documentation, *Configuration* (``memory_limit``) and *Spilling to disk*.
+
+    Returns
+    -------
+    str
+        The value as given, e.g. ``'4GB'``, ``'512MiB'``, ``'25%'``.
+
+    Raises
+    ------
+    ValueError
+        When the value does not match :data:`MEMORY_LIMIT_PATTERN`, naming the variable and value.
+    """
+    value = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(MEMORY_LIMIT_PATTERN, value):
+        raise ValueError(
+            f"{MEMORY_LIMIT_ENV}={value!r} is not a DuckDB memory limit: expected a positive "
+            "amount with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. '4GB' or "
+            "'512MiB', or a percentage of RAM from 1 to 100, e.g. '25%'"
+        )
+    return value
+
+
+def build_temp_directory() -> Path:
+    """Where the build's writers spill (DuckDB ``temp_directory``): ``WAREHOUSE_DUCKDB_TEMP_DIR``
+    (a relative value is taken from the current directory), else ``<WAREHOUSE_DIR>/build/tmp``
+    (an empty value counts as unset). ``dbt`` (``profiles.yml``) and the Python writers
+    (:func:`connect` without ``read_only``) use the same one; DuckDB 2.0 names its spill files
+    per process and instance (``duckdb_temp_<pid>_<n>_*``), so they never collide in it. Readers
+    keep their private :func:`reader_spill_directory`. Not created (DuckDB creates it at the
+    first spill; :func:`connect` creates its parent).
+    """
+    value = os.environ.get(TEMP_DIR_ENV)
+    if value:
+        return Path(value).resolve()
+    return WarehousePaths.from_env().root / "build" / "tmp"
+
+
+def _set_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> None:
+    con.execute(f"SET memory_limit = {_sql_string(limit)}")
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB database with the house session settings (``TimeZone='UTC'``).
 
@@ -104,22 +172,43 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         Database file. Writers pass the build database; readers the published one with
         ``read_only=True`` and close it as soon as their query is done (a held read lock blocks
         the next publish on other platforms and every writer of the same file). A reader spills
-        to :func:`reader_spill_directory`, never beside the file.
+        to :func:`reader_spill_directory`, never beside the file; a writer (``:memory:``
+        included) to :func:`build_temp_directory`. Both get :func:`duckdb_memory_limit`.
 
     Raises
     ------
     FileNotFoundError
         When ``read_only`` and the file does not exist (DuckDB would otherwise say only "IO Error").
+    ValueError
+        When ``WAREHOUSE_DUCKDB_MEMORY_LIMIT`` is malformed (before anything is opened).
     """
+    limit = duckdb_memory_limit()
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"warehouse database not found: {path} (run `make all` first)")
     path.parent.mkdir(parents=True, exist_ok=True)
     config = {"temp_directory": str(reader_spill_directory(path))} if read_only else {}
     con = duckdb.connect(str(path), read_only=read_only, config=config)
-    # The ICU extension is compiled in but only loads after connect, so TimeZone cannot go in
-    # connect(config=...): set it on the session instead.
-    con.execute("SET TimeZone = 'UTC'")
+    try:
+        # The ICU extension is compiled in but only loads after connect, so TimeZone cannot go in
+        # connect(config=...): set it on the session instead. The writer's memory limit and
+        # spill directory are SET too, not passed as config: a second connection to the file in
+        # the process (e.g. a plain duckdb.connect in a test) would otherwise be refused as
+        # "a different configuration".
+        con.execute("SET TimeZone = 'UTC'")
+        _set_memory_limit(con, limit)
+        if not read_only:
+            temp_directory = build_temp_directory()
+            # DuckDB refuses any SET temp_directory, even to the same value, once the instance
+            # (shared by the file's connections in this process) has spilled there.
+            if con.sql("select current_setting('temp_directory')").fetchall()[0][0] != str(
+                temp_directory
+            ):
+                temp_directory.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(f"SET temp_directory = {_sql_string(str(temp_directory))}")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -136,18 +225,28 @@ def connect_hardened(path: Path | str) -> duckdb.DuckDBPyConnection:
     """Open ``path`` read-only for user-written SQL: no file or network access, no extension
     loading, and the configuration locked so a query cannot switch any of it back on.
 
+    Memory limit: :func:`duckdb_memory_limit`; spills to :func:`reader_spill_directory`.
+
     Raises
     ------
     FileNotFoundError
         When the file does not exist.
+    ValueError
+        When ``WAREHOUSE_DUCKDB_MEMORY_LIMIT`` is malformed.
     """
+    limit = duckdb_memory_limit()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"warehouse database not found: {path} (run `make all` first)")
     config = {**HARDENED_CONFIG, "temp_directory": str(reader_spill_directory(path))}
     con = duckdb.connect(str(path), read_only=True, config=config)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET lock_configuration = true")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _set_memory_limit(con, limit)
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

@@ -1,15 +1,19 @@
 """Attribution page: a strategy's P&L and win rate by the forecast in force at entry, and each
 model's hit rate and lift by decile of its score.
 
-Reads through :mod:`app.queries.attribution` only. A backtest of a handful of trades is said to
-be one on the page: its splits by decile and regime are anecdotes, not evidence.
+Reads through :mod:`app.queries.attribution` (and :func:`app.queries.run_chains`, the option
+chain each backtest traded) only. A backtest of a handful of trades is said to be one on the
+page: its splits by decile and regime are anecdotes, not evidence. A backtest on the modeled
+chain carries a "Modeled chain" badge: its P&L is model prices, not market fills.
 """
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import streamlit as st
 
+import app.queries as backtest_queries
 from app.charts import attribution as charts
 from app.formatting import fmt_int, fmt_pct, fmt_usd
 from app.page import BUILD_HINT, Published, run_page
@@ -24,6 +28,20 @@ DEFAULT_MODEL = "xgb_direction_5d"
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cached_backtests(db: str, db_version: str) -> pl.DataFrame:
     return queries.backtest_runs(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_chains(db: str, db_version: str) -> pl.DataFrame:
+    try:
+        return backtest_queries.run_chains(db)
+    except duckdb.CatalogException:  # no backtest.runs: nothing to label
+        return pl.DataFrame(
+            schema={
+                "run_id": pl.String,
+                "chain_source": pl.String,
+                "chain_model_version": pl.String,
+            }
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -49,15 +67,28 @@ def _show_backtest(db: str, db_version: str) -> None:
     if backtests.is_empty():
         st.info(f"No backtest trades attributed to forecasts yet. {BUILD_HINT}")
         return
+    backtests = backtests.join(
+        _cached_chains(db, db_version).rename({"run_id": "backtest_run_id"}),
+        on="backtest_run_id",
+        how="left",
+    )
     labels = {
         row["backtest_run_id"]: f"{row['backtest_run_id']} · {row['strategy']} · "
-        f"{row['forecast_model']}"
+        f"{row['forecast_model']} · "
+        f"{backtest_queries.chain_label(row['chain_source'], row['chain_model_version'])}"
         for row in backtests.iter_rows(named=True)
     }
     backtest_run_id = st.selectbox(
         "Backtest run", options=list(labels), format_func=labels.__getitem__
     )
     run = backtests.row(list(labels).index(backtest_run_id), named=True)
+    if run["chain_source"] == "modeled":
+        st.badge(
+            f"Modeled chain · {run['chain_model_version'] or 'model unknown'}",
+            icon=":material/science:",
+            color="orange",
+        )
+    st.caption(backtest_queries.chain_caption(run["chain_source"], run["chain_model_version"]))
     n_trades = run["n_trades"] or 0
     tiles = [
         ("Trades", fmt_int(n_trades)),

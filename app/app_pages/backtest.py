@@ -2,8 +2,9 @@
 
 Two tabs:
 
-- **Saved runs**: pick a run of ``backtest.runs``; its metrics, equity and drawdown, rolling
-  Sharpe, greeks exposure, trades, legs and configuration.
+- **Saved runs**: pick a run of ``backtest.runs``; the option chain it traded (a run on the
+  modeled chain carries a "Modeled chain" badge and says its quotes are model prices), its
+  metrics, equity and drawdown, rolling Sharpe, greeks exposure, trades, legs and configuration.
 - **New run**: a form that builds a config from the strategy catalogue (defaults: the default
   config ``engine/configs/long_straddle_spx.yaml``), runs the engine on the published warehouse
   (read-only, :mod:`app.backtest_runner`) with a step-by-step status, shows the same views, and
@@ -79,6 +80,11 @@ def _cached_run_detail(db: str, db_version: str, run_id: str) -> queries.RunDeta
     return queries.run_detail(db, run_id)
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cached_chains(db: str, db_version: str) -> pl.DataFrame:
+    return queries.run_chains(db)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _cached_choices(db: str, db_version: str, underlying: str) -> queries.BacktestChoices:
     return queries.backtest_choices(db, underlying)
@@ -88,11 +94,24 @@ def _cached_choices(db: str, db_version: str, underlying: str) -> queries.Backte
 
 
 def _run_label(run: dict[str, object]) -> str:
-    """Selector label of one row of :func:`app.queries.list_runs`."""
+    """Selector label of one row of :func:`app.queries.list_runs` (with its ``chain_source``
+    and ``chain_model_version`` from :func:`app.queries.run_chains`)."""
     return (
         f"{run['run_id']} · {run['strategy']} · {run['underlying_symbol']} · "
-        f"{run['forecast_model']} {run['model_version']}"
+        f"{run['forecast_model']} {run['model_version']} · "
+        f"{queries.chain_label(run.get('chain_source'), run.get('chain_model_version'))}"
     )
+
+
+def _show_chain(chain_source: str | None, chain_model_version: str | None) -> None:
+    """Which option chain the run traded; a modeled one is flagged with a badge."""
+    if chain_source == "modeled":
+        st.badge(
+            f"Modeled chain · {chain_model_version or 'model unknown'}",
+            icon=":material/science:",
+            color="orange",
+        )
+    st.caption(queries.chain_caption(chain_source, chain_model_version))
 
 
 def _show_metrics(metrics: pl.DataFrame) -> None:
@@ -182,7 +201,10 @@ def _show_legs(legs: pl.DataFrame) -> None:
     )
 
 
-def _show_run(detail: queries.RunDetail) -> None:
+def _show_run(
+    detail: queries.RunDetail, chain_source: str | None, chain_model_version: str | None
+) -> None:
+    _show_chain(chain_source, chain_model_version)
     _show_metrics(detail.metrics)
     _show_equity(detail.equity)
     if not detail.equity.is_empty():
@@ -202,6 +224,7 @@ def _saved_runs(published: Published, runs: pl.DataFrame) -> None:
     if runs.is_empty():
         st.info(f"The warehouse has no backtest runs. {BUILD_HINT}")
         return
+    runs = runs.join(_cached_chains(*published.key), on="run_id", how="left")
     labels = {run["run_id"]: _run_label(run) for run in runs.iter_rows(named=True)}
     pending = st.session_state.pop(PENDING_KEY, None)
     if pending in labels:
@@ -209,7 +232,8 @@ def _saved_runs(published: Published, runs: pl.DataFrame) -> None:
     run_id = st.selectbox(
         "Run", options=list(labels), index=0, format_func=labels.__getitem__, key=RUN_PICKER_KEY
     )
-    _show_run(_cached_run_detail(*published.key, run_id))
+    detail = _cached_run_detail(*published.key, run_id)
+    _show_run(detail, detail.chain_source, detail.chain_model_version)
 
 
 # ---- new run ------------------------------------------------------------------------------------
@@ -517,7 +541,13 @@ def _show_outcome(outcome: runner.RunOutcome, saved_ids: set[str]) -> None:
     )
     if st.button("Save run to the warehouse", key="bt_save", icon=":material/save:"):
         _save(outcome)
-    _show_run(runner.detail_of(outcome.result))
+    runs = outcome.result.runs
+    chain = runs.row(0, named=True) if runs.height else {}
+    _show_run(
+        runner.detail_of(outcome.result),
+        chain.get("chain_source", outcome.config.chain_source),
+        chain.get("chain_model_version"),
+    )
 
 
 def _new_run(published: Published, saved_ids: set[str]) -> None:

@@ -1,8 +1,10 @@
 """Compare page: saved backtest runs side by side.
 
 A multiselect of the runs of ``backtest.runs`` (default: the first :data:`DEFAULT_RUNS`), their
-cumulative returns and drawdowns overlaid, and a metrics table with one column per run. Reads
-the published warehouse through :mod:`app.queries.compare` only.
+cumulative returns and drawdowns overlaid, and a metrics table with one column per run. Every
+run says which option chain it traded (its label and the table's Chain row); when a chosen run
+traded the modeled chain, a "Modeled chain" badge and caption say its quotes are model prices.
+Reads the published warehouse through :mod:`app.queries` and :mod:`app.queries.compare` only.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
+def _cached_chains(db: str, db_version: str) -> pl.DataFrame:
+    return backtest_queries.run_chains(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
 def _cached_comparison(db: str, db_version: str, run_ids: tuple[str, ...]) -> queries.Comparison:
     return queries.compare_runs(db, run_ids)
 
@@ -39,9 +46,12 @@ def body(published: Published) -> None:
     if runs.is_empty():
         st.info(f"The warehouse has no backtest runs to compare. {BUILD_HINT}")
         return
+    chains = _cached_chains(*published.key)
+    runs = runs.join(chains, on="run_id", how="left")
     labels = {
         run["run_id"]: f"{run['run_id']} ({run['underlying_symbol']}, "
-        f"{run['first_date']} to {run['last_date']})"
+        f"{run['first_date']} to {run['last_date']}, "
+        f"{backtest_queries.chain_label(run['chain_source'], run['chain_model_version'])})"
         for run in runs.iter_rows(named=True)
     }
     options = list(labels)
@@ -57,6 +67,17 @@ def body(published: Published) -> None:
         st.info("Pick one or more runs to compare.")
         return
     comparison = _cached_comparison(*published.key, tuple(chosen))
+    modeled = runs.filter(pl.col("run_id").is_in(chosen) & (pl.col("chain_source") == "modeled"))
+    if modeled.height:
+        versions = sorted({v or "model unknown" for v in modeled["chain_model_version"]})
+        st.badge(
+            f"Modeled chain · {', '.join(versions)}", icon=":material/science:", color="orange"
+        )
+        st.caption(
+            f"{', '.join(modeled['run_id'])}: "
+            + backtest_queries.MODELED_CHAIN_NOTE.format(version=f"model {', '.join(versions)}")
+            + " Compare them with real-chain runs as model against market, not like for like."
+        )
 
     if comparison.equity.is_empty():
         st.warning("The chosen runs have no rows in `backtest.equity_daily`.")
@@ -73,7 +94,11 @@ def body(published: Published) -> None:
     if comparison.metrics.is_empty():
         st.warning("The chosen runs have no rows in `backtest.metrics`.")
         return
-    table = queries.side_by_side(comparison.metrics)
+    table = queries.side_by_side(
+        comparison.metrics.join(
+            chains.select("run_id", "chain_source", "chain_model_version"), on="run_id", how="left"
+        )
+    )
     # every metric row visible without scrolling (35 px a row, the header included)
     st.dataframe(table, hide_index=True, height=(table.height + 1) * 35 + 3)
     st.caption(

@@ -10,7 +10,10 @@ charts never receive ``DECIMAL``s.
 
 Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``legs``,
 ``equity_daily`` (with the portfolio's dollar greeks), ``metrics``. Their expected columns are
-:data:`EXPECTED_COLUMNS`. :func:`backtest_choices` also lists the entry universes (``marts``)
+:data:`EXPECTED_COLUMNS`; ``runs.chain_source`` and ``runs.chain_model_version`` (the option
+chain a run traded: real market quotes or the modeled chain) are read where present
+(:func:`run_chains`): a ``runs`` table written before chain sources existed holds real-chain
+runs only. :func:`backtest_choices` also lists the entry universes (``marts``)
 and the current forecast models (``ml.model_registry``) the Backtest page's form offers.
 """
 
@@ -209,6 +212,30 @@ where legs.run_id = ?
 order by legs.trade_id, legs.leg_no
 """
 
+_RUNS_CHAIN_COLUMNS_SQL = """
+select count(*) = 2 as has_chain_columns
+from information_schema.columns as columns
+where columns.table_schema = 'backtest'
+    and columns.table_name = 'runs'
+    and columns.column_name in ('chain_source', 'chain_model_version')
+"""
+
+# {chain} is one of the two fragments of _chain_columns, never user text
+_RUN_CHAINS_SQL = """
+select
+    runs.run_id,
+    {chain}
+from backtest.runs as runs
+where $1::varchar is null or runs.run_id = $1::varchar
+order by runs.run_id
+"""
+
+#: What a run on the modeled chain says wherever it is shown (:func:`chain_caption`).
+MODELED_CHAIN_NOTE = (
+    "Quotes are MODELED ({version}), not real market quotes: the run's fills, marks and P&L "
+    "are model prices (marts.fct_option_quotes_modeled, warehouse/modeled_chain)."
+)
+
 _RELATIONS_SQL = """
 select tables.table_schema || '.' || tables.table_name as relation
 from information_schema.tables as tables
@@ -241,6 +268,9 @@ class RunDetail:
         The run's configuration as stored by the engine, or ``None`` when the run is unknown.
     legs
         One row per trade per leg: its contract and fills (see :func:`legs`).
+    chain_source, chain_model_version
+        The option chain the run traded (see :func:`run_chains`); ``real`` and ``None`` when
+        the run is unknown.
     """
 
     metrics: pl.DataFrame
@@ -248,6 +278,66 @@ class RunDetail:
     trades: pl.DataFrame
     config_json: str | None
     legs: pl.DataFrame
+    chain_source: str = "real"
+    chain_model_version: str | None = None
+
+
+def _chain_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """The select-list fragment of a run's chain: the columns where ``backtest.runs`` has them,
+    else ``'real'`` (an engine that predates chain sources read the real chain only)."""
+    if _frame(con, _RUNS_CHAIN_COLUMNS_SQL).item(0, 0):
+        return "coalesce(runs.chain_source, 'real') as chain_source,\n    runs.chain_model_version"
+    return "'real' as chain_source,\n    cast(null as varchar) as chain_model_version"
+
+
+def _run_chains(con: duckdb.DuckDBPyConnection, run_id: str | None) -> pl.DataFrame:
+    return _frame(con, _RUN_CHAINS_SQL.format(chain=_chain_columns(con)), [run_id])
+
+
+def run_chains(db: Path | str) -> pl.DataFrame:
+    """The option chain each run of the published warehouse traded.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per run, ordered by ``run_id``: ``run_id``, ``chain_source`` (``real`` |
+        ``modeled``), ``chain_model_version`` (the modeled chain's model, e.g. ``ssvi-1``;
+        null on the real chain). Runs of a ``backtest.runs`` without these columns (written
+        before chain sources existed) are ``real``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    duckdb.CatalogException
+        When ``backtest.runs`` does not exist.
+    """
+    with _reader(db) as con:
+        return _run_chains(con, None)
+
+
+def chain_label(chain_source: str | None, chain_model_version: str | None) -> str:
+    """Short label of a run's chain for pickers and tables.
+
+    >>> chain_label("modeled", "ssvi-1"), chain_label("real", None), chain_label(None, None)
+    ('modeled chain ssvi-1', 'real chain', 'chain unknown')
+    """
+    if chain_source == "modeled":
+        return f"modeled chain {chain_model_version or '(model unknown)'}"
+    return "real chain" if chain_source == "real" else "chain unknown"
+
+
+def chain_caption(chain_source: str | None, chain_model_version: str | None) -> str:
+    """The sentence shown with a run: where its quotes came from.
+
+    >>> chain_caption("real", None)
+    'Chain: real market quotes (marts.fct_option_features).'
+    """
+    if chain_source == "modeled":
+        return MODELED_CHAIN_NOTE.format(version=f"model {chain_model_version or 'unknown'}")
+    if chain_source == "real":
+        return "Chain: real market quotes (marts.fct_option_features)."
+    return "Chain: not recorded (the run has no row in backtest.runs)."
 
 
 def list_runs(db: Path | str) -> pl.DataFrame:
@@ -401,12 +491,15 @@ def run_detail(db: Path | str, run_id: str) -> RunDetail:
     """
     with _reader(db) as con:
         config = _frame(con, _RUN_CONFIG_SQL, [run_id])
+        chain = _run_chains(con, run_id)
         return RunDetail(
             metrics=_frame(con, _RUN_METRICS_SQL, [run_id]),
             equity=_frame(con, _EQUITY_CURVE_SQL, [run_id]),
             trades=_frame(con, _TRADES_SQL, [run_id]),
             config_json=config.item(0, 0) if config.height else None,
             legs=_frame(con, _LEGS_SQL, [run_id]),
+            chain_source=chain.item(0, "chain_source") if chain.height else "real",
+            chain_model_version=chain.item(0, "chain_model_version") if chain.height else None,
         )
 
 

@@ -15,6 +15,7 @@ import polars as pl
 from app.db import frame as _frame
 from app.db import reader as _reader
 from app.formatting import fmt_int, fmt_pct, fmt_ratio, fmt_usd
+from app.queries import chain_label
 
 #: Columns the Compare page reads from each ``backtest`` table.
 EXPECTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -159,7 +160,10 @@ def side_by_side(metrics: pl.DataFrame) -> pl.DataFrame:
     -------
     polars.DataFrame
         ``metric`` (label) then one string column per ``run_id`` (in the input's order) with
-        the formatted value (NaN or NULL shows as ``n/a``), then a ``Period`` row.
+        the formatted value (NaN or NULL shows as ``n/a``), then a ``Period`` row, and a
+        ``Chain`` row first when ``metrics`` has ``chain_source`` (and
+        ``chain_model_version``: :func:`app.queries.run_chains`), so a modeled run is never
+        read as a real one.
 
     Examples
     --------
@@ -175,12 +179,18 @@ def side_by_side(metrics: pl.DataFrame) -> pl.DataFrame:
         "days": lambda v: fmt_ratio(v, digits=1),
     }
     rows = [row for row in METRIC_ROWS if row[0] in metrics.columns]
-    table: dict[str, list[str]] = {"metric": [label for _, label, _ in rows]}
+    has_chain = "chain_source" in metrics.columns
+    table: dict[str, list[str]] = {
+        "metric": ["Chain"] * has_chain + [label for _, label, _ in rows]
+    }
     has_period = "first_date" in metrics.columns and "last_date" in metrics.columns
     if has_period:
         table["metric"].append("Period")
     for run in metrics.iter_rows(named=True):
-        values = [formats[kind](run[column]) for column, _, kind in rows]
+        values = (
+            [chain_label(run["chain_source"], run.get("chain_model_version"))] if has_chain else []
+        )
+        values += [formats[kind](run[column]) for column, _, kind in rows]
         if has_period:
             values.append(f"{run['first_date']} to {run['last_date']}")
         table[run["run_id"]] = values

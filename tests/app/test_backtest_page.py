@@ -279,8 +279,9 @@ from information_schema.tables
 where table_catalog = 'src' and (
     table_schema = 'backtest'
     or (table_schema = 'marts' and (
-        table_name in ('fct_option_features', 'fct_underlying_daily', 'fct_option_targets',
-                       'fct_underlying_targets')
+        table_name in ('fct_option_features', 'fct_option_chain', 'fct_underlying_daily',
+                       'fct_option_targets', 'fct_underlying_targets',
+                       'fct_benchmark_index_levels')
         or table_name like 'fct_option_%universe%'))
     or (table_schema = 'ml' and table_name <> 'prediction_contributions')
     or (table_schema = 'forecasts' and table_name = 'fct_strategy_signals'))
@@ -398,6 +399,7 @@ def test_the_form_offers_every_universe_and_current_model(real_published: Path) 
         "atm_monthly",
         "delta_wings",
         "short_dated",
+        "wide",
     }
     models = set(at.selectbox(key="bt_forecast_model").options)
     assert {"xgb_direction_5d", "logit_direction_5d", "xgb_option_return_5d"} <= models

@@ -21,8 +21,8 @@ def test_overview_counts_what_the_loaders_landed(real_published: Path) -> None:
     at = open_app_page("overview.py")
     assert not at.error
     tiles = {m.label: m.value for m in at.metric}
-    # the embedded vendor files: 1,048,563 rows landed, 18 rejected (tests/test_end_to_end.py)
-    assert tiles["Rows landed"] == "1,048,563"
+    # the embedded vendor files: 1,057,492 rows landed, 18 rejected (tests/test_end_to_end.py)
+    assert tiles["Rows landed"] == "1,057,492"
     assert tiles["Rows rejected"] == "18"
     assert tiles["Current models"] == "6"
     assert int(tiles["Backtest runs"]) >= 1

@@ -51,12 +51,15 @@ def build_db(path, *, with_predictions: bool = True) -> None:
         Chain.quote(D1, "call", 100, 1.0, expiration=EXP, root="SPX"),
     ]
     frames = {k: v.collect() for k, v in Chain.frames(quotes).items()}
-    chain = frames["chain"]
+    # the real chain of marts.fct_option_chain (tests/engine/test_chain_source.py: the modeled one)
+    chain = frames["chain"].with_columns(
+        pl.lit("real").alias("chain_source"), pl.lit(None, dtype=pl.String).alias("model_version")
+    )
     con = duckdb.connect(str(path))
     try:
         con.execute("create schema marts; create schema ml")
         tables = {
-            "marts.fct_option_features": chain,
+            "marts.fct_option_chain": chain,
             "marts.fct_option_quotes_universe": chain,
             "marts.fct_underlying_daily": frames["underlying"].with_columns(
                 pl.lit("SPX").alias("underlying_symbol")

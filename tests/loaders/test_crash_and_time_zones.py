@@ -104,4 +104,5 @@ def test_landed_tables_are_identical_under_any_process_time_zone(tmp_path: Path)
         assert done.returncode == 0, done.stderr
         sums[tz] = _data_checksums(root / "raw")
     assert sums["America/Los_Angeles"] == sums["Asia/Tokyo"]
-    assert len(sums["Asia/Tokyo"]) == 3 * (1 + 6 + 11)  # data, rejects, warnings per batch
+    # data, rejects, warnings per batch: 1 DataShop file, 7 Cboe index files (VIX family, VXAPL), 11 FRED
+    assert len(sums["Asia/Tokyo"]) == 3 * (1 + 7 + 11)

@@ -1,0 +1,78 @@
+"""One row per modeled underlying: the fitted surface shape and spread model of its modeled chain.
+
+dbt Python model (dbt-duckdb). Fitted on the REAL chains of the warehouse, one way:
+
+- surface (:func:`warehouse.modeled_chain.calibration.fit_surface`): the SSVI shape (ρ, η, γ) on
+  every real SPX/SPXW quote day (the 2011 week and the 2019 quarter), each expiry at its own
+  chain ATM level, and the per-tenor level bias between the chain's ATM variance and the one
+  solved from the day's VIX-family closes;
+- spreads (:func:`warehouse.modeled_chain.spreads.fit_spread_model`): half-spreads of the real
+  SPX chain (class ``index``) and of the real SPY chain (class ``etf_equity``, its level on the
+  SPY rows, its shape from the index model where SPY's 20 contracts a day cannot carry one).
+
+AAPL has no real chain in the warehouse: its surface shape is the SPX fit (``surface_source``
+says so); equity skew is flatter than the index's, an error the validation reports do not
+measure for AAPL. Every fit is a pure function of the real rows, so a rebuild gives the same
+numbers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from warehouse.modeled_chain import MODEL_VERSION
+from warehouse.modeled_chain.calibration import QUOTE_COLUMNS, fit_surface
+from warehouse.modeled_chain.spreads import REQUIRED_COLUMNS, fit_spread_model
+
+INDEX_ROOTS = ("SPX", "SPXW")
+
+
+def real_quotes(dbt, symbol: str, roots: tuple[str, ...] | None = None) -> pl.DataFrame:
+    columns = sorted({*QUOTE_COLUMNS, *REQUIRED_COLUMNS, "is_stale_quote", "delta"})
+    relation = dbt.ref("fct_option_features").filter(f"underlying_symbol = '{symbol}'")
+    if roots:
+        relation = relation.filter(
+            "option_root in (" + ", ".join(f"'{r}'" for r in roots) + ")"
+        )
+    return (
+        relation.select(", ".join(columns))
+        .pl()
+        .sort("quote_date", "option_root", "tte_years", "log_moneyness")
+    )
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    indices = dbt.ref("int_volatility_indices_pivoted").select(
+        "trade_date as quote_date, vix_9d, vix, vix_3m, vix_6m, skew_points"
+    ).pl()
+    modeled = dbt.ref("fct_modeled_chain_inputs")
+    windows = set(modeled.select("underlying_symbol").pl()["underlying_symbol"])
+    spx = real_quotes(dbt, "SPX", INDEX_ROOTS)
+    surface = fit_surface(spx.select(QUOTE_COLUMNS), indices)
+    index_spreads = fit_spread_model(spx, underlying_class="index")
+    spy = real_quotes(dbt, "SPY")
+    equity_spreads = fit_spread_model(
+        spy, underlying_class="etf_equity", base_model=index_spreads
+    )
+    rows = []
+    for symbol in sorted(windows):
+        is_index = symbol == "SPX"
+        spreads = index_spreads if is_index else equity_spreads
+        rows.append(
+            {
+                "underlying_symbol": symbol,
+                "model_version": MODEL_VERSION,
+                **{f"surface_{k}": v for k, v in surface.to_dict().items()},
+                "surface_source": (
+                    "fitted on the real SPX/SPXW chains"
+                    if symbol in ("SPX", "SPY")
+                    else "SPX shape: no real chain of this underlying in the warehouse"
+                ),
+                "spread_model_json": json.dumps(spreads.to_dict(), sort_keys=True),
+                "spread_source": spreads.shape_source,
+            }
+        )
+    return pl.DataFrame(rows)
