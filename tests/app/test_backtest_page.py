@@ -305,9 +305,14 @@ def mini_warehouse(real_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
                 "and table_schema = ? and table_name = ?",
                 [schema, table],
             ).fetchall()
-            # the real chain only: the modeled one (18 M rows) would make every copy ~5 GB, and
-            # the saves tested here backtest the real chain
-            real_only = " where chain_source = 'real'" if ("chain_source",) in columns else ""
+            # the marts' real chain only: the modeled one (18 M rows) would make every copy ~5 GB,
+            # and the saves tested here backtest the real chain (backtest.* stays whole: its
+            # modeled runs keep their trades)
+            real_only = (
+                " where chain_source = 'real'"
+                if schema == "marts" and ("chain_source",) in columns
+                else ""
+            )
             con.execute(
                 f"create table {schema}.{table} as select * from src.{schema}.{table}{real_only}"
             )
