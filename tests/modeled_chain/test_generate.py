@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from loaders.contracts import occ_symbol
+from tests.modeled_chain.test_spreads import constant_model
 from warehouse.modeled_chain import MODELED_QUOTE_SCHEMA, listing
 from warehouse.modeled_chain.adapters import Spreads, Surface
 from warehouse.modeled_chain.generate import generate_chain
@@ -35,28 +36,7 @@ KEY = ["quote_date", "expiration", "option_root", "option_type", "strike"]
 
 def _spread_model_json(half_spread_usd: float = 0.10) -> str:
     """A constant half-spread model: ln h = ln(half_spread_usd), every slope 0."""
-    model = SpreadModel(
-        underlying_class="index",
-        form="loglinear",
-        coefficients=(math.log(half_spread_usd), 0.0, 0.0, 0.0, 0.0),
-        knots_log_mid=(),
-        knots_log_tte=(),
-        knots_z=(),
-        clip_lower=(-50.0,) * 4,
-        clip_upper=(50.0,) * 4,
-        price_scaling="none",
-        price_reference=2900.0,
-        level_offset=0.0,
-        rounding_offset_ticks=0.5,
-        n_rows=1,
-        quote_date_min="2019-06-03",
-        quote_date_max="2019-06-03",
-        option_roots="SPX",
-        shape_source="own",
-        residual_mad=0.0,
-        model_version="test",
-    )
-    return json.dumps(model.to_dict())
+    return json.dumps(constant_model(half_spread_usd, offset=0.5).to_dict())
 
 
 def _calibration(*, rho: float, eta_fraction: float, gamma: float, bias=(0.0,) * 4) -> dict:
