@@ -775,8 +775,8 @@ def parse_groups(
     group_rows: int | None = None,
 ) -> Iterator[list[Batch]]:
     """Parse the files of one layout into :class:`Batch` es, yielded in groups of whole files
-    of about ``group_rows`` rows (default :data:`LANDING_GROUP_ROWS`); unreadable files go to the report (``file_errors`` and
-    ``refused``).
+    of about ``group_rows`` rows (default :data:`LANDING_GROUP_ROWS`); unreadable files go to
+    the report (``file_errors`` and ``refused``).
 
     Each file is read as text on its own (:func:`loaders.vendor.read_text`: header, renames,
     lineage); the text of every file of one quote time in a group is then typed and completed

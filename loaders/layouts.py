@@ -76,6 +76,7 @@ DBT_SOURCES: frozenset[tuple[str, str]] = frozenset(
         ("fred", "rates"),
         ("cboe", "settlement_values"),
         ("polygon", "option_day_bars"),
+        ("qmoms", "iv_surfaces"),
     }
 )
 _KEYS = {

@@ -175,6 +175,30 @@ OPTION_DAY_BARS: dict[str, pl.DataType] = {
     **LINEAGE,
 }
 
+#: One row per underlying per quote_date per tenor (``days``) per delta: a vendor-smoothed implied
+#: volatility surface in OptionMetrics' ``vsurfd`` layout (the vendor interpolates its own IVs
+#: of listed options, with a kernel smoother, onto fixed calendar-day tenors and deltas: IvyDB
+#: US File and Data Reference Manual v3.0, 2015, ch. 3 "Surface"), as the qmoms package ships
+#: it. Interpolated points, not quotes: ``strike`` is the strike at which that delta is reached,
+#: not a listed strike. Vols and deltas are decimal fractions (the vendor's delta -10 is -0.10);
+#: prices in USD.
+IV_SURFACES: dict[str, pl.DataType] = {
+    # from the CRSP PERMNO by the layout's map (loaders.vendor.QMOMS_PERMNO_SYMBOLS); null for
+    # an id the map does not know (rejected at landing)
+    "underlying_symbol": pl.String(),
+    "permno": pl.Int64(),  # CRSP permanent security id, the vendor's ``id``
+    "quote_date": pl.Date(),  # exchange-local date of the surface
+    "days": pl.Int64(),  # tenor, calendar days (30, 60, 91)
+    "delta": pl.Float64(),  # decimal fraction, call > 0, put < 0 (-0.25 is the 25-delta put)
+    "option_type": pl.String(),  # 'call' (delta > 0) | 'put' (delta < 0)
+    "strike": pl.Float64(),  # USD, the strike of that delta on the surface
+    "implied_volatility": pl.Float64(),  # decimal
+    "forward_price": pl.Float64(),  # USD, the vendor's forward for the tenor
+    "spot_price": pl.Float64(),  # USD, the underlying's close
+    "moneyness": pl.Float64(),  # strike / spot_price, as the vendor gives it (``mnes``)
+    **LINEAGE,
+}
+
 #: Rows that failed parsing or a validation rule, with the rule; the row is kept as JSON text.
 #: The same layout holds warnings (rows that landed but broke a warning-severity rule).
 REJECTS: dict[str, pl.DataType] = {
@@ -199,6 +223,7 @@ ENTITY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "rates": RATES,
     "settlement_values": SETTLEMENT_VALUES,
     "option_day_bars": OPTION_DAY_BARS,
+    "iv_surfaces": IV_SURFACES,
 }
 
 #: Columns that identify a row of each entity (unique within and across landed batches).
@@ -213,4 +238,5 @@ ENTITY_KEYS: dict[str, tuple[str, ...]] = {
     "rates": ("source", "series_id", "date"),
     "settlement_values": ("source", "settlement_month", "index_label"),
     "option_day_bars": ("source", "contract_symbol", "trade_date"),
+    "iv_surfaces": ("source", "underlying_symbol", "quote_date", "days", "delta"),
 }

@@ -37,6 +37,7 @@ CALENDAR_COLUMN = {
     "volatility_indices": "date",
     "benchmark_indices": "date",
     "option_day_bars": "trade_date",
+    "iv_surfaces": "quote_date",
 }
 
 
@@ -224,6 +225,49 @@ def _suite_specs(entity: str) -> list[Any]:
                 for a, b in (("high_bound", "vwap"), ("vwap", "low_bound"))
             ],
         ]
+    if entity == "iv_surfaces":
+        from loaders.vendor import QMOMS_PERMNO_SYMBOLS
+
+        return [
+            # first: a PERMNO the layout cannot name is rejected under this rule (its
+            # underlying_symbol is null too), with the id kept in the row
+            e.ExpectColumnValuesToNotBeNull(column="permno"),
+            e.ExpectColumnValuesToBeInSet(column="permno", value_set=sorted(QMOMS_PERMNO_SYMBOLS)),
+            *[
+                e.ExpectColumnValuesToNotBeNull(column=c)
+                for c in (
+                    "underlying_symbol",
+                    "quote_date",
+                    "days",
+                    "delta",
+                    "strike",
+                    "implied_volatility",
+                    "forward_price",
+                    "spot_price",
+                )
+            ],
+            # decimal; above 500 % it is a solver artefact (IV_PLAUSIBLE_MAX), 0 is no fit
+            e.ExpectColumnValuesToBeBetween(
+                column="implied_volatility",
+                min_value=0,
+                max_value=IV_PLAUSIBLE_MAX,
+                strict_min=True,
+            ),
+            e.ExpectColumnValuesToBeBetween(column="days", min_value=0, strict_min=True),
+            # |delta| in (0, 1]: the sign is the option type (abs_delta, _with_derived_columns)
+            e.ExpectColumnValuesToBeBetween(
+                column="abs_delta", min_value=0, max_value=1, strict_min=True
+            ),
+            # after |delta|: a delta of 0 has no type, and is rejected under the |delta| rule
+            e.ExpectColumnValuesToNotBeNull(column="option_type"),
+            e.ExpectColumnValuesToBeInSet(column="option_type", value_set=["call", "put"]),
+            *[
+                e.ExpectColumnValuesToBeBetween(column=c, min_value=0, strict_min=True)
+                for c in ("strike", "forward_price", "spot_price")
+            ],
+            on_session,
+            unique,
+        ]
     raise KeyError(
         f"no validation suite for entity {entity!r}; known: {sorted(schemas.ENTITY_KEYS)}"
     )
@@ -341,6 +385,8 @@ def _with_derived_columns(entity: str, frame: pl.DataFrame) -> pl.DataFrame:
             (pl.col("high") * (1 + OHLC_TOLERANCE)).alias("high_bound"),
             (pl.col("low") * (1 - OHLC_TOLERANCE)).alias("low_bound"),
         )
+    if entity == "iv_surfaces":
+        derived = derived.with_columns(pl.col("delta").abs().alias("abs_delta"))
     if entity in CALENDAR_COLUMN:
         column = CALENDAR_COLUMN[entity]
         dates = frame[column].drop_nulls()

@@ -29,8 +29,10 @@ from loaders.schemas import ENTITY_SCHEMAS
 __all__ = [
     "ENTITY_SCHEMAS",
     "FORMATS",
+    "QMOMS_PERMNO_SYMBOLS",
     "VendorFileError",
     "VendorFormat",
+    "complete_iv_surfaces",
     "complete_option_quotes",
     "parse_file",
     "quoted_at_expr",
@@ -316,8 +318,71 @@ def _settlement_value_blocks(text: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: CRSP PERMNO (the ``id`` of OptionMetrics-style extracts such as qmoms' ``vsurfd`` file) -> the
+#: ticker, for the securities of the qmoms 0.1.3 sample surface (../shared/data/README.md,
+#: section surfaces/): a PERMNO is CRSP's permanent security id, which unlike a ticker never
+#: changes; a row of any other PERMNO cannot be named and is rejected at landing (rule
+#: ``expect_column_values_to_be_in_set:permno``), kept with its id.
+QMOMS_PERMNO_SYMBOLS: dict[int, str] = {
+    12490: "IBM",
+    14541: "CVX",
+    14593: "AAPL",
+    18542: "CAT",
+    93436: "TSLA",
+}
+#: OptionMetrics' surface delta is x100 (-25 is the 25-delta put): divided by this to a fraction.
+VSURF_DELTA_SCALE = 100.0
+
+
+def complete_iv_surfaces(surfaces: pl.DataFrame) -> pl.DataFrame:
+    """Fill the derived canonical columns of a vendor implied-volatility surface (``vsurfd``).
+
+    - ``delta`` to a decimal fraction: the vendor's delta is x100, negative for puts
+      (OptionMetrics, IvyDB US File and Data Reference Manual v3.0, 2015, ch. 3 "Surface";
+      the qmoms file holds -50 ... -10 and 10 ... 50), so -10.0 becomes -0.10;
+    - ``option_type`` from the delta's sign: ``'call'`` above 0, ``'put'`` below, null at 0 or
+      null (rejected at landing by the not-null and |delta| rules);
+    - ``underlying_symbol`` from ``permno`` by :data:`QMOMS_PERMNO_SYMBOLS`; null for a PERMNO
+      the map does not know (rejected at landing, the row kept with its id).
+
+    Parameters
+    ----------
+    surfaces
+        One row per permno per quote_date per days per vendor delta, with
+        :data:`loaders.schemas.IV_SURFACES`' columns as :func:`type_text` casts them: ``delta``
+        still in the vendor's x100 unit.
+
+    Returns
+    -------
+    polars.DataFrame
+        The same rows in the same order with exactly :data:`loaders.schemas.IV_SURFACES`'
+        columns and dtypes. Not idempotent (``delta`` is rescaled): :func:`type_text` calls it
+        once, on freshly typed rows.
+
+    Examples
+    --------
+    >>> row = {c: None for c in schemas.IV_SURFACES} | {"permno": 14593, "delta": -25.0}
+    >>> done = complete_iv_surfaces(pl.DataFrame([row], schema=schemas.IV_SURFACES))
+    >>> done.select("underlying_symbol", "delta", "option_type").row(0)
+    ('AAPL', -0.25, 'put')
+    """
+    delta = pl.col("delta") / VSURF_DELTA_SCALE
+    return surfaces.with_columns(
+        pl.col("permno")
+        .replace_strict(QMOMS_PERMNO_SYMBOLS, default=None, return_dtype=pl.String)
+        .alias("underlying_symbol"),
+        delta.alias("delta"),
+        pl.when(delta > 0)
+        .then(pl.lit("call"))
+        .when(delta < 0)
+        .then(pl.lit("put"))
+        .alias("option_type"),
+    ).select(pl.col(c).cast(dtype) for c, dtype in schemas.IV_SURFACES.items())
+
+
 #: The layouts whose reading needs code (series named by the file, Cboe's settlement blocks,
-#: the Polygon bars); the others are declared in YAML (loaders/layouts/*.yaml) and added below.
+#: the Polygon bars, the qmoms surfaces); the others are declared in YAML
+#: (loaders/layouts/*.yaml) and added below.
 _CODE_FORMATS: tuple[VendorFormat, ...] = (
     VendorFormat(
         source="yahoo_index_close",
@@ -457,6 +522,27 @@ _CODE_FORMATS: tuple[VendorFormat, ...] = (
         notes="Polygon.io option day aggregates: TRADED OHLC, VWAP, volume and trade count per "
         "contract per day (no bid/ask); rows only on days the contract traded; "
         "loaders/day_bars.py builds the OCC contract_symbol",
+    ),
+    VendorFormat(
+        source="qmoms_vsurfd",
+        vendor="qmoms",
+        entity="iv_surfaces",
+        patterns=("surfaces/qmoms/*.csv*", "surfaces/qmoms_surface_*.csv*"),
+        columns={
+            "id": "permno",
+            "date": "quote_date",
+            "days": "days",
+            "delta": "delta",
+            "k": "strike",
+            "impl_volatility": "implied_volatility",
+            "f": "forward_price",
+            "s": "spot_price",
+            "mnes": "moneyness",
+        },
+        notes="OptionMetrics vsurfd-style implied-volatility surface (qmoms): vendor-smoothed "
+        "IVs at fixed tenors (days) and deltas (x100 in the file, landed as fractions), not "
+        "quotes; id is the CRSP PERMNO, named by QMOMS_PERMNO_SYMBOLS (12490 IBM, 14541 CVX, "
+        "14593 AAPL, 18542 CAT, 93436 TSLA; another id is rejected)",
     ),
 )
 
@@ -680,6 +766,8 @@ def type_text(
         typed = complete_option_quotes(typed, quote_time=quote_time)
     if fmt.entity == "option_day_bars":
         typed = complete_option_day_bars(typed)
+    if fmt.entity == "iv_surfaces":
+        typed = complete_iv_surfaces(typed)
     if not bad.any():
         return typed, empty_rejects()
     rejects = text.filter(bad).select(

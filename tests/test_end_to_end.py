@@ -39,7 +39,12 @@ def test_loaders_land_every_real_row(pipeline: tuple[Path, dict, dict]) -> None:
         "polygon/option_day_bars: 1 files (1 new, 0 unchanged), 40,501 rows in, 40,501 landed, "
         "0 rejected, 0 warnings" in out["load"]
     )
-    assert "landed 1,057,492 rows in 96 new batch(es), rejected 18" in out["load"]
+    # ... and the weekly AAPL implied-volatility surface of 2023 (qmoms): every point lands
+    assert (
+        "qmoms/iv_surfaces: 1 files (1 new, 0 unchanged), 2,808 rows in, 2,808 landed, "
+        "0 rejected, 0 warnings" in out["load"]
+    )
+    assert "landed 1,060,300 rows in 97 new batch(es), rejected 18" in out["load"]
 
 
 def test_a_refused_file_stops_nothing_and_is_in_the_published_warehouse(
@@ -104,7 +109,7 @@ def test_published_warehouse_answers_ad_hoc_sql(pipeline: tuple[Path, dict, dict
             "select (select count(*) from staging.stg_landing__batches), "
             "(select count(*) from staging.stg_landing__rejects)"
         ).fetchall()[0]
-        assert (batches, rejects) == (96, 18)
+        assert (batches, rejects) == (97, 18)
         # A hand-checked quote: first line of SPX_20190425.csv.gz, bid 2109.9 / ask 2128.2.
         mid, dte = con.sql(
             "select mid, dte from marts.fct_option_quotes_daily "

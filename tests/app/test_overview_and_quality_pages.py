@@ -21,8 +21,8 @@ def test_overview_counts_what_the_loaders_landed(real_published: Path) -> None:
     at = open_app_page("overview.py")
     assert not at.error
     tiles = {m.label: m.value for m in at.metric}
-    # the embedded vendor files: 1,057,492 rows landed, 18 rejected (tests/test_end_to_end.py)
-    assert tiles["Rows landed"] == "1,057,492"
+    # the embedded vendor files: 1,060,300 rows landed, 18 rejected (tests/test_end_to_end.py)
+    assert tiles["Rows landed"] == "1,060,300"
     assert tiles["Rows rejected"] == "18"
     assert tiles["Current models"] == "6"
     assert int(tiles["Backtest runs"]) >= 1
@@ -38,10 +38,13 @@ def test_overview_coverage_has_every_dataset(real_published: Path) -> None:
         "volatility_indices",
         "rates",
         "option_day_bars",
+        "iv_surfaces",
     }
     bars = coverage.filter(pl.col("dataset") == "option_day_bars")
     assert set(bars["symbol"]) == {"SPY", "QQQ", "AAPL", "MSFT", "NVDA", "AMD", "ADBE", "GS"}
     assert bars["n_rows"].sum() == 40_501
+    surfaces = coverage.filter(pl.col("dataset") == "iv_surfaces").row(0, named=True)
+    assert (surfaces["symbol"], surfaces["n_rows"], surfaces["n_dates"]) == ("AAPL", 2_808, 52)
     spx = coverage.filter(
         (pl.col("dataset") == "option_quotes") & (pl.col("source") == "cboe_eod_chain")
         & (pl.col("symbol") == "SPX")

@@ -4,13 +4,14 @@ Real multi-year bid/ask chains are out of reach; real underlying prices, volatil
 and dividends are not. A modeled chain lists the contracts the exchange listed in that era
 (:mod:`.listing`), prices them on an arbitrage-free SSVI surface (:mod:`.ssvi`) whose at-the-money
 term structure is solved each day from the real volatility indices read as variance-swap levels
-(:mod:`.variance_swap`) and whose skew is fitted on the real chains (:mod:`.calibration`), with
-Black-76 on a forward from the FRED curve and a dividend yield from real dividends, and quotes a
-bid and an ask on the exchange's tick grid from a spread model fitted on the real chain
+(:mod:`.variance_swap`) and whose skew is fitted on the real chains (:mod:`.calibration`; a
+single stock's on its own implied-volatility surface where one is loaded, :mod:`.equity_skew`),
+with Black-76 on a forward from the FRED curve and a dividend yield from real dividends, and
+quotes a bid and an ask on the exchange's tick grid from a spread model fitted on the real chain
 (:mod:`.spreads`). :mod:`.generate` puts them together.
 
 Every modeled row says so (``source = 'modeled'``, ``model_version``); the dbt models
-``int_modeled_chain_calibration``, ``fct_option_quotes_modeled`` and the ``rpt_modeled_chain_*``
+``fct_modeled_chain_calibration``, ``fct_option_quotes_modeled`` and the ``rpt_modeled_chain_*``
 reports hold the calibration and its out-of-sample error on the real chains.
 """
 
@@ -19,7 +20,9 @@ from __future__ import annotations
 import polars as pl
 
 #: Bumped whenever a rule or a fitted form changes the quotes; stored on every modeled row.
-MODEL_VERSION = "ssvi-1"
+#: ``ssvi-1``: every underlying on the SPX shape. ``ssvi-2``: a stock with an IV surface in
+#: ``marts.fct_iv_surfaces`` (AAPL) on its own shape (:mod:`.equity_skew`).
+MODEL_VERSION = "ssvi-2"
 
 #: ``source`` of every modeled row (real rows carry their vendor layout's name).
 MODELED_SOURCE = "modeled"

@@ -36,17 +36,21 @@ def index_closes(inputs: pl.DataFrame) -> pl.DataFrame:
     rows the VIX family's ratios to VIX scale the 30-day index (module docstring).
     """
     scale = pl.col("volatility_index_30d") / pl.col("vix")
-    return inputs.select(
-        "quote_date",
-        "skew_points",
-        *[
-            pl.when(pl.col("volatility_source") == "VIX_FAMILY")
-            .then(pl.col(c))
-            .otherwise(pl.col(c) * scale)
-            .alias(c)
-            for c in INDEX_COLUMNS
-        ],
-    ).unique("quote_date").sort("quote_date")
+    return (
+        inputs.select(
+            "quote_date",
+            "skew_points",
+            *[
+                pl.when(pl.col("volatility_source") == "VIX_FAMILY")
+                .then(pl.col(c))
+                .otherwise(pl.col(c) * scale)
+                .alias(c)
+                for c in INDEX_COLUMNS
+            ],
+        )
+        .unique("quote_date")
+        .sort("quote_date")
+    )
 
 
 class Surface:

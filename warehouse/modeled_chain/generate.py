@@ -110,8 +110,7 @@ def with_clock(expiries: pl.DataFrame, early_closes: pl.Series) -> pl.DataFrame:
             .otherwise(close_minutes(pl.col("expiration"))),
         ),
     ).with_columns(
-        tte_years=(pl.col("expires_at") - pl.col("quoted_at")).dt.total_seconds()
-        / SECONDS_PER_YEAR
+        tte_years=(pl.col("expires_at") - pl.col("quoted_at")).dt.total_seconds() / SECONDS_PER_YEAR
     )
     return out.filter(pl.col("tte_years") > 0)
 
@@ -275,8 +274,12 @@ def generate_chain(
             expiry_index, strike = expiry_index[order], strike[order]
     with timer("surface"):
         strikes = expiries.select(
-            "quote_date", "tte_years", "atm_total_variance", "skew_points",
-            "underlying_price", "option_root",
+            "quote_date",
+            "tte_years",
+            "atm_total_variance",
+            "skew_points",
+            "underlying_price",
+            "option_root",
         )[expiry_index]
         log_moneyness = np.log(strike / forward[expiry_index])
         iv = surface.implied_volatility(strikes, log_moneyness, calibration)

@@ -96,9 +96,7 @@ def _stacked(first: SSVIParams, second: SSVIParams) -> SSVIParams:
     """Column parameters of two row sets, one after the other (validated already)."""
     out = object.__new__(SSVIParams)
     for name in ("rho", "eta", "gamma"):
-        object.__setattr__(
-            out, name, np.concatenate([getattr(first, name), getattr(second, name)])
-        )
+        object.__setattr__(out, name, np.concatenate([getattr(first, name), getattr(second, name)]))
     return out
 
 

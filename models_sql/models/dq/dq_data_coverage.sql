@@ -31,6 +31,12 @@ fct_option_day_bars as (
 
 ),
 
+fct_iv_surfaces as (
+
+    select * from {{ ref('fct_iv_surfaces') }}
+
+),
+
 underlying_bars as (
 
     select
@@ -107,6 +113,22 @@ option_day_bars as (
 
 ),
 
+-- vendor-smoothed implied-volatility surfaces (qmoms): interpolated points, not quotes
+iv_surfaces as (
+
+    select
+        'iv_surfaces' as dataset,
+        fct_iv_surfaces.source,
+        fct_iv_surfaces.underlying_symbol as symbol,
+        min(fct_iv_surfaces.quote_date) as first_date,
+        max(fct_iv_surfaces.quote_date) as last_date,
+        count(*) as n_rows,
+        count(distinct fct_iv_surfaces.quote_date) as n_dates,
+    from fct_iv_surfaces
+    group by all
+
+),
+
 final as (
 
     select * from underlying_bars
@@ -118,6 +140,8 @@ final as (
     select * from rates
     union all
     select * from option_day_bars
+    union all
+    select * from iv_surfaces
 
 )
 

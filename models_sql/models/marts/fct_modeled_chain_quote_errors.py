@@ -36,9 +36,11 @@ def model(dbt, session):
         .pl()
         .sort(KEY)
     )
-    indices = dbt.ref("int_volatility_indices_pivoted").select(
-        "trade_date as quote_date, vix_9d, vix, vix_3m, vix_6m, skew_points"
-    ).pl()
+    indices = (
+        dbt.ref("int_volatility_indices_pivoted")
+        .select("trade_date as quote_date, vix_9d, vix, vix_3m, vix_6m, skew_points")
+        .pl()
+    )
     errors = walk_forward_iv_error(
         real.select(*QUOTE_COLUMNS, "option_root", "expiration", "strike"),
         indices,

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
-import pyarrow as pa
 
 from warehouse.modeled_chain import MODELED_QUOTE_SCHEMA, listing
 from warehouse.modeled_chain.adapters import Spreads, Surface
@@ -23,6 +22,9 @@ from warehouse.modeled_chain.generate import generate_chain
 #: ATM standard deviations of strikes listed around the forward when the model's config has no
 #: ``strike_band_sd`` (fct_modeled_chain.yml sets it from the dbt var modeled_chain_strike_band_sd)
 DEFAULT_STRIKE_BAND_SD = 3.0
+#: Session temp table the years are appended to (DuckDB holds them under its memory limit and
+#: spills beyond it: the model's peak is one year's chain, not 18 M rows in Python).
+PARTS_TABLE = "fct_option_quotes_modeled__parts"
 
 
 def model(dbt, session):
@@ -34,9 +36,14 @@ def model(dbt, session):
         for row in dbt.ref("fct_modeled_chain_calibration").pl().iter_rows(named=True)
     }
     early_closes = (
-        dbt.ref("nyse_sessions").filter("is_early_close").select("session_date").pl()["session_date"]
+        dbt.ref("nyse_sessions")
+        .filter("is_early_close")
+        .select("session_date")
+        .pl()["session_date"]
     )
-    parts = []
+    session.register("empty_parts", pl.DataFrame(schema=MODELED_QUOTE_SCHEMA).to_arrow())
+    session.execute(f"create or replace temp table {PARTS_TABLE} as select * from empty_parts")
+    session.unregister("empty_parts")
     # One calendar year at a time (the temporaries of ~1M rows, not 12M), each year's listing
     # warmed up on the sessions of its max_dte days before: a strike, once listed, stays listed
     # to its expiration, so the first days of a year must see what the last days of the year
@@ -48,10 +55,7 @@ def model(dbt, session):
         max_dte = int(of_symbol["max_dte"].max())
         rows = of_symbol.filter(
             (pl.col("year") == year)
-            | (
-                (pl.col("year") < year)
-                & (pl.col("quote_date") >= first - timedelta(days=max_dte))
-            )
+            | ((pl.col("year") < year) & (pl.col("quote_date") >= first - timedelta(days=max_dte)))
         ).drop("year")
         chain = generate_chain(
             rows,
@@ -62,8 +66,8 @@ def model(dbt, session):
             listing=listing,
             spreads=Spreads(calibration[symbol]),
         )
-        parts.append(chain.filter(pl.col("quote_date") >= first).to_arrow())
+        session.register("part", chain.filter(pl.col("quote_date") >= first).to_arrow())
         del chain
-    if not parts:
-        return pl.DataFrame(schema=MODELED_QUOTE_SCHEMA)
-    return pa.concat_tables(parts)
+        session.execute(f"insert into {PARTS_TABLE} select * from part")
+        session.unregister("part")
+    return session.table(PARTS_TABLE)
