@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # the backtests of `make all`: a forecast-gated long straddle and an ungated short iron condor on
 # the real 2019 chain, the same two over the MODELED SPX chain 2007-2022 (warehouse/modeled_chain),
 # and the Cboe BuyWrite rules on it (compared with the published BXM: forecasts.rpt_bxm_replication)
-STRATEGY_CONFIGS ?= engine/configs/long_straddle_spx.yaml engine/configs/iron_condor_spx.yaml engine/configs/long_straddle_spx_modeled.yaml engine/configs/iron_condor_spx_modeled.yaml engine/configs/benchmarks/bxm.yaml
+STRATEGY_CONFIGS ?= engine/configs/long_straddle_spx.yaml engine/configs/iron_condor_spx.yaml engine/configs/long_straddle_spx_modeled.yaml engine/configs/iron_condor_spx_modeled.yaml engine/configs/iron_condor_spx_modeled_regime.yaml engine/configs/benchmarks/bxm.yaml
 # the modeled chain's validation 2: five strategies on the real 2019 chain and on the modeled one over
 # the same days (forecasts.rpt_modeled_chain_backtest_agreement); run after STRATEGY_CONFIGS
 VALIDATION_CONFIGS ?= $(sort $(wildcard engine/configs/validation/*.yaml))

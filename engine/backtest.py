@@ -89,6 +89,10 @@ def _day_signals(
         if forecasts is None:
             raise ValueError(f"entry.signal {e.signal!r} needs forecasts (ml.predictions)")
         raw = en.prob_signals(forecasts, cfg)
+    elif e.signal == "regime_in":
+        if forecasts is None:
+            raise ValueError("entry.signal 'regime_in' needs forecasts (ml.predictions)")
+        raw = en.regime_signals(forecasts, cfg)
     elif e.signal == "selector":
         if selector is None:
             raise ValueError("entry.signal 'selector' needs forecasts.fct_strategy_signals")
@@ -127,7 +131,8 @@ def run_sweep(
     underlying
         ``marts.fct_underlying_daily`` of the underlying: ``trade_date, open, close`` (raw).
     forecasts
-        ``as_of_date, p_up`` (one row per day) for prob_up signals.
+        ``as_of_date, p_up`` (one row per day) for prob_up signals; ``as_of_date, prob_low,
+        prob_normal, prob_high`` for ``regime_in``.
     selector
         ``as_of_date, strategy, size_tier, direction_confidence`` for the selector signal.
     scores

@@ -31,7 +31,11 @@ DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "long_straddle_spx.y
 MAX_DTE = 3650
 
 Schedule = Literal["daily", "weekly", "monthly_expiration", "monthly_expiration_day"]
-SignalKind = Literal["none", "prob_up_at_least", "prob_up_at_most", "top_k", "selector"]
+SignalKind = Literal[
+    "none", "prob_up_at_least", "prob_up_at_most", "regime_in", "top_k", "selector"
+]
+#: The classes of the iv_regime models (``ml``: LOW / NORMAL / HIGH IV rank 5 days ahead).
+REGIMES: tuple[str, ...] = ("LOW", "NORMAL", "HIGH")
 ExpiryType = Literal["any", "monthly", "weekly"]
 SizingMode = Literal["fixed", "premium_fraction", "risk_fraction"]
 FillModel = Literal["mid", "touch", "mid_slippage", "spread_fraction"]
@@ -70,12 +74,16 @@ class EntryConfig:
         ``any``, ``monthly`` (standard third-Friday) or ``weekly`` expirations only.
     signal
         ``none``; ``prob_up_at_least`` / ``prob_up_at_most`` (the day's ``p_up`` of
-        ``forecast_model`` against ``threshold``); ``top_k`` (single-leg strategies: the ``k``
+        ``forecast_model`` against ``threshold``); ``regime_in`` (an ``iv_regime`` model's
+        probability that the regime 5 sessions ahead is one of ``regimes``, the sum of their
+        class probabilities, at least ``threshold``); ``top_k`` (single-leg strategies: the ``k``
         contracts with the highest score of a contract model, e.g. ``xgb_option_return_5d``);
         ``selector`` (days when ``forecasts.fct_strategy_signals`` picks this strategy; its
         HALF size tier halves the lots).
     forecast_model, threshold, k
         Model of the signal, probability threshold in [0, 1], contracts per day for top_k.
+    regimes
+        The regimes of ``regime_in`` (a non-empty subset of :data:`REGIMES`); empty otherwise.
     signal_lag_sessions
         When a signal of ``as_of_date`` t may fill. ``None`` (default): at the first quotes taken
         after t's close (:func:`engine.sessions.signal_entry_sessions`; with the 15:45 ET
@@ -101,6 +109,7 @@ class EntryConfig:
     forecast_model: str | None = None
     threshold: float = 0.5
     k: int = 1
+    regimes: tuple[str, ...] = ()
     signal_lag_sessions: int | None = None
     max_open_positions: int = 100
     delta_tolerance: float = 0.10
@@ -212,10 +221,11 @@ class ExitConfig:
 
 #: Keys added after runs were written, ``(section or None, key) -> default``: hashed only when set
 #: away from the default (:attr:`BacktestConfig.config_hash`).
-HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], str] = {
+HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], Any] = {
     (None, "chain_source"): "real",
     (None, "stock_dividends"): "ex_dates",
     ("execution", "stock_exit_price"): "settlement",
+    ("entry", "regimes"): [],
 }
 
 
@@ -285,10 +295,11 @@ class BacktestConfig:
         """SHA-256 of the canonical JSON of :meth:`to_dict` (16 hex digits).
 
         The keys of :data:`HASHED_ONLY_AWAY_FROM_DEFAULT` (``chain_source``,
-        ``stock_dividends``, ``execution.stock_exit_price``) are hashed only when they are not
-        their default: a config that leaves them alone keeps the hash (and run id) it had before
-        they existed, so the runs already in ``backtest.*`` stay addressable, while a config
-        that sets one (a modeled chain, a yield-accruing stock leg) always hashes differently.
+        ``stock_dividends``, ``execution.stock_exit_price``, ``entry.regimes``) are hashed only
+        when they are not their default: a config that leaves them alone keeps the hash (and run
+        id) it had before they existed, so the runs already in ``backtest.*`` stay addressable,
+        while a config that sets one (a modeled chain, a yield-accruing stock leg, a regime
+        gate) always hashes differently.
         """
         canonical = self.to_dict()
         for (section, key), default in HASHED_ONLY_AWAY_FROM_DEFAULT.items():
@@ -472,6 +483,10 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         if value not in allowed:
             raise ConfigError(f"{name} must be one of {list(allowed)}, got {excerpt(value)}")
         return value
+    if hint.startswith("tuple[str"):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{name} must be a list of names, got {excerpt(value)}")
+        return tuple(value)
     if hint.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{name} must be an integer, got {excerpt(value)}")
@@ -551,6 +566,18 @@ def _check(cfg: BacktestConfig) -> None:
     _range("entry.strike_tolerance_pct", e.strike_tolerance_pct, 0.0, 50.0)
     if e.signal != "none" and not e.forecast_model:
         raise ConfigError(f"entry.signal {excerpt(e.signal)} needs entry.forecast_model")
+    if e.signal == "regime_in":
+        unknown = [r for r in e.regimes if r not in REGIMES]
+        if not e.regimes or unknown or len(set(e.regimes)) != len(e.regimes):
+            raise ConfigError(
+                "entry.regimes must list distinct regimes of "
+                f"{list(REGIMES)} for entry.signal 'regime_in', got {excerpt(list(e.regimes))}"
+            )
+    elif e.regimes:
+        raise ConfigError(
+            f"entry.regimes {excerpt(list(e.regimes))} needs entry.signal 'regime_in', "
+            f"got {excerpt(e.signal)}"
+        )
     if e.signal == "top_k" and len(cfg.strategy.legs) != 1:
         raise ConfigError("entry.signal 'top_k' picks contracts: it needs a single-leg strategy")
     _range("sizing.contracts", s.contracts, 1, 100_000)

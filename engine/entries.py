@@ -171,6 +171,27 @@ def prob_signals(forecasts: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
     )
 
 
+def regime_signals(forecasts: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
+    """``as_of_date, signal_value, signal_on, size_multiplier`` from an iv_regime model.
+
+    ``forecasts`` has one row per ``as_of_date`` with the class probabilities ``prob_low``,
+    ``prob_normal``, ``prob_high`` (decimal; ``ml.predictions`` of an ``iv_regime`` model).
+    ``signal_value`` is the probability that the regime 5 sessions ahead is one of
+    ``entry.regimes`` (the sum of their class probabilities); the signal is on when it is at
+    least ``entry.threshold``. A day with a missing probability is off.
+    """
+    e = cfg.entry
+    p = pl.sum_horizontal(pl.col(f"prob_{r.lower()}") for r in e.regimes)
+    missing = pl.any_horizontal(pl.col(f"prob_{r.lower()}").is_null() for r in e.regimes)
+    value = pl.when(missing).then(None).otherwise(p)
+    return forecasts.select(
+        "as_of_date",
+        value.alias("signal_value"),
+        (value >= e.threshold).fill_null(False).alias("signal_on"),
+        pl.lit(1.0).alias("size_multiplier"),
+    )
+
+
 def selector_signals(selector: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
     """Days the strategy selector (``forecasts.fct_strategy_signals``) picks this strategy.
 

@@ -25,6 +25,7 @@ from engine.schema import (
     CHAIN_COLUMNS,
     FORECAST_COLUMNS,
     OUTPUT_TABLES,
+    REGIME_COLUMNS,
     SCORE_COLUMNS,
     SELECTOR_COLUMNS,
     UNDERLYING_COLUMNS,
@@ -205,14 +206,11 @@ def load_inputs(
         "run_id in (select run_id from ml.model_registry where is_current "
         "and model_name = ? and underlying_symbol = ?)"
     )
-    if e.signal in ("prob_up_at_least", "prob_up_at_most", "top_k"):
-        _require(
-            present,
-            "ml.predictions",
-            (*FORECAST_COLUMNS, *SCORE_COLUMNS, "run_id"),
-            _ML_HINT,
-            db_path,
+    if e.signal in ("prob_up_at_least", "prob_up_at_most", "regime_in", "top_k"):
+        needed = {"top_k": SCORE_COLUMNS, "regime_in": REGIME_COLUMNS}.get(
+            e.signal, FORECAST_COLUMNS
         )
+        _require(present, "ml.predictions", (*needed, "run_id"), _ML_HINT, db_path)
         _require(present, "ml.model_registry", ("run_id", "is_current"), _ML_HINT, db_path)
         if e.signal == "top_k":
             frame = con.sql(
@@ -223,12 +221,17 @@ def load_inputs(
             signals["scores"] = frame.lazy()
         else:
             frame = con.sql(
-                f"select {', '.join(FORECAST_COLUMNS)} from ml.predictions "
+                f"select {', '.join(needed)} from ml.predictions "
                 f"where contract_symbol is null and {current}",
                 params=[e.forecast_model, symbol],
             ).pl()
             if frame["as_of_date"].is_duplicated().any():
                 raise ValueError(f"forecasts of {e.forecast_model!r} repeat an as_of_date")
+            if e.signal == "regime_in" and frame.height and frame["prob_low"].is_null().all():
+                raise ValueError(
+                    f"entry.signal 'regime_in' needs an iv_regime model (class probabilities); "
+                    f"{e.forecast_model!r} has none (e.g. xgb_iv_regime_5d)"
+                )
             signals["forecasts"] = frame.lazy()
         if frame.is_empty():
             raise ValueError(

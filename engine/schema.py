@@ -45,6 +45,15 @@ UNDERLYING_COLUMNS: tuple[str, ...] = ("trade_date", "open", "close")
 
 #: ``ml.predictions`` of an underlying model (one row per as_of_date of the current run).
 FORECAST_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "as_of_date", "p_up")
+#: Columns of ``ml.predictions`` the ``regime_in`` signal reads (an iv_regime model's classes).
+REGIME_COLUMNS: tuple[str, ...] = (
+    "model_name",
+    "model_version",
+    "as_of_date",
+    "prob_low",
+    "prob_normal",
+    "prob_high",
+)
 
 #: ``ml.predictions`` of a contract model (top_k entries).
 SCORE_COLUMNS: tuple[str, ...] = ("model_version", "contract_symbol", "as_of_date", "score")

@@ -75,6 +75,7 @@ DEFAULT_STRATEGY_CONFIGS = (
     "engine/configs/iron_condor_spx.yaml",
     "engine/configs/long_straddle_spx_modeled.yaml",
     "engine/configs/iron_condor_spx_modeled.yaml",
+    "engine/configs/iron_condor_spx_modeled_regime.yaml",
     "engine/configs/benchmarks/bxm.yaml",
 )
 #: The modeled chain's validation backtests `make all` runs after them (Makefile VALIDATION_CONFIGS).
