@@ -217,12 +217,17 @@ def universe_quotes(
     """Quotes of the entry universe on ``days`` (``quote_date``), roots ranked by preference
     (``root_rank``), of the configured expiry type; not yet filtered for tradability."""
     roots = list(cfg.option_roots)
+    on_days = days.select("quote_date").unique()
+    # the days first: the contract join then sees the days' rows, not every row of the chain
     lf = (
-        chain.join(
-            universe.select("contract_symbol", "quote_date"), on=["contract_symbol", "quote_date"]
-        )
-        .join(days.select("quote_date").unique(), on="quote_date")
+        chain.join(on_days, on="quote_date", how="semi")
         .filter(pl.col("option_root").is_in(roots))
+        .join(
+            universe.select("contract_symbol", "quote_date").join(
+                on_days, on="quote_date", how="semi"
+            ),
+            on=["contract_symbol", "quote_date"],
+        )
         .with_columns(
             pl.col("option_root")
             .replace_strict(roots, list(range(len(roots))), return_dtype=pl.Int32)
@@ -232,6 +237,16 @@ def universe_quotes(
     if cfg.entry.expiry_type != "any":
         lf = lf.filter(pl.col("expiry_type") == cfg.entry.expiry_type)
     return lf
+
+
+def in_expiration_windows(cfg: BacktestConfig) -> pl.Expr:
+    """Quotes whose ``dte`` is in the front window ``[min_dte, max_dte]`` or, for calendars and
+    diagonals, the back one: the only expirations :func:`expiration_combos` may pick."""
+    e = cfg.entry
+    inside = pl.col("dte").is_between(e.min_dte, e.max_dte)
+    if cfg.strategy.has_back_expiry:
+        inside = inside | pl.col("dte").is_between(e.back_min_dte, e.back_max_dte)
+    return inside
 
 
 def tradable(quotes: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:

@@ -45,6 +45,7 @@ _LABELS = {
     "none": "None: every scheduled day",
     "prob_up_at_least": "p_up at least the threshold",
     "prob_up_at_most": "p_up at most the threshold",
+    "regime_in": "IV-regime model: probability of the listed regimes at least the threshold",
     "selector": "Strategy selector picks this strategy",
     "top_k": "Top k contracts by model score (single leg)",
     "fixed": "Fixed lots",
@@ -62,7 +63,8 @@ def _choices(kind: object) -> dict[str, str]:
 
 
 SCHEDULES = _choices(Schedule)
-SIGNALS = _choices(SignalKind)
+# regime_in needs entry.regimes, a list the form does not edit: a YAML config sets it
+SIGNALS = {k: v for k, v in _choices(SignalKind).items() if k != "regime_in"}
 SIZING = _choices(SizingMode)
 FILLS = _choices(FillModel)
 
