@@ -9,15 +9,18 @@ import hashlib
 import json
 import re
 
+import duckdb
 import polars as pl
 import pytest
 
 from engine.backtest import run_backtest
+from engine.cli import main
 from engine.config import ConfigError
 from engine.entries import regime_signals
 
 from .conftest import Chain, make_config
 from .test_backtest import D1, D2, D3, _two_day_straddle
+from .test_io import CONFIG, build_db
 
 
 def _regime_config(**entry):
@@ -96,3 +99,35 @@ def test_a_config_without_regimes_keeps_its_run_id():
     canonical["execution"].pop("stock_exit_price")
     expected = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
     assert plain.config_hash == expected
+
+
+def test_the_cli_reads_the_regime_models_current_run(tmp_path, capsys):
+    """SYNTHETIC warehouse of test_io with regime probabilities on the current run: day 1 HIGH
+    (0.7) opens on day 2's quotes and exits after one session (50 USD at mid); a direction
+    model's rows (no class probabilities) are refused by name."""
+    db = tmp_path / "build.duckdb"
+    build_db(db)
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "alter table ml.predictions add column prob_low double;"
+            "alter table ml.predictions add column prob_normal double;"
+            "alter table ml.predictions add column prob_high double;"
+        )
+        config = tmp_path / "regime.yaml"
+        regime_yaml = CONFIG.replace(
+            "  signal: prob_up_at_most\n", "  signal: regime_in\n  regimes: [HIGH]\n"
+        ).replace("  threshold: 0.55\n", "  threshold: 0.6\n")
+        config.write_text(regime_yaml)
+        assert main(["run", "--config", str(config), "--db", str(db)]) == 1
+        assert "needs an iv_regime model" in capsys.readouterr().err
+        con.execute(
+            "update ml.predictions set prob_low = 0.1, prob_normal = 0.2, prob_high = 0.7 "
+            "where as_of_date = (select min(as_of_date) from ml.predictions);"
+            "update ml.predictions set prob_low = 0.8, prob_normal = 0.1, prob_high = 0.1 "
+            "where prob_low is null"
+        )
+    finally:
+        con.close()
+    assert main(["run", "--config", str(config), "--db", str(db)]) == 0
+    assert "1 closed trades" in capsys.readouterr().out
