@@ -23,15 +23,17 @@ from warehouse.paths import REPO_ROOT
 MODEL_SQL = (
     REPO_ROOT / "models_sql" / "models" / "forecasts" / "rpt_modeled_chain_backtest_agreement.sql"
 )
+MACRO_SQL = REPO_ROOT / "models_sql" / "macros" / "matched_correlation.sql"
 CONFIG_DIR = REPO_ROOT / "engine" / "configs" / "validation"
 STRATEGIES = {"long_straddle", "iron_condor", "short_put", "bull_put_spread", "long_call_calendar"}
 
 
 def _sql() -> str:
-    """The model with its Jinja resolved: ``source(s, t)`` -> ``s.t``, ``var`` -> its default."""
+    """The model with its Jinja resolved: ``source(s, t)`` -> ``s.t``, ``var`` -> its default,
+    its macro (``matched_correlation``) from the project's macros."""
     return (
         jinja2.Environment(undefined=jinja2.StrictUndefined)
-        .from_string(MODEL_SQL.read_text())
+        .from_string(MACRO_SQL.read_text() + MODEL_SQL.read_text())
         .render(source=lambda s, t: f"{s}.{t}", var=lambda name, default=None: default)
     )
 

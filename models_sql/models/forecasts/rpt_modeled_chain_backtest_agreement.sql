@@ -244,68 +244,24 @@ comparisons_aggregated as (
         count(*) filter (
             where trade_rows_of_run_pairs.is_same_legs and trade_rows_of_run_pairs.is_same_exit_date
         ) as n_matched_like_for_like,
-        corr(
-            trade_rows_of_run_pairs.modeled_pnl_usd,
-            trade_rows_of_run_pairs.real_pnl_usd
-            order by
-                trade_rows_of_run_pairs.comparison_id,
-                trade_rows_of_run_pairs.entry_date,
-                trade_rows_of_run_pairs.entry_rank
-        ) filter (where trade_rows_of_run_pairs.is_matched) as pnl_correlation_any,
-        least(
-            stddev_pop(
-                trade_rows_of_run_pairs.real_pnl_usd
-                order by trade_rows_of_run_pairs.real_pnl_usd
-            ) filter (where trade_rows_of_run_pairs.is_matched),
-            stddev_pop(
-                trade_rows_of_run_pairs.modeled_pnl_usd
-                order by trade_rows_of_run_pairs.modeled_pnl_usd
-            ) filter (where trade_rows_of_run_pairs.is_matched)
-        ) as smaller_pnl_stddev_usd,
-        corr(
-            trade_rows_of_run_pairs.modeled_pnl_usd,
-            trade_rows_of_run_pairs.real_pnl_usd
-            order by
-                trade_rows_of_run_pairs.comparison_id,
-                trade_rows_of_run_pairs.entry_date,
-                trade_rows_of_run_pairs.entry_rank
-        ) filter (where trade_rows_of_run_pairs.is_same_exit_date) as same_exit_correlation_any,
-        least(
-            stddev_pop(
-                trade_rows_of_run_pairs.real_pnl_usd
-                order by trade_rows_of_run_pairs.real_pnl_usd
-            ) filter (where trade_rows_of_run_pairs.is_same_exit_date),
-            stddev_pop(
-                trade_rows_of_run_pairs.modeled_pnl_usd
-                order by trade_rows_of_run_pairs.modeled_pnl_usd
-            ) filter (where trade_rows_of_run_pairs.is_same_exit_date)
-        ) as same_exit_smaller_pnl_stddev_usd,
-        corr(
-            trade_rows_of_run_pairs.modeled_pnl_usd,
-            trade_rows_of_run_pairs.real_pnl_usd
-            order by
-                trade_rows_of_run_pairs.comparison_id,
-                trade_rows_of_run_pairs.entry_date,
-                trade_rows_of_run_pairs.entry_rank
-        ) filter (
-            where trade_rows_of_run_pairs.is_same_legs and trade_rows_of_run_pairs.is_same_exit_date
-        ) as like_for_like_correlation_any,
-        least(
-            stddev_pop(
-                trade_rows_of_run_pairs.real_pnl_usd
-                order by trade_rows_of_run_pairs.real_pnl_usd
-            ) filter (
-                where trade_rows_of_run_pairs.is_same_legs
-                and trade_rows_of_run_pairs.is_same_exit_date
-            ),
-            stddev_pop(
-                trade_rows_of_run_pairs.modeled_pnl_usd
-                order by trade_rows_of_run_pairs.modeled_pnl_usd
-            ) filter (
-                where trade_rows_of_run_pairs.is_same_legs
-                and trade_rows_of_run_pairs.is_same_exit_date
-            )
-        ) as like_for_like_smaller_pnl_stddev_usd,
+        {%- for condition, correlation_alias, stddev_alias in [
+            ("trade_rows_of_run_pairs.is_matched",
+             "pnl_correlation_any", "smaller_pnl_stddev_usd"),
+            ("trade_rows_of_run_pairs.is_same_exit_date",
+             "same_exit_correlation_any", "same_exit_smaller_pnl_stddev_usd"),
+            ("trade_rows_of_run_pairs.is_same_legs and trade_rows_of_run_pairs.is_same_exit_date",
+             "like_for_like_correlation_any", "like_for_like_smaller_pnl_stddev_usd"),
+        ] %}
+        {{ matched_correlation(
+            "trade_rows_of_run_pairs.modeled_pnl_usd",
+            "trade_rows_of_run_pairs.real_pnl_usd",
+            "trade_rows_of_run_pairs.comparison_id, trade_rows_of_run_pairs.entry_date, "
+            ~ "trade_rows_of_run_pairs.entry_rank",
+            condition,
+            correlation_alias,
+            stddev_alias,
+        ) }}
+        {%- endfor %}
         avg(
             trade_rows_of_run_pairs.real_pnl_usd
             order by trade_rows_of_run_pairs.real_pnl_usd
