@@ -449,6 +449,42 @@ def chain_atm_total_variance(real: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def evenly_spaced_days(days: list[dt.date], max_days: int) -> list[dt.date]:
+    """At most ``max_days`` of ``days``, evenly spaced in order, first and last included.
+
+    The calibration and its walk-forward read the real chain's days through this: every day of
+    the real chains held here (61), a bounded sample when the real chain grows (the 30x scale
+    benchmark holds 1,680 days: an expanding walk-forward over all of them is quadratic in time
+    and memory).
+
+    Parameters
+    ----------
+    days
+        Distinct dates, any order.
+    max_days
+        At least 2.
+
+    Returns
+    -------
+    list of datetime.date
+        Sorted; all of ``days`` when there are at most ``max_days``, else the days at positions
+        round(i (n − 1) / (max_days − 1)), i = 0 … max_days − 1.
+
+    Raises
+    ------
+    ValueError
+        If ``max_days`` < 2.
+    """
+    if max_days < 2:
+        raise ValueError(f"max_days must be at least 2, got {max_days!r}")
+    ordered = sorted(set(days))
+    n = len(ordered)
+    if n <= max_days:
+        return ordered
+    positions = np.round(np.arange(max_days) * (n - 1) / (max_days - 1)).astype(int)
+    return [ordered[i] for i in positions]
+
+
 def select_calibration_quotes(
     real: pl.DataFrame, config: CalibrationConfig = CalibrationConfig()
 ) -> pl.DataFrame:

@@ -29,7 +29,10 @@ PARTS_TABLE = "fct_option_quotes_modeled__parts"
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    band = float(dbt.config.get("strike_band_sd") or DEFAULT_STRIKE_BAND_SD)
+    # a bare dbt.config.get(...) call: dbt finds the keys a Python model reads in its source
+    # and passes only those (inside `x or y` it would not see it)
+    configured = dbt.config.get("strike_band_sd")
+    band = float(configured if configured is not None else DEFAULT_STRIKE_BAND_SD)
     inputs = dbt.ref("fct_modeled_chain_inputs").pl()
     calibration = {
         row["underlying_symbol"]: row
