@@ -127,6 +127,13 @@ def _fake_dbt(con: duckdb.DuckDBPyConnection, *, is_incremental: bool) -> Simple
     )
 
 
+def _model_rows(greeks_model, con: duckdb.DuckDBPyConnection, *, is_incremental: bool):
+    """The model's rows as polars: it returns a DuckDB relation (its session temp table of
+    solved date groups) when it solved something, a polars frame when nothing was left."""
+    out = greeks_model.model(_fake_dbt(con, is_incremental=is_incremental), con)
+    return out.pl() if isinstance(out, duckdb.DuckDBPyRelation) else out
+
+
 def _pricing_inputs_table(con: duckdb.DuckDBPyConnection, inputs: pl.DataFrame) -> None:
     """int_option_pricing_inputs from ``inputs``, with the lineage columns the model reads: one
     batch per day (fingerprint ``fp-<date>``), every forward the day's own
@@ -146,13 +153,13 @@ def test_incremental_run_solves_only_new_quote_dates_and_matches_a_full_refresh(
     inputs = _inputs()
     _pricing_inputs_table(con, inputs)
 
-    full = greeks_model.model(_fake_dbt(con, is_incremental=False), con)
+    full = _model_rows(greeks_model, con, is_incremental=False)
     assert full.height == inputs.height
 
     # the table holds day 1 only: an incremental run solves day 2 and nothing else
     con.register("day1_frame", full.filter(pl.col("quote_date") == dt.date(2019, 4, 25)))
     con.execute("create table int_option_quotes_greeks as select * from day1_frame")
-    new_rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    new_rows = _model_rows(greeks_model, con, is_incremental=True)
     assert new_rows["quote_date"].unique().to_list() == [dt.date(2019, 4, 26)]
     assert pl.concat([full.filter(pl.col("quote_date") == dt.date(2019, 4, 25)), new_rows]).equals(
         full
@@ -170,14 +177,14 @@ def test_incremental_run_solves_again_the_days_whose_batches_or_carried_forwards
     con = duckdb.connect()
     inputs = _inputs()
     _pricing_inputs_table(con, inputs)
-    full = greeks_model.model(_fake_dbt(con, is_incremental=False), con)
+    full = _model_rows(greeks_model, con, is_incremental=False)
     con.register("full_frame", full)
     con.execute("create table int_option_quotes_greeks as select * from full_frame")
     con.unregister("full_frame")
     assert full["batch_fingerprint"].unique().sort().to_list() == ["fp-2019-04-25", "fp-2019-04-26"]
 
     # nothing landed since: nothing to solve
-    assert greeks_model.model(_fake_dbt(con, is_incremental=True), con).height == 0
+    assert _model_rows(greeks_model, con, is_incremental=True).height == 0
 
     # day 1 corrected: a new batch (fingerprint), B_CALL's mid up by 0.05
     corrected = inputs.with_columns(
@@ -192,7 +199,7 @@ def test_incremental_run_solves_again_the_days_whose_batches_or_carried_forwards
         "where quote_date = ?",
         [day1],
     )
-    rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    rows = _model_rows(greeks_model, con, is_incremental=True)
     assert rows["quote_date"].unique().to_list() == [day1]
     assert rows["batch_fingerprint"].unique().to_list() == ["fp-corrected"]
     b_call = rows.filter(pl.col("contract_symbol") == "B_CALL")["implied_volatility"].item()
@@ -207,6 +214,27 @@ def test_incremental_run_solves_again_the_days_whose_batches_or_carried_forwards
     con.execute("delete from int_option_quotes_greeks where quote_date = ?", [day1])
     con.register("rows_frame", rows)
     con.execute("insert into int_option_quotes_greeks select * from rows_frame")
-    rows = greeks_model.model(_fake_dbt(con, is_incremental=True), con)
+    rows = _model_rows(greeks_model, con, is_incremental=True)
     assert rows["quote_date"].unique().to_list() == [day2]
+    con.close()
+
+
+def test_date_groups_never_split_a_day(greeks_model):
+    # SYNTHETIC day counts 5, 3, 4, 1, 6 in groups of about 7 rows: 5+3 reaches 7, 4+1+6 too
+    days = [dt.date(2019, 4, d) for d in (22, 23, 24, 25, 26)]
+    counts = pl.DataFrame({"quote_date": days[::-1], "n": [6, 1, 4, 3, 5]})
+    assert greeks_model.date_groups(counts, 7) == [(days[0], days[1]), (days[2], days[4])]
+    assert greeks_model.date_groups(counts, 100) == [(days[0], days[4])]
+    assert greeks_model.date_groups(counts, 1) == [(d, d) for d in days]
+    assert greeks_model.date_groups(counts.clear(), 7) == []
+
+
+def test_solving_in_date_groups_gives_the_rows_of_one_group(greeks_model, monkeypatch):
+    # SYNTHETIC two-day inputs solved one day per group and all at once: identical rows, order
+    con = duckdb.connect()
+    _pricing_inputs_table(con, _inputs())
+    whole = _model_rows(greeks_model, con, is_incremental=False)
+    monkeypatch.setattr(greeks_model, "CHUNK_ROWS", 1)
+    by_day = _model_rows(greeks_model, con, is_incremental=False)
+    assert by_day.equals(whole) and whole["quote_date"].n_unique() == 2
     con.close()

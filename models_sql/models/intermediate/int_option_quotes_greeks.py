@@ -42,6 +42,28 @@ INPUT_COLUMNS = (
     "dividend_yield",
 )
 GREEK_COLUMNS = ("delta", "gamma", "theta", "vega", "rho")
+#: Rows solved at once: whole quote dates are read and solved in groups of about this many rows
+#: and appended to a session temp table, so the model's memory is a group's, not the chain's
+#: (the real chain tiled 30x is 23 M rows).
+CHUNK_ROWS = 2_000_000
+PARTS_TABLE = "int_option_quotes_greeks__parts"
+
+
+def date_groups(counts: pl.DataFrame, chunk_rows: int) -> list[tuple]:
+    """Consecutive quote dates grouped into runs of about ``chunk_rows`` rows (a date is never
+    split): ``[(first_date, last_date), ...]`` in date order, from ``quote_date, n`` rows."""
+    groups, first, size = [], None, 0
+    for quote_date, n in counts.sort("quote_date").iter_rows():
+        if first is None:
+            first = quote_date
+        size += n
+        last = quote_date
+        if size >= chunk_rows:
+            groups.append((first, last))
+            first, size = None, 0
+    if first is not None:
+        groups.append((first, last))
+    return groups
 
 
 def solve_greeks(inputs: pl.DataFrame) -> pl.DataFrame:
@@ -194,8 +216,27 @@ def model(dbt, session):
         if kept:
             dates = ", ".join(f"date '{quote_date.isoformat()}'" for quote_date in kept)
             inputs = inputs.filter(f"quote_date not in ({dates})")
-    frame = inputs.select(", ".join((*INPUT_COLUMNS, "batch_fingerprint"))).pl()
-    # the batches landed for each quote date as the inputs were built from them
+    columns = ", ".join((*INPUT_COLUMNS, "batch_fingerprint"))
+    counts = inputs.aggregate("quote_date, count(*) as n", "quote_date").pl()
+    groups = date_groups(counts, CHUNK_ROWS)
+    if not groups:  # nothing to solve (an incremental run with no new day)
+        return _solved(inputs.select(columns).pl())
+    for i, (first, last) in enumerate(groups):
+        frame = inputs.filter(
+            f"quote_date between date '{first.isoformat()}' and date '{last.isoformat()}'"
+        ).select(columns)
+        session.register("part", _solved(frame.pl()).to_arrow())
+        if i == 0:
+            session.execute(f"create or replace temp table {PARTS_TABLE} as select * from part")
+        else:
+            session.execute(f"insert into {PARTS_TABLE} select * from part")
+        session.unregister("part")
+    return session.table(PARTS_TABLE)
+
+
+def _solved(frame: pl.DataFrame) -> pl.DataFrame:
+    """:func:`solve_greeks` of ``frame`` with each quote date's ``batch_fingerprint`` (the
+    batches landed for that date as the inputs were built from them)."""
     fingerprints = frame.select("quote_date", "batch_fingerprint").unique()
     return solve_greeks(frame).join(
         fingerprints, on="quote_date", how="left", maintain_order="left"
