@@ -830,23 +830,6 @@ def parse_groups(
         yield _typed_batches(fmt, read, digests)
 
 
-def parse_batches(
-    fmt: VendorFormat,
-    paths: list[Path],
-    vendor_dir: Path,
-    report: LoadReport,
-    progress: Callable[[str, int, int, int, float], None] | None = None,
-    digests: dict[Path, str] | None = None,
-) -> list[Batch]:
-    """Every :class:`Batch` of :func:`parse_groups` (same arguments), in file order, as one
-    list (for callers that land a small delivery at once)."""
-    return [
-        batch
-        for group in parse_groups(fmt, paths, vendor_dir, report, progress, digests)
-        for batch in group
-    ]
-
-
 def _typed_batches(
     fmt: VendorFormat, read: list[tuple[Path, str, pl.DataFrame]], digests: dict[Path, str]
 ) -> list[Batch]:
@@ -1057,7 +1040,7 @@ def _land_target(
         todo, digests = [], {}
         for path in paths[fmt.source]:
             rel = path.relative_to(vendor_dir).as_posix()
-            digests[path] = sha256_file(path)  # once: parse_batches reuses it
+            digests[path] = sha256_file(path)  # once: parse_groups reuses it
             if landed.get((fmt.source, rel)) == digests[path]:
                 report.files_unchanged += 1
             else:

@@ -102,6 +102,23 @@ DELTA_BUCKETS: Final[tuple[tuple[str, float, float], ...]] = (
     ("90-100", 90.0 + 1e-9, 100.1),
 )
 
+#: Columns of a quote's model error (:func:`with_iv_errors`), in the error tables' order.
+ERROR_COLUMNS: Final[tuple[str, ...]] = (
+    "option_type",
+    "dte",
+    "tte_years",
+    "log_moneyness",
+    "delta",
+    "call_delta",
+    "is_otm",
+    "real_iv",
+    "model_iv",
+    "error_vol_pts",
+    "abs_error_vol_pts",
+    "tenor_bucket",
+    "delta_bucket",
+)
+
 Weighting = Literal["vega", "uniform"]
 
 
@@ -988,6 +1005,34 @@ def walk_forward_iv_error(
             n_fit_days=pl.lit(None, dtype=pl.Int32),
         )
     )
+    return with_iv_errors(frame).select(
+        "quote_date",
+        *carried,
+        *ERROR_COLUMNS,
+        "fit_start",
+        "fit_end",
+        "n_fit_days",
+    )
+
+
+def with_iv_errors(frame: pl.DataFrame) -> pl.DataFrame:
+    """The error columns of a frame of real quotes priced by a model.
+
+    Parameters
+    ----------
+    frame
+        Rows with ``log_moneyness``, ``tte_years``, ``dte``, ``option_type``, the real
+        ``implied_volatility`` and the model's ``model_iv`` (decimal).
+
+    Returns
+    -------
+    polars.DataFrame
+        The rows with a finite ``model_iv``, ``implied_volatility`` renamed ``real_iv``, and
+        ``call_delta`` (forward delta N(d₁) of the call-equivalent, from the real IV: a
+        10-delta put is a 90 call_delta), ``is_otm``, ``error_vol_pts`` (model − real, vol
+        points), ``abs_error_vol_pts``, ``tenor_bucket`` (:data:`TENOR_BUCKETS`, by dte) and
+        ``delta_bucket`` (:data:`DELTA_BUCKETS`, by call_delta × 100).
+    """
     frame = frame.filter(pl.col("model_iv").is_finite())
     k = frame["log_moneyness"].to_numpy()
     s = frame["implied_volatility"].to_numpy() * np.sqrt(frame["tte_years"].to_numpy())
@@ -1000,26 +1045,6 @@ def walk_forward_iv_error(
         .with_columns(
             tenor_bucket=_bucket(pl.col("dte"), TENOR_BUCKETS),
             delta_bucket=_bucket(pl.col("call_delta") * 100.0, DELTA_BUCKETS),
-        )
-        .select(
-            "quote_date",
-            *carried,
-            "option_type",
-            "dte",
-            "tte_years",
-            "log_moneyness",
-            "delta",
-            "call_delta",
-            "is_otm",
-            "real_iv",
-            "model_iv",
-            "error_vol_pts",
-            "abs_error_vol_pts",
-            "tenor_bucket",
-            "delta_bucket",
-            "fit_start",
-            "fit_end",
-            "n_fit_days",
         )
     )
 

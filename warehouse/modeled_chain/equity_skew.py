@@ -27,21 +27,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-import numpy as np
 import polars as pl
-from scipy.special import ndtr
 
 from warehouse.modeled_chain import ssvi
 from warehouse.modeled_chain.calibration import (
-    DELTA_BUCKETS,
+    ERROR_COLUMNS,
     QUOTE_COLUMNS,
-    TENOR_BUCKETS,
     CalibrationConfig,
     SurfaceCalibration,
-    _bucket,
-    _otm,
     chain_atm_total_variance,
     fit_surface,
+    with_iv_errors,
 )
 
 #: Columns of ``marts.fct_iv_surfaces`` read here.
@@ -193,23 +189,7 @@ def walk_forward_shape_error(
                 shape.params(None) if not shape.condition_on_skew else _unconditioned(shape),
             )
             parts.append(today.with_columns(shape_source=pl.lit(name), model_iv=pl.Series(iv)))
-    columns = [
-        "shape_source",
-        "quote_date",
-        "option_type",
-        "dte",
-        "tte_years",
-        "log_moneyness",
-        "delta",
-        "call_delta",
-        "is_otm",
-        "real_iv",
-        "model_iv",
-        "error_vol_pts",
-        "abs_error_vol_pts",
-        "tenor_bucket",
-        "delta_bucket",
-    ]
+    columns = ["shape_source", "quote_date", *ERROR_COLUMNS]
     if not parts:
         return pl.DataFrame(
             schema={
@@ -223,18 +203,8 @@ def walk_forward_shape_error(
                 "delta_bucket": pl.String,
             }
         ).select(columns)
-    frame = pl.concat(parts).filter(pl.col("model_iv").is_finite())
-    k = frame["log_moneyness"].to_numpy()
-    s = frame["implied_volatility"].to_numpy() * np.sqrt(frame["tte_years"].to_numpy())
-    error = (pl.col("model_iv") - pl.col("real_iv")) * 100.0
     return (
-        frame.rename({"implied_volatility": "real_iv"})
-        .with_columns(call_delta=pl.Series(ndtr(-k / s + 0.5 * s)), is_otm=_otm())
-        .with_columns(error_vol_pts=error, abs_error_vol_pts=error.abs())
-        .with_columns(
-            tenor_bucket=_bucket(pl.col("dte"), TENOR_BUCKETS),
-            delta_bucket=_bucket(pl.col("call_delta") * 100.0, DELTA_BUCKETS),
-        )
+        with_iv_errors(pl.concat(parts))
         .select(columns)
         .sort("shape_source", "quote_date", "dte", "log_moneyness", "option_type")
     )
