@@ -204,11 +204,14 @@ def quote_dates_kept(session, this: str, inputs) -> list:
 
 
 def model(dbt, session):
+    # the parts table is the session's: dropped once materialized, or it would hold the whole
+    # chain in DuckDB's memory for the rest of the build (dbt reuses the session)
     dbt.config(
         materialized="incremental",
         unique_key="quote_date",
         incremental_strategy="delete+insert",
         on_schema_change="fail",
+        post_hook="drop table if exists temp.main.int_option_quotes_greeks__parts",
     )
     inputs = dbt.ref("int_option_pricing_inputs")
     if dbt.is_incremental:

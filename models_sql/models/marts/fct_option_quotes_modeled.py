@@ -28,7 +28,12 @@ PARTS_TABLE = "fct_option_quotes_modeled__parts"
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    # the parts table is the session's: dropped once materialized, or it would hold ~18 M rows
+    # of DuckDB's memory for the rest of the build (dbt reuses the session for later nodes)
+    dbt.config(
+        materialized="table",
+        post_hook="drop table if exists temp.main.fct_option_quotes_modeled__parts",
+    )
     # a bare dbt.config.get(...) call: dbt finds the keys a Python model reads in its source
     # and passes only those (inside `x or y` it would not see it)
     configured = dbt.config.get("strike_band_sd")
