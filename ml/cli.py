@@ -52,40 +52,50 @@ def cmd_train(args: argparse.Namespace, paths: WarehousePaths) -> int:
         if v is not None
     }
     configs = [cfg.replace(**overrides) for cfg in configs]
+    # The database is open only to read a dataset and to write a run: DuckDB keeps the blocks a
+    # read touched cached up to its memory limit, which a connection held through training
+    # would add to the models' own memory (the real chain tiled 30x: 7.6 GB peak).
     con = connect(args.db)
     try:
         for table in ensure_tables(con):
             _say(f"replaced {table}: written by an earlier layout of ml (derived data)")
-        datasets: dict[tuple[str, str], pl.DataFrame] = {}
-        for i, cfg in enumerate(configs, start=1):
-            started = time.perf_counter()
-            key = (cfg.family, cfg.underlying_symbol)
-            if key not in datasets:
-                datasets[key] = read_dataset(con, cfg)
-            frame = datasets[key]
-            _say(
-                f"[{i}/{len(configs)}] {cfg.model_name}: {cfg.task} {cfg.estimator} on "
-                f"{frame.height:,} {cfg.family} rows of {cfg.underlying_symbol} "
-                f"({frame['as_of_date'].min()}..{frame['as_of_date'].max()}), "
-                f"{cfg.n_splits} walk-forward folds, {cfg.horizon_days}-session purge"
-            )
-            run = train(frame, cfg, progress=_say)
-            registry = write_run(con, run, paths.models_dir)
-            pooled = run.metrics.filter(pl.col("fold_id") == 0)
-            metric = HEADLINE[cfg.task]
-            values = {
-                r["predictor"]: r["value"]
-                for r in pooled.filter(pl.col("metric") == metric).to_dicts()
-            }
-            baselines = ", ".join(f"{k} {_fmt(v)}" for k, v in values.items() if k != "model")
-            _say(
-                f"  -> run {run.run_id} ({run.model_version}): {run.predictions.height:,} "
-                f"out-of-sample predictions, {metric} {_fmt(values.get('model'))} "
-                f"(baselines: {baselines}); model {registry['model_file']} "
-                f"sha256 {registry['model_sha256'][:12]}… ({time.perf_counter() - started:.1f} s)"
-            )
     finally:
         con.close()
+    datasets: dict[tuple[str, str], pl.DataFrame] = {}
+    for i, cfg in enumerate(configs, start=1):
+        started = time.perf_counter()
+        key = (cfg.family, cfg.underlying_symbol)
+        if key not in datasets:
+            con = connect(args.db, read_only=True)
+            try:
+                datasets[key] = read_dataset(con, cfg)
+            finally:
+                con.close()
+        frame = datasets[key]
+        _say(
+            f"[{i}/{len(configs)}] {cfg.model_name}: {cfg.task} {cfg.estimator} on "
+            f"{frame.height:,} {cfg.family} rows of {cfg.underlying_symbol} "
+            f"({frame['as_of_date'].min()}..{frame['as_of_date'].max()}), "
+            f"{cfg.n_splits} walk-forward folds, {cfg.horizon_days}-session purge"
+        )
+        run = train(frame, cfg, progress=_say)
+        con = connect(args.db)
+        try:
+            registry = write_run(con, run, paths.models_dir)
+        finally:
+            con.close()
+        pooled = run.metrics.filter(pl.col("fold_id") == 0)
+        metric = HEADLINE[cfg.task]
+        values = {
+            r["predictor"]: r["value"] for r in pooled.filter(pl.col("metric") == metric).to_dicts()
+        }
+        baselines = ", ".join(f"{k} {_fmt(v)}" for k, v in values.items() if k != "model")
+        _say(
+            f"  -> run {run.run_id} ({run.model_version}): {run.predictions.height:,} "
+            f"out-of-sample predictions, {metric} {_fmt(values.get('model'))} "
+            f"(baselines: {baselines}); model {registry['model_file']} "
+            f"sha256 {registry['model_sha256'][:12]}… ({time.perf_counter() - started:.1f} s)"
+        )
     return 0
 
 
