@@ -291,3 +291,23 @@ def test_real_spx_fit_is_a_plausible_equity_skew(real_spx):
     assert 0.2 < calibration.gamma <= 0.5
     assert calibration.rmse_vol_pts < 1.5  # in sample, at the chain's own ATM level
     assert max(abs(b) for b in calibration.level_bias) <= 0.2
+
+
+def test_evenly_spaced_days_keeps_every_day_up_to_the_cap_and_the_ends_beyond_it():
+    """SYNTHETIC: 10 days capped at 4 keep positions 0, 3, 6, 9; at or under the cap, all (any
+    input order, repeats dropped); a DuckDB relation is filtered to the same days."""
+    import duckdb
+
+    from warehouse.modeled_chain.calibration import evenly_spaced_days, on_evenly_spaced_days
+
+    days = [dt.date(2019, 5, 1) + dt.timedelta(days=i) for i in range(10)]
+    assert evenly_spaced_days(days[::-1] + days[:2], 4) == [days[i] for i in (0, 3, 6, 9)]
+    assert evenly_spaced_days(days, 10) == days
+    with pytest.raises(ValueError, match="max_days must be at least 2, got 1"):
+        evenly_spaced_days(days, 1)
+    con = duckdb.connect()
+    relation = con.sql("select unnest(?) as quote_date, 1 as x", params=[days * 2])
+    kept = on_evenly_spaced_days(relation, 4).pl()
+    assert sorted(set(kept["quote_date"])) == [days[i] for i in (0, 3, 6, 9)] and kept.height == 8
+    assert on_evenly_spaced_days(relation, 10) is relation
+    con.close()

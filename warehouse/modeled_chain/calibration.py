@@ -502,6 +502,24 @@ def evenly_spaced_days(days: list[dt.date], max_days: int) -> list[dt.date]:
     return [ordered[i] for i in positions]
 
 
+#: Real chain days the calibration and its walk-forward read at most by default (dbt var
+#: ``modeled_chain_max_calibration_days``): every day of the 61 held here.
+MAX_CALIBRATION_DAYS: Final = 120
+
+
+def on_evenly_spaced_days(relation: Any, max_days: int) -> Any:
+    """``relation`` (a DuckDB relation with ``quote_date``) restricted to at most ``max_days``
+    of its quote days (:func:`evenly_spaced_days`); unchanged when it has no more than that.
+    The days are read first (one small query), then bound into the filter as date literals."""
+    days = relation.select("quote_date").distinct().pl()["quote_date"].to_list()
+    kept = evenly_spaced_days(days, max_days)
+    if len(kept) == len(days):
+        return relation
+    return relation.filter(
+        "quote_date in (" + ", ".join(f"DATE '{d.isoformat()}'" for d in kept) + ")"
+    )
+
+
 def select_calibration_quotes(
     real: pl.DataFrame, config: CalibrationConfig = CalibrationConfig()
 ) -> pl.DataFrame:

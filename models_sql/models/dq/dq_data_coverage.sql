@@ -39,93 +39,44 @@ fct_iv_surfaces as (
 
 underlying_bars as (
 
-    select
-        'underlying_bars' as dataset,
-        int_underlying_bars_unioned.source,
-        int_underlying_bars_unioned.underlying_symbol as symbol,
-        min(int_underlying_bars_unioned.trade_date) as first_date,
-        max(int_underlying_bars_unioned.trade_date) as last_date,
-        count(*) as n_rows,
-        count(distinct int_underlying_bars_unioned.trade_date) as n_dates,
-    from int_underlying_bars_unioned
-    group by all
+    {{ dataset_coverage('underlying_bars', 'int_underlying_bars_unioned',
+        'int_underlying_bars_unioned.source', 'underlying_symbol', 'trade_date') }}
 
 ),
 
 option_quotes as (
 
-    select
-        'option_quotes' as dataset,
-        fct_option_quotes_daily.source,
-        fct_option_quotes_daily.underlying_symbol as symbol,
-        min(fct_option_quotes_daily.quote_date) as first_date,
-        max(fct_option_quotes_daily.quote_date) as last_date,
-        count(*) as n_rows,
-        count(distinct fct_option_quotes_daily.quote_date) as n_dates,
-    from fct_option_quotes_daily
-    group by all
+    {{ dataset_coverage('option_quotes', 'fct_option_quotes_daily',
+        'fct_option_quotes_daily.source', 'underlying_symbol', 'quote_date') }}
 
 ),
 
 volatility_indices as (
 
-    select
-        'volatility_indices' as dataset,
-        'cboe' as source,
-        stg_cboe__volatility_indices.index_symbol as symbol,
-        min(stg_cboe__volatility_indices.trade_date) as first_date,
-        max(stg_cboe__volatility_indices.trade_date) as last_date,
-        count(*) as n_rows,
-        count(distinct stg_cboe__volatility_indices.trade_date) as n_dates,
-    from stg_cboe__volatility_indices
-    group by all
+    {{ dataset_coverage('volatility_indices', 'stg_cboe__volatility_indices',
+        "'cboe'", 'index_symbol', 'trade_date') }}
 
 ),
 
 rates as (
 
-    select
-        'rates' as dataset,
-        'fred' as source,
-        stg_fred__rates.series_id as symbol,
-        min(stg_fred__rates.observation_date) as first_date,
-        max(stg_fred__rates.observation_date) as last_date,
-        count(*) as n_rows,
-        count(distinct stg_fred__rates.observation_date) as n_dates,
-    from stg_fred__rates
-    group by all
+    {{ dataset_coverage('rates', 'stg_fred__rates', "'fred'", 'series_id', 'observation_date') }}
 
 ),
 
 -- traded option day bars (Polygon): trades, not quotes
 option_day_bars as (
 
-    select
-        'option_day_bars' as dataset,
-        fct_option_day_bars.source,
-        fct_option_day_bars.underlying_symbol as symbol,
-        min(fct_option_day_bars.trade_date) as first_date,
-        max(fct_option_day_bars.trade_date) as last_date,
-        count(*) as n_rows,
-        count(distinct fct_option_day_bars.trade_date) as n_dates,
-    from fct_option_day_bars
-    group by all
+    {{ dataset_coverage('option_day_bars', 'fct_option_day_bars',
+        'fct_option_day_bars.source', 'underlying_symbol', 'trade_date') }}
 
 ),
 
 -- vendor-smoothed implied-volatility surfaces (qmoms): interpolated points, not quotes
 iv_surfaces as (
 
-    select
-        'iv_surfaces' as dataset,
-        fct_iv_surfaces.source,
-        fct_iv_surfaces.underlying_symbol as symbol,
-        min(fct_iv_surfaces.quote_date) as first_date,
-        max(fct_iv_surfaces.quote_date) as last_date,
-        count(*) as n_rows,
-        count(distinct fct_iv_surfaces.quote_date) as n_dates,
-    from fct_iv_surfaces
-    group by all
+    {{ dataset_coverage('iv_surfaces', 'fct_iv_surfaces',
+        'fct_iv_surfaces.source', 'underlying_symbol', 'quote_date') }}
 
 ),
 

@@ -27,6 +27,7 @@ from warehouse.pricing import (
     black_greeks,
     implied_volatility,
 )
+from warehouse.session_parts import append_part
 
 INPUT_COLUMNS = (
     "contract_symbol",
@@ -228,12 +229,7 @@ def model(dbt, session):
         frame = inputs.filter(
             f"quote_date between date '{first.isoformat()}' and date '{last.isoformat()}'"
         ).select(columns)
-        session.register("part", _solved(frame.pl()).to_arrow())
-        if i == 0:
-            session.execute(f"create or replace temp table {PARTS_TABLE} as select * from part")
-        else:
-            session.execute(f"insert into {PARTS_TABLE} select * from part")
-        session.unregister("part")
+        append_part(session, PARTS_TABLE, _solved(frame.pl()), create=i == 0)
     return session.table(PARTS_TABLE)
 
 

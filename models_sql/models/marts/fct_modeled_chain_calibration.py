@@ -26,32 +26,29 @@ import json
 import polars as pl
 
 from warehouse.modeled_chain import MODEL_VERSION
-from warehouse.modeled_chain.calibration import QUOTE_COLUMNS, evenly_spaced_days, fit_surface
+from warehouse.modeled_chain.calibration import (
+    MAX_CALIBRATION_DAYS,
+    QUOTE_COLUMNS,
+    fit_surface,
+    on_evenly_spaced_days,
+)
 from warehouse.modeled_chain.equity_skew import fit_equity_shape, surface_grid_quotes
 from warehouse.modeled_chain.spreads import REQUIRED_COLUMNS, fit_spread_model
 
 INDEX_ROOTS = ("SPX", "SPXW")
-#: Real chain days read at most when the model's config has no ``max_calibration_days``
-#: (fct_modeled_chain.yml sets it from the dbt var modeled_chain_max_calibration_days).
-DEFAULT_MAX_CALIBRATION_DAYS = 120
 
 
 def real_quotes(
     dbt, symbol: str, roots: tuple[str, ...] | None = None, max_days: int | None = None
 ) -> pl.DataFrame:
     """The real quotes of ``symbol`` (and ``roots``) the fits read, on at most ``max_days``
-    evenly spaced quote days (``evenly_spaced_days``; all of them when fewer)."""
+    evenly spaced quote days (``on_evenly_spaced_days``; all of them when fewer)."""
     columns = sorted({*QUOTE_COLUMNS, *REQUIRED_COLUMNS, "is_stale_quote", "delta"})
     relation = dbt.ref("fct_option_features").filter(f"underlying_symbol = '{symbol}'")
     if roots:
         relation = relation.filter("option_root in (" + ", ".join(f"'{r}'" for r in roots) + ")")
     if max_days is not None:
-        days = relation.select("quote_date").distinct().pl()["quote_date"].to_list()
-        kept = evenly_spaced_days(days, max_days)
-        if len(kept) < len(days):
-            relation = relation.filter(
-                "quote_date in (" + ", ".join(f"DATE '{d.isoformat()}'" for d in kept) + ")"
-            )
+        relation = on_evenly_spaced_days(relation, max_days)
     return (
         relation.select(", ".join(columns))
         .pl()
@@ -71,7 +68,7 @@ def model(dbt, session):
     # a bare dbt.config.get(...) call: dbt finds the keys a Python model reads in its source
     # and passes only those (inside `x or y` it would not see it)
     configured = dbt.config.get("max_calibration_days")
-    max_days = int(configured if configured is not None else DEFAULT_MAX_CALIBRATION_DAYS)
+    max_days = int(configured if configured is not None else MAX_CALIBRATION_DAYS)
     spx = real_quotes(dbt, "SPX", INDEX_ROOTS, max_days)
     surface = fit_surface(spx.select(QUOTE_COLUMNS), indices)
     index_spreads = fit_spread_model(spx, underlying_class="index")

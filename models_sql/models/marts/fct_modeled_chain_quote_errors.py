@@ -15,18 +15,18 @@ import numpy as np
 import polars as pl
 
 from warehouse.modeled_chain.calibration import (
+    MAX_CALIBRATION_DAYS,
     QUOTE_COLUMNS,
-    evenly_spaced_days,
+    on_evenly_spaced_days,
     walk_forward_iv_error,
 )
 from warehouse.pricing import black_price
 
 KEY = ("quote_date", "option_root", "expiration", "strike", "option_type")
 MIN_FIT_DAYS = 3
-#: Real days read at most without a ``max_calibration_days`` config (fct_modeled_chain.yml sets
-#: it from the dbt var modeled_chain_max_calibration_days); each day is fitted on at most the
-#: WINDOW_DAYS real days before it (every earlier day of the 61 held here).
-DEFAULT_MAX_CALIBRATION_DAYS = 120
+#: Each day is fitted on at most the WINDOW_DAYS real days before it (every earlier day of the
+#: 61 held here); the days read are capped by the ``max_calibration_days`` config
+#: (fct_modeled_chain.yml sets it from the dbt var modeled_chain_max_calibration_days).
 WINDOW_DAYS = 60
 
 
@@ -35,16 +35,13 @@ def model(dbt, session):
     # a bare dbt.config.get(...) call: dbt finds the keys a Python model reads in its source
     # and passes only those (inside `x or y` it would not see it)
     configured = dbt.config.get("max_calibration_days")
-    max_days = int(configured if configured is not None else DEFAULT_MAX_CALIBRATION_DAYS)
-    spx = dbt.ref("fct_option_features").filter(
-        "underlying_symbol = 'SPX' and option_root in ('SPX', 'SPXW') and bid > 0"
+    max_days = int(configured if configured is not None else MAX_CALIBRATION_DAYS)
+    spx = on_evenly_spaced_days(
+        dbt.ref("fct_option_features").filter(
+            "underlying_symbol = 'SPX' and option_root in ('SPX', 'SPXW') and bid > 0"
+        ),
+        max_days,
     )
-    days = spx.select("quote_date").distinct().pl()["quote_date"].to_list()
-    kept = evenly_spaced_days(days, max_days)
-    if len(kept) < len(days):
-        spx = spx.filter(
-            "quote_date in (" + ", ".join(f"DATE '{d.isoformat()}'" for d in kept) + ")"
-        )
     real = (
         spx.select(
             ", ".join(

@@ -18,6 +18,7 @@ import polars as pl
 from warehouse.modeled_chain import MODELED_QUOTE_SCHEMA, listing
 from warehouse.modeled_chain.adapters import Spreads, Surface
 from warehouse.modeled_chain.generate import generate_chain
+from warehouse.session_parts import append_part
 
 #: ATM standard deviations of strikes listed around the forward when the model's config has no
 #: ``strike_band_sd`` (fct_modeled_chain.yml sets it from the dbt var modeled_chain_strike_band_sd)
@@ -49,9 +50,7 @@ def model(dbt, session):
         .select("session_date")
         .pl()["session_date"]
     )
-    session.register("empty_parts", pl.DataFrame(schema=MODELED_QUOTE_SCHEMA).to_arrow())
-    session.execute(f"create or replace temp table {PARTS_TABLE} as select * from empty_parts")
-    session.unregister("empty_parts")
+    append_part(session, PARTS_TABLE, pl.DataFrame(schema=MODELED_QUOTE_SCHEMA), create=True)
     # One calendar year at a time (the temporaries of ~1M rows, not 12M), each year's listing
     # warmed up on the sessions of its max_dte days before: a strike, once listed, stays listed
     # to its expiration, so the first days of a year must see what the last days of the year
@@ -74,8 +73,8 @@ def model(dbt, session):
             listing=listing,
             spreads=Spreads(calibration[symbol]),
         )
-        session.register("part", chain.filter(pl.col("quote_date") >= first).to_arrow())
+        part = chain.filter(pl.col("quote_date") >= first)
         del chain
-        session.execute(f"insert into {PARTS_TABLE} select * from part")
-        session.unregister("part")
+        append_part(session, PARTS_TABLE, part, create=False)
+        del part
     return session.table(PARTS_TABLE)
