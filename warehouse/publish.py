@@ -11,15 +11,20 @@ for a hand-run ``dbt build``; it still refuses run results that a killed dbt sta
 Why a copy and not a shared file: DuckDB lets one process open a file read-write *or* many
 read-only, never both, so a reader (the app, a notebook) holding the published file would make a
 running ``dbt build`` fail on its lock. Writers therefore build into ``build/build.duckdb``; this
-step copies it with ``COPY FROM DATABASE`` (which never misses rows pending in a ``.wal``, unlike a
-file copy) into a temporary file and ``os.replace``s the published file, so a reader sees either
-the old warehouse or the new one, never half of one (../shared/FIELD_NOTES.md, DuckDB).
+step checkpoints and closes it (the ``.wal`` merged into the file: a file copy with a pending
+``.wal`` would lose committed rows), copies the file into a temporary file and ``os.replace``s
+the published file, so a reader sees either the old warehouse or the new one, never half of one
+(../shared/FIELD_NOTES.md, DuckDB). A file copy, not ``COPY FROM DATABASE``: the same 2 GB
+warehouse in 3 s instead of 49 (the pipeline holds its lock, so no writer can add to the
+``.wal`` between the checkpoint and the copy); when a ``.wal`` survives the checkpoint the
+publish falls back to ``COPY FROM DATABASE``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from warehouse.manifest import build_only_problems, dbt_invocation_id, problems, read_manifest
@@ -163,15 +168,29 @@ def publish(paths: WarehousePaths, run_results: Path | None = None, stages: str 
     # Not "<name>.tmp": that is DuckDB's default spill directory of the published file.
     tmp = target.with_name(target.name + ".publishing")
     tmp.unlink(missing_ok=True)
+    con = connect(str(paths.build_db))
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if paths.build_db.with_name(paths.build_db.name + ".wal").exists():
+        _copy_database(paths.build_db, tmp)
+    else:
+        shutil.copyfile(paths.build_db, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy ``source`` into a new database file ``target`` table by table (``COPY FROM
+    DATABASE``, which reads rows still pending in the source's ``.wal``)."""
     con = connect(":memory:")
     try:
-        con.execute(f"ATTACH '{paths.build_db}' AS build_db (READ_ONLY)")
-        con.execute(f"ATTACH '{tmp}' AS published_db")
+        con.execute(f"ATTACH '{source}' AS build_db (READ_ONLY)")
+        con.execute(f"ATTACH '{target}' AS published_db")
         con.execute("COPY FROM DATABASE build_db TO published_db")
         con.execute("CHECKPOINT published_db")
         con.execute("DETACH published_db")
         con.execute("DETACH build_db")
     finally:
         con.close()
-    os.replace(tmp, target)
-    return target
