@@ -6,8 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # the backtests of `make all`: a forecast-gated long straddle and an ungated short iron condor on
 # the real 2019 chain, the same two over the MODELED SPX chain 2007-2022 (warehouse/modeled_chain),
-# and the Cboe BuyWrite rules on it (compared with the published BXM: forecasts.rpt_bxm_replication)
-STRATEGY_CONFIGS ?= engine/configs/long_straddle_spx.yaml engine/configs/iron_condor_spx.yaml engine/configs/long_straddle_spx_modeled.yaml engine/configs/iron_condor_spx_modeled.yaml engine/configs/iron_condor_spx_modeled_regime.yaml engine/configs/benchmarks/bxm.yaml
+# and six Cboe strategy benchmarks by their published rules (engine/configs/benchmarks: BXM, BXMD,
+# PUT, PPUT, CNDR, BFLY) on the modeled chain and on the real 2019 cycle, compared with the
+# published indices where their histories are loaded (forecasts.rpt_benchmark_replication*)
+STRATEGY_CONFIGS ?= engine/configs/long_straddle_spx.yaml engine/configs/iron_condor_spx.yaml engine/configs/long_straddle_spx_modeled.yaml engine/configs/iron_condor_spx_modeled.yaml engine/configs/iron_condor_spx_modeled_regime.yaml engine/configs/benchmarks/bxm.yaml engine/configs/benchmarks/bxmd.yaml engine/configs/benchmarks/put.yaml engine/configs/benchmarks/pput.yaml engine/configs/benchmarks/cndr.yaml engine/configs/benchmarks/bfly.yaml engine/configs/benchmarks/bxm_real_2019.yaml engine/configs/benchmarks/bxmd_real_2019.yaml engine/configs/benchmarks/put_real_2019.yaml engine/configs/benchmarks/pput_real_2019.yaml engine/configs/benchmarks/cndr_real_2019.yaml engine/configs/benchmarks/bfly_real_2019.yaml
 # the modeled chain's validation 2: five strategies on the real 2019 chain and on the modeled one over
 # the same days (forecasts.rpt_modeled_chain_backtest_agreement); run after STRATEGY_CONFIGS
 VALIDATION_CONFIGS ?= $(sort $(wildcard engine/configs/validation/*.yaml))

@@ -21,6 +21,7 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
     "Backtests": [
         ("backtest.py", "Backtest", ":material/play_circle:"),
         ("compare.py", "Compare", ":material/compare_arrows:"),
+        ("benchmarks.py", "Benchmarks", ":material/stacked_line_chart:"),
     ],
 }
 

@@ -18,11 +18,12 @@ This module only orchestrates; each rule lives in the module named after it, and
 6. :mod:`engine.settlement`: intrinsic value at the official close (PM) or the SOQ / its named
    proxy (AM); physical exercise and assignment.
 7. :mod:`engine.margin`: the Cboe Margin Manual's strategy-based requirement of each structure.
-8. :mod:`engine.portfolio`: sizing, cash, equity over the whole window, the result tables.
+8. :mod:`engine.portfolio`: sizing, cash, equity over the whole window, the result tables;
+   with ``cash_interest: tbill_1m`` the cash earns the 1-month T-bill rate (:mod:`engine.cash`).
 
 Every approximation the run relied on (a modeled chain, the clock's stale days, the quote time and
-signal lag, the margin rule, each settlement method used, the stale share of marks) is written to
-``backtest.runs.approximations``.
+signal lag, the margin rule, each settlement method used, the stale share of marks, the T-bill
+rate standing in for the cash account's bills) is written to ``backtest.runs.approximations``.
 
 The chain is the config's ``chain_source`` of ``marts.fct_option_chain``: the real market quotes
 or the modeled chain (``warehouse.modeled_chain``: model prices stamped at the session close,
@@ -42,6 +43,7 @@ from typing import Any
 
 import polars as pl
 
+from engine import cash as ca
 from engine import dividends as dv
 from engine import entries as en
 from engine import exits as ex
@@ -51,7 +53,12 @@ from engine import sessions as se
 from engine import settlement as st
 from engine.config import BacktestConfig, ExitConfig
 from engine.exits import SWEEP_KEYS
-from engine.schema import CHAIN_COLUMNS, UNDERLYING_COLUMNS, require_columns
+from engine.schema import (
+    CHAIN_COLUMNS,
+    UNDERLYING_COLUMNS,
+    UNDERLYING_RATE_COLUMNS,
+    require_columns,
+)
 
 __all__ = [
     "SWEEP_KEYS",
@@ -129,7 +136,9 @@ def run_sweep(
     universe
         Entry universe: ``contract_symbol, quote_date`` rows (a ``marts`` universe view).
     underlying
-        ``marts.fct_underlying_daily`` of the underlying: ``trade_date, open, close`` (raw).
+        ``marts.fct_underlying_daily`` of the underlying: ``trade_date, open, close`` (raw);
+        with ``cash_interest: tbill_1m`` also ``rate_1m, rate_3m`` (decimal yields as of the
+        close, :data:`engine.schema.UNDERLYING_RATE_COLUMNS`).
     forecasts
         ``as_of_date, p_up`` (one row per day) for prob_up signals; ``as_of_date, prob_low,
         prob_normal, prob_high`` for ``regime_in``.
@@ -162,7 +171,9 @@ def run_sweep(
     ------
     ValueError
         Missing columns (named), a missing signal frame, a key that repeats, no session with
-        quotes in the window, or ``stock_dividends: trailing_yield`` without dividend yields.
+        quotes in the window, ``stock_dividends: trailing_yield`` without dividend yields, or
+        ``cash_interest: tbill_1m`` with a session lacking both T-bill rates (named,
+        :func:`engine.cash.session_rates`).
     engine.sessions.CoverageGapError
         The window spans more than ``max_gap_sessions`` consecutive sessions without quotes.
     """
@@ -171,6 +182,14 @@ def run_sweep(
     grid = grid or [cfg.exits]
     e = cfg.entry
     chain = chain.filter(pl.col("option_root").is_in(list(cfg.option_roots)))
+    rates = None
+    if cfg.cash_interest != "none":
+        require_columns(
+            underlying,
+            UNDERLYING_RATE_COLUMNS,
+            f"underlying (marts.fct_underlying_daily) of cash_interest {cfg.cash_interest!r}",
+        )
+        rates = underlying.select("trade_date", *UNDERLYING_RATE_COLUMNS)
     underlying = underlying.select("trade_date", "open", "close")
     _refuse_repeats(chain, underlying)
     label = f"{cfg.underlying_symbol} roots {list(cfg.option_roots)}"
@@ -184,6 +203,7 @@ def run_sweep(
     )
     if calendar.is_empty():
         raise ValueError(f"no session with quotes of {label} in the window")
+    cash_rates = ca.session_rates(calendar, rates) if rates is not None else None
     if cfg.stock_dividends == "trailing_yield":
         if dividend_yields is None:
             raise ValueError(
@@ -286,8 +306,9 @@ def run_sweep(
         "priced": priced,
         "skipped": skipped,
         "dividends": dividends_df,
+        "cash_rates": cash_rates,
     }
-    f["approximations"] = approximations(cfg, calendar, priced)
+    f["approximations"] = approximations(cfg, calendar, priced, cash_rates=cash_rates)
     if positions.is_empty():
         return [_result(pf.empty_result(cfg, exits_cfg, f)) for exits_cfg in grid]
     mats = pf.matrices(cfg, f, len(grid))
@@ -317,11 +338,26 @@ def _result(tables: dict[str, Any]) -> BacktestResult:
     return BacktestResult(**tables)
 
 
-def empty_result(cfg: BacktestConfig, calendar: pl.DataFrame) -> BacktestResult:
+def empty_result(
+    cfg: BacktestConfig, calendar: pl.DataFrame, *, cash_rates: pl.DataFrame | None = None
+) -> BacktestResult:
     """The result of a run that opened nothing over the sessions of ``calendar``
-    (``quote_date``): flat equity at the initial capital, no trades, no skipped entries."""
+    (``quote_date``): flat equity at the initial capital (growing at the T-bill rate with
+    ``cash_interest: tbill_1m``: pass ``cash_rates``, :func:`engine.cash.session_rates`), no
+    trades, no skipped entries.
+
+    Raises
+    ------
+    ValueError
+        ``cash_interest: tbill_1m`` without ``cash_rates``.
+    """
     skipped = pl.DataFrame(schema={"quote_date": pl.Date, "reason": pl.String, "detail": pl.String})
-    f = {"calendar": calendar, "skipped": skipped, "approximations": ""}
+    f = {
+        "calendar": calendar,
+        "skipped": skipped,
+        "approximations": "" if cash_rates is None else ca.approximation(cash_rates),
+        "cash_rates": cash_rates,
+    }
     return _result(pf.empty_result(cfg, cfg.exits, f))
 
 
@@ -344,8 +380,15 @@ def _refuse_repeats(chain: pl.LazyFrame, underlying: pl.LazyFrame) -> None:
         )
 
 
-def approximations(cfg: BacktestConfig, calendar: pl.DataFrame, priced: pl.DataFrame) -> str:
-    """The approximations a run relied on, one clause each, ``'; '``-separated."""
+def approximations(
+    cfg: BacktestConfig,
+    calendar: pl.DataFrame,
+    priced: pl.DataFrame,
+    *,
+    cash_rates: pl.DataFrame | None = None,
+) -> str:
+    """The approximations a run relied on, one clause each, ``'; '``-separated (``cash_rates``:
+    :func:`engine.cash.session_rates` of a ``cash_interest: tbill_1m`` run, else ``None``)."""
     missing = calendar.filter(~pl.col("has_quotes"))["quote_date"]
     times = (
         calendar.filter("has_quotes")
@@ -392,6 +435,8 @@ def approximations(cfg: BacktestConfig, calendar: pl.DataFrame, priced: pl.DataF
     if settled.height:
         counts = settled.group_by("settlement_method").len().sort("settlement_method").iter_rows()
         out.append("settlement: " + ", ".join(f"{m} × {n}" for m, n in counts))
+    if cash_rates is not None:
+        out.append(ca.approximation(cash_rates))
     return "; ".join(out)
 
 

@@ -43,6 +43,8 @@ AmSettlement = Literal["soq_or_proxy", "soq_only"]
 ChainSource = Literal["real", "modeled"]
 StockExitPrice = Literal["settlement", "quote_time_spot"]
 StockDividends = Literal["ex_dates", "trailing_yield"]
+#: What idle cash earns (:mod:`engine.cash`): nothing, or the 1-month T-bill rate.
+CashInterest = Literal["none", "tbill_1m"]
 
 
 class ConfigError(ValueError):
@@ -226,6 +228,7 @@ HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], Any] = {
     (None, "stock_dividends"): "ex_dates",
     ("execution", "stock_exit_price"): "settlement",
     ("entry", "regimes"): [],
+    (None, "cash_interest"): "none",
 }
 
 
@@ -258,6 +261,12 @@ class BacktestConfig:
         trailing 12-month dividend yield of ``marts.fct_modeled_chain_inputs`` on the
         previous close, SPY's yield for SPX, the yield the modeled chain is priced with;
         :func:`engine.dividends.yield_accruals`).
+    cash_interest
+        What the cash account earns: ``none`` (default: cash earns nothing) or ``tbill_1m``
+        (the account, premiums and collateral included, accrues the 1-month Treasury bill rate
+        of ``marts.fct_underlying_daily.rate_1m`` every session, ``rate_3m`` where it is NULL:
+        the Treasury bills of the Cboe PutWrite, iron condor and iron butterfly indices;
+        :mod:`engine.cash`). Negative cash (a debit balance) is charged the same rate.
     start_date, end_date
         Optional ISO dates bounding the run: its session calendar, entries and equity curve
         (default: the chain's first and last quoted session).
@@ -269,6 +278,11 @@ class BacktestConfig:
     leg_overrides
         Per leg number (1-based), a strike rule replacing the catalogue's, e.g.
         ``{1: {delta: 0.16}, 2: {width_pct: -5.0, of: 1}}``; validated like catalogue legs.
+
+    Two YAML keys build :attr:`strategy` instead of a named catalogue entry: ``legs`` (inline
+    legs, validated like the catalogue's) and, with them only, ``cash_secured`` (``true``: short
+    puts reserve strike × multiplier in cash, as the catalogue's ``cash_secured_put`` does;
+    :class:`engine.strategies.StrategySpec`). Both are part of the strategy, hence of the hash.
     """
 
     strategy: StrategySpec
@@ -277,6 +291,7 @@ class BacktestConfig:
     universe: str = "default"
     chain_source: ChainSource = "real"
     stock_dividends: StockDividends = "ex_dates"
+    cash_interest: CashInterest = "none"
     start_date: str | None = None
     end_date: str | None = None
     max_gap_sessions: int = 5
@@ -295,11 +310,12 @@ class BacktestConfig:
         """SHA-256 of the canonical JSON of :meth:`to_dict` (16 hex digits).
 
         The keys of :data:`HASHED_ONLY_AWAY_FROM_DEFAULT` (``chain_source``,
-        ``stock_dividends``, ``execution.stock_exit_price``, ``entry.regimes``) are hashed only
-        when they are not their default: a config that leaves them alone keeps the hash (and run
-        id) it had before they existed, so the runs already in ``backtest.*`` stay addressable,
+        ``stock_dividends``, ``execution.stock_exit_price``, ``entry.regimes``,
+        ``cash_interest``) are hashed only when they are not their default: a config that
+        leaves them alone keeps the hash (and run id) it had before they existed (its
+        ``config_json`` shows them all), so the runs already in ``backtest.*`` stay addressable,
         while a config that sets one (a modeled chain, a yield-accruing stock leg, a regime
-        gate) always hashes differently.
+        gate, interest on cash) always hashes differently.
         """
         canonical = self.to_dict()
         for (section, key), default in HASHED_ONLY_AWAY_FROM_DEFAULT.items():
@@ -360,18 +376,28 @@ class BacktestConfig:
             "execution": ExecutionConfig,
             "exits": ExitConfig,
         }
-        top = {f.name for f in dataclasses.fields(cls)} | {"legs", "leg_overrides"}
+        top = {f.name for f in dataclasses.fields(cls)} | {"legs", "leg_overrides", "cash_secured"}
         unknown = _unknown_keys(raw, top)
         if unknown:
             raise ConfigError(f"unknown config key(s) {unknown}; allowed: {sorted(top)}")
         name = raw.pop("strategy", None)
         legs = raw.pop("legs", None)
         overrides = raw.pop("leg_overrides", None)
+        cash_secured = raw.pop("cash_secured", None)
         if name is not None and (not isinstance(name, str) or not name):
             raise ConfigError(f"strategy must be a strategy name, got {excerpt(name)}")
+        if cash_secured is not None and legs is None:
+            raise ConfigError(
+                "cash_secured goes with inline legs; a catalogue strategy sets its own "
+                f"(e.g. cash_secured_put), got cash_secured {excerpt(cash_secured)} with "
+                f"strategy {excerpt(name)}"
+            )
         try:
             if legs is not None:
-                strategy = parse_strategy(name or "custom", {"legs": legs})
+                inline = {"legs": legs}
+                if cash_secured is not None:
+                    inline["cash_secured"] = cash_secured
+                strategy = parse_strategy(name or "custom", inline)
             else:
                 known = catalogue if catalogue is not None else load_catalogue()
                 if name not in known:
@@ -468,6 +494,7 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         "ChainSource",
         "StockExitPrice",
         "StockDividends",
+        "CashInterest",
     ):
         allowed = {
             "Schedule": Schedule,
@@ -479,6 +506,7 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             "ChainSource": ChainSource,
             "StockExitPrice": StockExitPrice,
             "StockDividends": StockDividends,
+            "CashInterest": CashInterest,
         }[hint].__args__
         if value not in allowed:
             raise ConfigError(f"{name} must be one of {list(allowed)}, got {excerpt(value)}")

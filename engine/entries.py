@@ -10,7 +10,8 @@
 3. **Contracts** (:func:`select_legs`): every expiration (and, for calendars, back expiration) in
    the config's DTE window is tried; in each, leg by leg, the listed contract nearest the leg's
    target (|delta|, S/K, a strike offset or a width from an earlier leg, in % of spot; or the
-   lowest strike at or above a % of spot, ``strike_at_or_above_pct``) within the tolerance,
+   lowest strike at or above, ``strike_at_or_above_pct``, or the highest strike at or below,
+   ``strike_at_or_below_pct``, a level of spot × (1 + value / 100)) within the tolerance,
    among tradable quotes (in the universe, fresh, ``bid > 0``, ``ask >= bid``, spread under
    ``max_spread_pct``). ``same_strike_as`` legs take exactly the referred leg's strike. The
    entry takes the expiration nearest ``target_dte`` *among those where every leg fills* with
@@ -424,10 +425,18 @@ def complete_combos(
             distance = (pl.col("strike") - pl.col("_ref_strike")).abs()
             tolerance = 0.0  # the same strike, exactly
         elif leg.rule == "strike_at_or_above_pct":
-            # the lowest listed strike at or above the target level (Cboe BXM roll rule)
-            target = spot * (1.0 + leg.value / 100.0)
+            # the lowest listed strike at or above the target level (Cboe BXM roll rule; CLL's
+            # call: "if this strike is not listed, the closest strike above is selected")
+            target = _level_pct_of_spot(spot, leg.value)
             legs = legs.filter(pl.col("strike") >= target)
             distance = (pl.col("strike") - target) / spot * 100.0
+            tolerance = e.strike_tolerance_pct
+        elif leg.rule == "strike_at_or_below_pct":
+            # the highest listed strike at or below the target level: Cboe CLL / PPUT puts, "if
+            # this strike is not listed, the closest strike below is selected"
+            target = _level_pct_of_spot(spot, leg.value)
+            legs = legs.filter(pl.col("strike") <= target)
+            distance = (target - pl.col("strike")) / spot * 100.0
             tolerance = e.strike_tolerance_pct
         else:
             if leg.rule == "strike_offset_pct":
@@ -458,6 +467,14 @@ def complete_combos(
         .select(key)
     )
     return option_legs.join(full, on=key)
+
+
+def _level_pct_of_spot(spot: pl.Expr, pct: float) -> pl.Expr:
+    """The level spot × (1 + pct / 100) of the ``strike_at_or_*_pct`` rules, in index points,
+    computed as spot + spot × pct / 100: exact for a round spot and a whole percent, where
+    spot × (1 + pct / 100) can miss a listed strike (1300 × 1.1 = 1430.0000000000002, above the
+    listed 1430). At pct = 0 both are spot exactly."""
+    return spot + spot * pct / 100.0
 
 
 def top_k_legs(

@@ -29,6 +29,7 @@ from engine.schema import (
     SCORE_COLUMNS,
     SELECTOR_COLUMNS,
     UNDERLYING_COLUMNS,
+    UNDERLYING_RATE_COLUMNS,
     conform,
 )
 from engine.settlement import SETTLEMENT_COLUMNS
@@ -131,7 +132,10 @@ def load_inputs(
 
     The chain is ``marts.fct_option_chain`` where ``chain_source = cfg.chain_source`` (one row
     per contract per quote_date: :data:`engine.schema.CHAIN_COLUMNS`), the universe its rows of
-    the same chain source; both of the config's underlying and roots.
+    the same chain source; both of the config's underlying and roots. With ``cash_interest:
+    tbill_1m`` the underlying's rows also carry ``rate_1m`` and ``rate_3m``
+    (:data:`engine.schema.UNDERLYING_RATE_COLUMNS`); without it they are not read, so a
+    warehouse built before ``rate_1m`` existed still runs every other config.
 
     Raises
     ------
@@ -194,9 +198,22 @@ def load_inputs(
             "universe with min_open_interest: 0 and min_volume: 0 selects it (see the "
             "universe_* vars in dbt_project.yml)"
         )
+    rate_sql = ""
+    if cfg.cash_interest != "none":
+        _require(
+            present,
+            "marts.fct_underlying_daily",
+            UNDERLYING_RATE_COLUMNS,
+            f"cash_interest {cfg.cash_interest!r} reads the T-bill rates of the underlying's "
+            "daily rows: " + _MARTS_HINT,
+            db_path,
+        )
+        rate_sql = "".join(
+            f", cast({column} as double) as {column}" for column in UNDERLYING_RATE_COLUMNS
+        )
     underlying = read(
-        "select trade_date, cast(open as double) as open, cast(close as double) as close "
-        "from marts.fct_underlying_daily where underlying_symbol = ?",
+        "select trade_date, cast(open as double) as open, cast(close as double) as close"
+        f"{rate_sql} from marts.fct_underlying_daily where underlying_symbol = ?",
         [symbol],
     )
     signals: dict[str, pl.LazyFrame] = {}

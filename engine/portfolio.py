@@ -8,6 +8,13 @@ NumPy over ``(config, position, session)`` arrays, built once for a whole sweep:
   zero is written to ``backtest.skipped_entries`` with the cap that did it.
 - **Equity**: cash plus every open position marked at mid, each session of the run's window (its
   configured dates clipped to the data's coverage), from the first session, not the first trade.
+- **Cash interest** (``cash_interest: tbill_1m``, :mod:`engine.cash`): every cash flow, and the
+  initial capital, grows at the 1-month T-bill rate from the session it was paid; the per-lot
+  cumulative cash and fee arrays are replaced by their grown values (:func:`engine.cash.grow`,
+  linear, so sizing stays one pass over positions), lots are sized on the grown equity, and
+  ``equity_daily.cash_interest_usd`` is each session's interest. Trade P&L
+  (``trades.pnl_usd``, ``positions_daily.unrealized_pnl_usd``) excludes it: it is the account's.
+  With ``none`` nothing is grown and every number is what it was before the account existed.
 - **Trades**: closed positions with their realised P&L; positions still open at the end with
   ``status = 'open'``, their last mark and unrealised P&L.
 """
@@ -22,6 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine import cash as ca
 from engine import metrics as m
 from engine.config import BacktestConfig, ExitConfig
 from engine.margin import strategy_margin
@@ -58,6 +66,7 @@ def size_positions(
     size_multiplier: np.ndarray,
     fees: np.ndarray,
     cfg: BacktestConfig,
+    growth: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lots of each position, in entry order, for every config at once.
 
@@ -65,7 +74,8 @@ def size_positions(
     ----------
     value
         ``(n_configs, n_positions, n_days)``: per lot, cash flows to date plus mark (USD), the
-        position's contribution to equity; 0 before entry.
+        position's contribution to equity; 0 before entry. With interest on cash, the flows
+        grown to each session (:func:`engine.cash.grow`).
     open_mask
         ``(n_configs, n_positions, n_days)`` bool: the position is open that day.
     entry_index
@@ -76,7 +86,11 @@ def size_positions(
     size_multiplier
         ``(n_positions,)``: 1, or 0.5 for a HALF selector signal.
     fees
-        ``(n_configs, n_positions, n_days)``: per-order fees to date (USD), charged when lots > 0.
+        ``(n_configs, n_positions, n_days)``: per-order fees to date (USD), charged when lots > 0
+        (grown like ``value``'s flows with interest on cash).
+    growth
+        ``(n_days,)``: the cash account's growth ``G_t`` (:func:`engine.cash.session_rates`):
+        the initial capital is worth ``initial_capital_usd × G_t``; ``None``: no interest.
 
     Returns
     -------
@@ -89,6 +103,8 @@ def size_positions(
     lots = np.zeros((n_configs, n_positions), dtype=np.int64)
     skip = np.full((n_configs, n_positions), None, dtype=object)
     equity = np.full((n_configs, value.shape[2]), cfg.initial_capital_usd)
+    if growth is not None:
+        equity = equity * growth[None, :]
     for p in range(n_positions):
         t = entry_index[p]
         eq = equity[:, t]
@@ -130,7 +146,19 @@ def size_positions(
 
 
 def matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) -> dict[str, Any]:
-    """Per-lot cash, marks, open mask, fees and greeks as ``(config, position, day)`` arrays."""
+    """Per-lot cash, marks, open mask, fees and greeks as ``(config, position, day)`` arrays.
+
+    ``cash`` (entry and exit cash, dividends) and ``fees`` are cumulative USD per lot; with
+    ``cash_interest: tbill_1m`` (``f["cash_rates"]``, :func:`engine.cash.session_rates`) they
+    are grown (:func:`engine.cash.grow`: each flow with the interest it earned since its
+    session), ``growth`` is ``G_t`` (else ``None``), and ``position_value`` keeps the ungrown
+    cash plus mark (the position's own P&L; the same array as ``value`` without interest).
+
+    Raises
+    ------
+    ValueError
+        ``cash_interest: tbill_1m`` without ``f["cash_rates"]``.
+    """
     x = cfg.execution
     mult = x.multiplier
     positions = f["positions"].sort("position_id").with_row_index("_p")
@@ -220,6 +248,14 @@ def matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) ->
     stale = np.zeros((n_p, n_t), dtype=bool)
     stale[paths["_p"].to_numpy(), paths["day_index"].to_numpy()] = paths["is_stale"].to_numpy()
     mark_usd = marks["value"][None, :, :] * mult * open_mask
+    growth = _growth(cfg, f)
+    position_value = cash + mark_usd
+    if growth is not None:
+        cash = ca.grow(cash, growth)
+        fees = ca.grow(fees, growth)
+        value = cash + mark_usd
+    else:
+        value = position_value
     underlying_class = (
         "broad_based_index" if cfg.underlying_symbol in BROAD_BASED_INDICES else "equity"
     )
@@ -272,10 +308,34 @@ def matrices(cfg: BacktestConfig, f: dict[str, pl.DataFrame], n_configs: int) ->
         "mark_usd": mark_usd,
         "greeks": marks,
         "stale": stale,
-        "value": cash + mark_usd,
+        "value": value,
+        "position_value": position_value,
+        "growth": growth,
         "risk_frame": risk_frame,
         "risk": risk,
     }
+
+
+def _growth(cfg: BacktestConfig, f: dict[str, Any]) -> np.ndarray | None:
+    """``(n_days,)`` growth of the cash account (``None`` with ``cash_interest: none``)."""
+    if cfg.cash_interest == "none":
+        return None
+    rates = f.get("cash_rates")
+    if rates is None:
+        raise ValueError(
+            f"cash_interest {cfg.cash_interest!r} needs the session rates "
+            "(engine.cash.session_rates) of the run"
+        )
+    if rates.height != f["calendar"].height:
+        raise ValueError(
+            f"cash rates cover {rates.height} sessions, the run {f['calendar'].height}"
+        )
+    return rates["growth"].to_numpy()
+
+
+def _accrual(cfg: BacktestConfig, f: dict[str, Any]) -> np.ndarray | None:
+    """``(n_days,)`` interest per dollar held over the previous session (``None`` without)."""
+    return None if _growth(cfg, f) is None else f["cash_rates"]["accrual"].to_numpy()
 
 
 def _dividend_cash(
@@ -346,17 +406,22 @@ def assemble(
         positions["size_multiplier"].to_numpy(),
         mats["fees"][c : c + 1],
         cfg,
+        mats["growth"],
     )
     lots, skip = lots[0], skip[0]
     run_cfg = _with_exits(cfg, exits_cfg)
     run_id = run_cfg.run_id
     cal = f["calendar"]
     held = lots > 0
+    initial = cfg.initial_capital_usd
+    growth = mats["growth"]
     cash = (
-        cfg.initial_capital_usd
+        (initial if growth is None else initial * growth)
         + (lots[:, None] * mats["cash"][c]).sum(axis=0)
         - (held[:, None] * mats["fees"][c]).sum(axis=0)
     )
+    accrual = _accrual(cfg, f)
+    interest = np.zeros(cash.shape) if accrual is None else ca.interest_earned(cash, accrual)
     marks = (lots[:, None] * mats["mark_usd"][c]).sum(axis=0)
     equity = cash + marks
     previous = np.concatenate([[cfg.initial_capital_usd], equity[:-1]])
@@ -378,6 +443,7 @@ def assemble(
         pl.Series("drawdown", equity / peak - 1.0),
         pl.Series("open_positions", open_count.astype(np.int64)),
         *(pl.Series(k, v) for k, v in greeks.items()),
+        pl.Series("cash_interest_usd", interest),
     )
     ev = mats["exit_value"].filter(pl.col("config_id") == c).sort("_p")
     mult = x.multiplier
@@ -588,7 +654,7 @@ def _positions_daily(
             "quote_date": cal.gather(t_idx),
             "lots": lots[p_idx],
             "mark_value_usd": lots[p_idx] * mats["mark_usd"][c, p_idx, t_idx],
-            "unrealized_pnl_usd": lots[p_idx] * mats["value"][c, p_idx, t_idx],
+            "unrealized_pnl_usd": lots[p_idx] * mats["position_value"][c, p_idx, t_idx],
             "is_stale": mats["stale"][p_idx, t_idx],
             **{
                 k: lots[p_idx] * g[k][p_idx, t_idx]
@@ -633,26 +699,51 @@ def runs_row(
 
 
 def empty_result(cfg: BacktestConfig, exits_cfg: ExitConfig, f: dict[str, Any]) -> dict[str, Any]:
-    """The tables of a run that opened no position (equity flat over the window)."""
+    """The tables of a run that opened no position (equity flat over the window, or the initial
+    capital growing at the T-bill rate with ``cash_interest: tbill_1m``)."""
     run_cfg = _with_exits(cfg, exits_cfg)
     run_id = run_cfg.run_id
     cal = f["calendar"]
     n = cal.height
+    initial = cfg.initial_capital_usd
+    growth = _growth(cfg, f)
+    if growth is None:
+        equity = np.full(n, initial)
+        daily_return = np.zeros(n)
+        flows = [
+            pl.lit(initial).alias("cash_usd"),
+            pl.lit(0.0).alias("positions_value_usd"),
+            pl.lit(initial).alias("equity_usd"),
+            pl.lit(0.0).alias("pnl_usd"),
+            pl.lit(0.0).alias("daily_return"),
+            pl.lit(0.0).alias("drawdown"),
+        ]
+        interest: pl.Expr | pl.Series = pl.lit(0.0)
+    else:
+        equity = initial * growth
+        previous = np.concatenate([[initial], equity[:-1]])
+        daily_return = equity / previous - 1.0
+        peak = np.maximum.accumulate(np.concatenate([[initial], equity]))[1:]
+        flows = [
+            pl.Series("cash_usd", equity),
+            pl.lit(0.0).alias("positions_value_usd"),
+            pl.Series("equity_usd", equity),
+            pl.Series("pnl_usd", equity - previous),
+            pl.Series("daily_return", daily_return),
+            pl.Series("drawdown", equity / peak - 1.0),
+        ]
+        interest = pl.Series(ca.interest_earned(equity, _accrual(cfg, f)))
     equity_df = cal.select("quote_date").with_columns(
         pl.lit(run_id).alias("run_id"),
-        pl.lit(cfg.initial_capital_usd).alias("cash_usd"),
-        pl.lit(0.0).alias("positions_value_usd"),
-        pl.lit(cfg.initial_capital_usd).alias("equity_usd"),
-        pl.lit(0.0).alias("pnl_usd"),
-        pl.lit(0.0).alias("daily_return"),
-        pl.lit(0.0).alias("drawdown"),
+        *flows,
         pl.lit(0, dtype=pl.Int64).alias("open_positions"),
         *(pl.lit(0.0).alias(k) for k in ("delta_usd", "gamma_usd", "vega_usd", "theta_usd")),
+        interest.alias("cash_interest_usd"),
     )
     summary = m.summarize(
-        np.zeros(n),
+        daily_return,
         np.zeros(0),
-        equity=np.full(n, cfg.initial_capital_usd),
+        equity=equity,
         holding_days=np.zeros(0),
         turnover_usd=0.0,
         exposure=0.0,

@@ -42,6 +42,9 @@ CHAIN_COLUMNS: tuple[str, ...] = (
 
 #: ``marts.fct_underlying_daily``: raw (unadjusted) open and close; expiry settlement.
 UNDERLYING_COLUMNS: tuple[str, ...] = ("trade_date", "open", "close")
+#: ``marts.fct_underlying_daily`` rates the cash account reads with ``cash_interest: tbill_1m``
+#: (decimal yields as of the close: FRED DGS1MO and DGS3MO; :mod:`engine.cash`).
+UNDERLYING_RATE_COLUMNS: tuple[str, ...] = ("rate_1m", "rate_3m")
 
 #: ``ml.predictions`` of an underlying model (one row per as_of_date of the current run).
 FORECAST_COLUMNS: tuple[str, ...] = ("model_name", "model_version", "as_of_date", "p_up")
@@ -176,6 +179,8 @@ POSITIONS_SCHEMA: dict[str, pl.DataType] = {
     "theta_usd": pl.Float64(),
 }
 
+#: One row per session of the run's window. ``cash_interest_usd`` is the interest the cash account
+#: earned that session (``cash_interest: tbill_1m``; 0 with ``none``), included in ``cash_usd``.
 EQUITY_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(),
     "quote_date": pl.Date(),
@@ -190,6 +195,8 @@ EQUITY_SCHEMA: dict[str, pl.DataType] = {
     "gamma_usd": pl.Float64(),
     "vega_usd": pl.Float64(),
     "theta_usd": pl.Float64(),
+    # added after the first runs were written (ADDED_COLUMNS says what those rows hold)
+    "cash_interest_usd": pl.Float64(),
 }
 
 METRICS_SCHEMA: dict[str, pl.DataType] = {
@@ -239,9 +246,11 @@ SKIPPED_SCHEMA: dict[str, pl.DataType] = {
 #: SQL literal the rows written before it hold. An older table lacking only these (at the end, in
 #: this order) gains them in place (:func:`engine.io.ensure_output_tables`) instead of being
 #: replaced. Every run written before chain sources existed read ``marts.fct_option_features``:
-#: the real chain, with no chain model.
+#: the real chain, with no chain model; every run written before ``cash_interest`` existed earned
+#: no interest on cash.
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
     "runs": {"chain_source": "'real'", "chain_model_version": "null"},
+    "equity_daily": {"cash_interest_usd": "0.0"},
 }
 
 #: Output table name in schema ``backtest`` -> column schema -> primary key.

@@ -24,6 +24,7 @@ StrikeRule = Literal[
     "moneyness",
     "strike_offset_pct",
     "strike_at_or_above_pct",
+    "strike_at_or_below_pct",
     "width_pct",
     "same_strike_as",
 ]
@@ -32,6 +33,7 @@ STRIKE_RULES: tuple[str, ...] = (
     "moneyness",
     "strike_offset_pct",
     "strike_at_or_above_pct",
+    "strike_at_or_below_pct",
     "width_pct",
     "same_strike_as",
 )
@@ -39,7 +41,7 @@ _LEG_KEYS = {"type", "side", "ratio", "expiry", "of", *STRIKE_RULES}
 #: Most units of one leg per lot (stock legs: shares, 100 per covered option).
 MAX_RATIO = 10_000
 #: ``strike_offset_pct`` range (% of spot): strikes from 0.2 to 5 times spot, the ``moneyness``
-#: range.
+#: range; also the range of ``strike_at_or_above_pct`` and ``strike_at_or_below_pct``.
 STRIKE_OFFSET_PCT_RANGE = (-80.0, 400.0)
 #: ``width_pct`` range (% of spot between two legs' strikes).
 WIDTH_PCT_RANGE = (-100.0, 100.0)
@@ -65,7 +67,11 @@ class LegSpec:
         ``front`` (the entry's target expiration) or ``back`` (the later one of calendars).
     rule, value
         How the strike is chosen (see the catalogue's header) and its target: |delta|, S/K,
-        % of spot, or (``same_strike_as``) 0.
+        % of spot, or (``same_strike_as``) 0. ``strike_at_or_above_pct`` /
+        ``strike_at_or_below_pct``: the closest listed strike at or above / at or below
+        spot × (1 + value / 100) (Cboe BXM: "equal to or greater than the index level"; Cboe
+        CLL / PPUT: "if this strike is not listed, the closest strike below is selected";
+        :func:`engine.entries.complete_combos`).
     of
         1-based index of the leg a ``width_pct``/``same_strike_as`` rule is relative to.
     """
@@ -171,6 +177,7 @@ def parse_leg(strategy: str, index: int, raw: object, n_previous: int) -> LegSpe
     for bounded, (low, high) in (
         ("strike_offset_pct", STRIKE_OFFSET_PCT_RANGE),
         ("strike_at_or_above_pct", STRIKE_OFFSET_PCT_RANGE),
+        ("strike_at_or_below_pct", STRIKE_OFFSET_PCT_RANGE),
         ("width_pct", WIDTH_PCT_RANGE),
     ):
         if rule == bounded and not low <= value <= high:
@@ -200,7 +207,9 @@ def parse_strategy(name: str, raw: object) -> StrategySpec:
             raise StrategyError(f"strategy {label} leg {i} refers to stock leg {leg.of}")
     cash_secured = raw.get("cash_secured", False)
     if not isinstance(cash_secured, bool):
-        raise StrategyError(f"strategy {label}: cash_secured must be true or false")
+        raise StrategyError(
+            f"strategy {label}: cash_secured must be true or false, got {excerpt(cash_secured)}"
+        )
     return StrategySpec(name, str(raw.get("description", "")), legs, cash_secured)
 
 

@@ -77,6 +77,17 @@ DEFAULT_STRATEGY_CONFIGS = (
     "engine/configs/iron_condor_spx_modeled.yaml",
     "engine/configs/iron_condor_spx_modeled_regime.yaml",
     "engine/configs/benchmarks/bxm.yaml",
+    "engine/configs/benchmarks/bxmd.yaml",
+    "engine/configs/benchmarks/put.yaml",
+    "engine/configs/benchmarks/pput.yaml",
+    "engine/configs/benchmarks/cndr.yaml",
+    "engine/configs/benchmarks/bfly.yaml",
+    "engine/configs/benchmarks/bxm_real_2019.yaml",
+    "engine/configs/benchmarks/bxmd_real_2019.yaml",
+    "engine/configs/benchmarks/put_real_2019.yaml",
+    "engine/configs/benchmarks/pput_real_2019.yaml",
+    "engine/configs/benchmarks/cndr_real_2019.yaml",
+    "engine/configs/benchmarks/bfly_real_2019.yaml",
 )
 #: The modeled chain's validation backtests `make all` runs after them (Makefile VALIDATION_CONFIGS).
 VALIDATION_CONFIGS = tuple(

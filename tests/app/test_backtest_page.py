@@ -412,6 +412,7 @@ def test_the_form_offers_every_universe_and_current_model(real_published: Path) 
     assert set(at.selectbox(key="bt_universe").options) == {
         "default",
         "atm_monthly",
+        "benchmark",
         "delta_wings",
         "short_dated",
         "wide",

@@ -25,7 +25,6 @@ from loaders.vendor import FORMATS, parse_file
 from .conftest import Chain
 
 BXM_CONFIG = Path(__file__).parents[2] / "engine" / "configs" / "benchmarks" / "bxm.yaml"
-PUBLISHED = Path(__file__).parents[2] / "warehouse" / "options.duckdb"
 VENDOR = Path(__file__).parents[2] / "warehouse" / "vendor"
 
 # SYNTHETIC roll dates: the third Fridays of January, February and March 2024
@@ -162,7 +161,7 @@ def test_new_keys_left_at_their_default_keep_the_config_hash():
     base = _config(stock_dividends="ex_dates", execution={"stock_exit_price": "settlement"})
     raw = base.to_dict()
     del raw["stock_dividends"], raw["execution"]["stock_exit_price"]
-    del raw["chain_source"], raw["entry"]["regimes"]
+    del raw["chain_source"], raw["entry"]["regimes"], raw["cash_interest"]
     legacy = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     assert base.config_hash == legacy
     assert _config().config_hash != base.config_hash
@@ -272,29 +271,20 @@ def test_synthetic_roll_is_independent_of_row_order():
 # --- the real run, when the published warehouse holds it --------------------------------------
 
 
-def test_published_bxm_replication_meets_the_whole_run_targets():
-    """On the published warehouse (read only): the replication over the whole run correlates
-    with the published BXM at >= 0.97 monthly and tracks it within 4 % a year."""
-    duckdb = pytest.importorskip("duckdb")
-    if not PUBLISHED.exists():
-        pytest.skip(f"no published warehouse at {PUBLISHED}")
-    with duckdb.connect(str(PUBLISHED), read_only=True) as con:
-        tables = {
-            r[0]
-            for r in con.sql(
-                "select table_schema || '.' || table_name from information_schema.tables"
-            ).fetchall()
-        }
-        if "forecasts.rpt_bxm_replication" not in tables:
-            pytest.skip(
-                "forecasts.rpt_bxm_replication is not published yet (run the bxm config and the forecasts build)"
-            )
+@pytest.mark.slow
+def test_published_bxm_replication_meets_the_whole_run_targets(real_warehouse: Path):
+    """On the warehouse built from the embedded real data (read only): the replication on the
+    modeled chain over the whole run correlates with the published BXM at >= 0.97 monthly and
+    tracks it within 4 % a year."""
+    import duckdb
+
+    with duckdb.connect(str(real_warehouse / "options.duckdb"), read_only=True) as con:
         rows = con.sql(
             "select monthly_return_correlation, tracking_error_annualised "
-            "from forecasts.rpt_bxm_replication where period = 'all'"
+            "from forecasts.rpt_benchmark_replication_summary "
+            "where benchmark_symbol = 'BXM' and chain_source = 'modeled' and period = 'all'"
         ).fetchall()
-    if not rows:
-        pytest.skip("no bxm run in the published warehouse")
-    for correlation, tracking_error in rows:
-        assert correlation >= 0.97
-        assert tracking_error <= 0.04
+    assert len(rows) == 1
+    correlation, tracking_error = rows[0]
+    assert correlation >= 0.97
+    assert tracking_error <= 0.04

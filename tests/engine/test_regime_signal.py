@@ -94,7 +94,7 @@ def test_a_config_without_regimes_keeps_its_run_id():
     assert plain.run_id != gated.run_id
     canonical = plain.to_dict()
     del canonical["entry"]["regimes"]
-    for key in ("chain_source", "stock_dividends"):
+    for key in ("chain_source", "stock_dividends", "cash_interest"):
         canonical.pop(key)
     canonical["execution"].pop("stock_exit_price")
     expected = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]

@@ -121,6 +121,8 @@ bars_joined_to_vol_and_rates as (
             as vix_term_slope,
         int_volatility_indices_pivoted.vix - bars_with_realized_vol.realized_vol_21d
             as vol_risk_premium_21d,
+        -- the 1-month T-bill yield: the cash account of the engine (cash_interest: tbill_1m)
+        int_rates_pivoted.rate_1m,
         int_rates_pivoted.rate_3m,
         bars_with_realized_vol.source,
     from bars_with_realized_vol
