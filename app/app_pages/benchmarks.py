@@ -105,9 +105,12 @@ def body(published: Published) -> None:
         (row["benchmark_symbol"], row["chain_source"]): f"{row['benchmark_symbol']} · {_chain(row)}"
         for row in replications.iter_rows(named=True)
     }
+    # opens on the first replication with a published history to track (BXM as shipped)
+    tracked = replications["has_published_history"].fill_null(False).to_list()
     chosen = st.selectbox(
         "Replication",
         options=list(labels),
+        index=tracked.index(True) if True in tracked else 0,
         format_func=labels.__getitem__,
         key="benchmark_replication",
     )
