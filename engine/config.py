@@ -71,7 +71,20 @@ class EntryConfig:
         (calendar days, each in ``[0, MAX_DTE]``).
     back_target_dte, back_min_dte, back_max_dte
         Back expiration of calendars and diagonals (after the front one; calendar days in
-        ``[0, MAX_DTE]``).
+        ``[0, MAX_DTE]``). Without ``back_expiry_months`` the back window lies wholly after
+        the front one (``max_dte < back_min_dte``).
+    back_expiry_months
+        Month numbers (1-12) the back expiration of a strategy with ``expiry: back`` legs must
+        fall in; it must then also be a standard monthly expiration (``expiry_type``
+        ``monthly``, the third Friday). Empty (default): any month and expiry type. With it set
+        the back window may overlap the front one (``back_min_dte <= max_dte`` is allowed) and
+        the back expiration is the one nearest ``back_target_dte`` on or after the front
+        expiration, possibly the same one: ``[3, 6, 9, 12]`` holds a March-cycle quarterly
+        option beside the monthly one, as the Cboe S&P 500 95-110 Collar Index (CLL) holds
+        its quarterly put beside the monthly call (Cboe, "CBOE S&P 500 95-110 Collar Index
+        (CLL)", 2008: "buying 5 % out-of-the-money SPX puts that expire in the March
+        quarterly cycle"; :func:`engine.entries.expiration_combos`). Sorted when read from a
+        mapping (:meth:`BacktestConfig.from_mapping`): the order of the months is not hashed.
     expiry_type
         ``any``, ``monthly`` (standard third-Friday) or ``weekly`` expirations only.
     signal
@@ -106,6 +119,7 @@ class EntryConfig:
     back_target_dte: int = 60
     back_min_dte: int = 46
     back_max_dte: int = 100
+    back_expiry_months: tuple[int, ...] = ()
     expiry_type: ExpiryType = "any"
     signal: SignalKind = "none"
     forecast_model: str | None = None
@@ -229,6 +243,7 @@ HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], Any] = {
     ("execution", "stock_exit_price"): "settlement",
     ("entry", "regimes"): [],
     (None, "cash_interest"): "none",
+    ("entry", "back_expiry_months"): [],
 }
 
 
@@ -311,11 +326,12 @@ class BacktestConfig:
 
         The keys of :data:`HASHED_ONLY_AWAY_FROM_DEFAULT` (``chain_source``,
         ``stock_dividends``, ``execution.stock_exit_price``, ``entry.regimes``,
-        ``cash_interest``) are hashed only when they are not their default: a config that
-        leaves them alone keeps the hash (and run id) it had before they existed (its
-        ``config_json`` shows them all), so the runs already in ``backtest.*`` stay addressable,
-        while a config that sets one (a modeled chain, a yield-accruing stock leg, a regime
-        gate, interest on cash) always hashes differently.
+        ``cash_interest``, ``entry.back_expiry_months``) are hashed only when they are not
+        their default: a config that leaves them alone keeps the hash (and run id) it had
+        before they existed (its ``config_json`` shows them all), so the runs already in
+        ``backtest.*`` stay addressable, while a config that sets one (a modeled chain, a
+        yield-accruing stock leg, a regime gate, interest on cash, quarterly back
+        expirations) always hashes differently.
         """
         canonical = self.to_dict()
         for (section, key), default in HASHED_ONLY_AWAY_FROM_DEFAULT.items():
@@ -515,6 +531,13 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{name} must be a list of names, got {excerpt(value)}")
         return tuple(value)
+    if hint.startswith("tuple[int"):
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{name} must be a list of integers, got {excerpt(value)}")
+        # a set of months: its order carries no meaning, so it does not reach the hash either
+        return tuple(sorted(value))
     if hint.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{name} must be an integer, got {excerpt(value)}")
@@ -576,7 +599,26 @@ def _check(cfg: BacktestConfig) -> None:
             "entry needs 0 <= min_dte <= target_dte <= max_dte, got "
             f"{e.min_dte}, {e.target_dte}, {e.max_dte}"
         )
-    if cfg.strategy.has_back_expiry and not (
+    if e.back_expiry_months:
+        bad = [m for m in e.back_expiry_months if not 1 <= m <= 12]
+        if bad or len(set(e.back_expiry_months)) != len(e.back_expiry_months):
+            raise ConfigError(
+                "entry.back_expiry_months must list distinct month numbers in [1, 12], got "
+                f"{excerpt(list(e.back_expiry_months))}"
+            )
+        if not cfg.strategy.has_back_expiry:
+            raise ConfigError(
+                f"entry.back_expiry_months {excerpt(list(e.back_expiry_months))} needs a leg "
+                f"with expiry: back; strategy {excerpt(cfg.strategy.name)} has none"
+            )
+        # the back window may overlap the front one: the back expiration is then chosen on or
+        # after the front expiration (engine.entries.expiration_combos)
+        if not e.back_min_dte <= e.back_target_dte <= e.back_max_dte:
+            raise ConfigError(
+                "entry.back_expiry_months needs back_min_dte <= back_target_dte <= "
+                f"back_max_dte, got {e.back_min_dte}, {e.back_target_dte}, {e.back_max_dte}"
+            )
+    elif cfg.strategy.has_back_expiry and not (
         e.max_dte < e.back_min_dte <= e.back_target_dte <= e.back_max_dte
     ):
         raise ConfigError(

@@ -7,8 +7,9 @@
    the roll date of the Cboe BuyWrite indices).
 2. **Signal**: the forecast of ``as_of_date`` t fills at the first quotes taken after t's close
    (:func:`engine.sessions.signal_entry_sessions`), never on quotes that precede its information.
-3. **Contracts** (:func:`select_legs`): every expiration (and, for calendars, back expiration) in
-   the config's DTE window is tried; in each, leg by leg, the listed contract nearest the leg's
+3. **Contracts** (:func:`select_legs`): every expiration (and, for calendars, back expiration on
+   or after it, in ``entry.back_expiry_months`` when set) in the config's DTE windows is tried;
+   in each, leg by leg, the listed contract nearest the leg's
    target (|delta|, S/K, a strike offset or a width from an earlier leg, in % of spot; or the
    lowest strike at or above, ``strike_at_or_above_pct``, or the highest strike at or below,
    ``strike_at_or_below_pct``, a level of spot × (1 + value / 100)) within the tolerance,
@@ -242,12 +243,30 @@ def universe_quotes(
 
 def in_expiration_windows(cfg: BacktestConfig) -> pl.Expr:
     """Quotes whose ``dte`` is in the front window ``[min_dte, max_dte]`` or, for calendars and
-    diagonals, the back one: the only expirations :func:`expiration_combos` may pick."""
+    diagonals, the back one (:func:`is_back_expiration`): the only expirations
+    :func:`expiration_combos` may pick."""
     e = cfg.entry
     inside = pl.col("dte").is_between(e.min_dte, e.max_dte)
     if cfg.strategy.has_back_expiry:
-        inside = inside | pl.col("dte").is_between(e.back_min_dte, e.back_max_dte)
+        inside = inside | is_back_expiration(cfg)
     return inside
+
+
+def is_back_expiration(cfg: BacktestConfig) -> pl.Expr:
+    """Quotes (``dte``, ``expiration``, ``expiry_type``) whose expiration may be a back one:
+    ``dte`` in ``[back_min_dte, back_max_dte]`` and, with ``entry.back_expiry_months`` set, a
+    standard monthly expiration (``expiry_type = 'monthly'``) in one of those months (the March
+    cycle ``[3, 6, 9, 12]`` of the Cboe CLL's quarterly puts: Cboe, "CBOE S&P 500 95-110 Collar
+    Index (CLL)", 2008)."""
+    e = cfg.entry
+    back = pl.col("dte").is_between(e.back_min_dte, e.back_max_dte)
+    if e.back_expiry_months:
+        back = (
+            back
+            & (pl.col("expiry_type") == "monthly")
+            & pl.col("expiration").dt.month().is_in(list(e.back_expiry_months))
+        )
+    return back
 
 
 def tradable(quotes: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
@@ -263,12 +282,21 @@ def tradable(quotes: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
 def expiration_combos(candidates: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
     """Every expiration (pair, for calendars) an entry day may use, with its preference order.
 
+    The back expiration of a calendar is one of :func:`is_back_expiration` on or after the
+    front expiration: strictly after it when the windows do not overlap (``max_dte <
+    back_min_dte``, the config's check without ``back_expiry_months``); with
+    ``back_expiry_months`` the windows may overlap and the back expiration may *be* the front
+    one (the CLL's quarterly put in the quarterly month, when it expires with the monthly call;
+    both legs then settle together, :func:`engine.exits.price_exits`).
+
     Returns ``quote_date, option_root, _front`` (and ``back_expiration``) and ``_order`` (sort
     key: distance of the DTE to ``target_dte``, then the shorter, then the preferred root, then
-    the back expiration's distance to ``back_target_dte``).
+    the back expiration's distance to ``back_target_dte``, then the shorter back DTE).
     """
     e = cfg.entry
-    expiries = candidates.select("quote_date", "option_root", "root_rank", "expiration", "dte")
+    expiries = candidates.select(
+        "quote_date", "option_root", "root_rank", "expiration", "dte", "expiry_type"
+    )
     expiries = expiries.unique()
     front = expiries.filter(pl.col("dte").is_between(e.min_dte, e.max_dte)).select(
         "quote_date",
@@ -279,14 +307,16 @@ def expiration_combos(candidates: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyF
         (pl.col("dte") - e.target_dte).abs().alias("_distance"),
     )
     if cfg.strategy.has_back_expiry:
-        back = expiries.filter(pl.col("dte").is_between(e.back_min_dte, e.back_max_dte)).select(
+        back = expiries.filter(is_back_expiration(cfg)).select(
             "quote_date",
             "option_root",
             pl.col("expiration").alias("back_expiration"),
             (pl.col("dte") - e.back_target_dte).abs().alias("_back_distance"),
             pl.col("dte").alias("_back_dte"),
         )
-        front = front.join(back, on=["quote_date", "option_root"], how="inner")
+        front = front.join(back, on=["quote_date", "option_root"], how="inner").filter(
+            pl.col("back_expiration") >= pl.col("_front")
+        )
     else:
         front = front.with_columns(
             pl.lit(None, dtype=pl.Date).alias("back_expiration"),
