@@ -16,6 +16,7 @@ from engine import io
 from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
 from engine.strategies import StrategyError, load_catalogue
+from engine.schema import ADDED_COLUMNS
 from warehouse.paths import WarehousePaths, connect
 from warehouse.pipeline import guarded
 
@@ -261,7 +262,11 @@ def _backtest(
             for table in change.replaced:
                 _say(f"replaced {table}: written by an earlier engine (derived data)")
             for column in change.added_columns:
-                _say(f"added column {column}: the runs already there read the real chain")
+                table, name = column.split(".")[1:]
+                _say(
+                    f"added column {column}: {ADDED_COLUMNS[table][name]} on the rows already "
+                    "there (engine.schema.ADDED_COLUMNS says why)"
+                )
             for result in results:
                 io.write_result(con, result)
         finally:

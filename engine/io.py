@@ -432,7 +432,8 @@ def ensure_output_tables(con: duckdb.DuckDBPyConnection) -> OutputTablesChange:
 
 
 def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None:
-    """Replace this run's rows in every ``backtest`` table, in one transaction."""
+    """Replace this run's rows in every ``backtest`` table, in one transaction; the run's
+    ``runs.write_seq`` is one more than the highest written so far (it is the newest run)."""
     frames = {
         "runs": result.runs,
         "trades": result.trades,
@@ -444,6 +445,10 @@ def write_result(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> None
     }
     con.execute("begin transaction")
     try:
+        (last_seq,) = con.sql(f"select max(write_seq) from {OUTPUT_SCHEMA}.runs").fetchall()[0]
+        frames["runs"] = frames["runs"].with_columns(
+            pl.lit((last_seq or 0) + 1, dtype=pl.Int64).alias("write_seq")
+        )
         for table, (schema, key) in OUTPUT_TABLES.items():
             rows = conform(frames[table], schema).sort(list(key))
             con.execute(f"delete from {OUTPUT_SCHEMA}.{table} where run_id = ?", [result.run_id])

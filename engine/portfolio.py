@@ -691,6 +691,7 @@ def runs_row(
                     "approximations": approximations,
                     "chain_source": cfg.chain_source,
                     "chain_model_version": None,
+                    "write_seq": None,  # numbered when written (engine.io.write_result)
                 }
             ]
         ),

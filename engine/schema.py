@@ -111,6 +111,10 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
     # added after the first runs were written (ADDED_COLUMNS says what those rows hold)
     "chain_source": pl.String(),
     "chain_model_version": pl.String(),
+    # the order runs were written into this warehouse, 1, 2, ... (engine.io.write_result; a
+    # rewritten run takes the next number): the newest run of a config is the one with the
+    # highest, a count rather than a clock, so a rebuild from the same inputs is identical
+    "write_seq": pl.Int64(),
 }
 
 #: One row per position (a trade of ``lots`` units of every leg).
@@ -247,9 +251,10 @@ SKIPPED_SCHEMA: dict[str, pl.DataType] = {
 #: this order) gains them in place (:func:`engine.io.ensure_output_tables`) instead of being
 #: replaced. Every run written before chain sources existed read ``marts.fct_option_features``:
 #: the real chain, with no chain model; every run written before ``cash_interest`` existed earned
-#: no interest on cash.
+#: no interest on cash; runs written before ``write_seq`` existed are older than every later one
+#: (0).
 ADDED_COLUMNS: dict[str, dict[str, str]] = {
-    "runs": {"chain_source": "'real'", "chain_model_version": "null"},
+    "runs": {"chain_source": "'real'", "chain_model_version": "null", "write_seq": "0"},
     "equity_daily": {"cash_interest_usd": "0.0"},
 }
 

@@ -220,6 +220,7 @@ def test_an_older_runs_table_gains_the_chain_columns_in_place(db: Path, tmp_path
     # SYNTHETIC: every backtest table as an engine before chain sources wrote it, with one run
     con = duckdb.connect(str(db))
     io.ensure_output_tables(con)
+    con.execute("alter table backtest.runs drop column write_seq")
     con.execute("alter table backtest.runs drop column chain_model_version")
     con.execute("alter table backtest.runs drop column chain_source")
     con.execute("insert into backtest.runs (run_id, strategy) values ('earlier-run', 'x')")

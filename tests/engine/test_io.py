@@ -285,3 +285,23 @@ def test_an_earlier_engines_tables_are_replaced_together(db, config_path, capsys
     finally:
         con.close()
     assert [r[0] for r in runs] != ["old-run"] and "old-run" not in {r[0] for r in runs}
+
+
+def test_runs_are_numbered_in_the_order_they_are_written(db, tmp_path):
+    """SYNTHETIC chain (build_db). Two configs written one after the other get write_seq 1 and
+    2; writing the first again makes it the newest, 3: a count rather than a clock, so a
+    rebuild from the same inputs writes the same numbers."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(CONFIG)
+    second.write_text(CONFIG.replace("initial_capital_usd: 10000", "initial_capital_usd: 20000"))
+    for path in (first, second, first):
+        assert main(["run", "--config", str(path), "--db", str(db)]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.sql(
+            "select json_extract(config_json, '$.initial_capital_usd')::double, write_seq "
+            "from backtest.runs order by write_seq"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [(20_000.0, 2), (10_000.0, 3)]

@@ -122,6 +122,7 @@ def _bxm_run(run_id: str, chain_source: str = "modeled") -> dict:
         "chain_source": chain_source,
         "first_date": START,
         "last_date": END,
+        "write_seq": 1,  # written together: the window and the run_id decide
     }
 
 
@@ -240,8 +241,8 @@ def test_cycles_compound_to_the_whole_run(bxm_levels: pl.DataFrame) -> None:
 
 
 def test_marts_are_independent_of_row_order(bxm_levels: pl.DataFrame) -> None:
-    """Two BXM runs of one chain (the longer window wins; equal windows fall to the smaller
-    run_id), a PUT run with no published history; inputs inserted in two shuffled orders on four
+    """Two BXM runs of one chain written together (the longer window wins; equal windows fall to
+    the smaller run_id), a PUT run with no published history; inputs inserted in two shuffled orders on four
     threads give bit-identical marts."""
     noisy = _perturbed_equity(bxm_levels, "b-noisy")
     shorter = _perturbed_equity(bxm_levels.head(300), "a-shorter", seed=1)

@@ -31,16 +31,16 @@ benchmark_runs as (
         backtest_runs.run_id,
         backtest_runs.first_date,
         backtest_runs.last_date,
+        backtest_runs.write_seq,
     from backtest_runs
     where upper(backtest_runs.strategy) in ('{{ benchmark_symbols | join("', '") }}')
 
 ),
 
--- One run per benchmark × chain source. backtest.runs records no write time, so "the latest
--- run" cannot be told; the rule is: the run with the longest window (last_date − first_date),
--- then the latest last_date, then the smallest run_id. A deterministic choice whatever the
--- table's row order; a stale run of an older config over the same window wins only on its
--- run_id, so delete it (or rebuild the warehouse from scratch) after changing a config.
+-- One run per benchmark × chain source: the most recently written (the highest write_seq, the
+-- order the engine wrote runs in), then the longest window (last_date − first_date), the
+-- latest last_date and the smallest run_id. A deterministic choice whatever the table's row
+-- order; after a config changes, its new run is the one read.
 benchmark_runs_chosen as (
 
     select benchmark_runs.*,
@@ -48,6 +48,7 @@ benchmark_runs_chosen as (
     qualify row_number() over (
         partition by benchmark_runs.benchmark_symbol, benchmark_runs.chain_source
         order by
+            benchmark_runs.write_seq desc nulls last,
             benchmark_runs.last_date - benchmark_runs.first_date desc,
             benchmark_runs.last_date desc,
             benchmark_runs.run_id asc
