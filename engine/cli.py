@@ -15,8 +15,8 @@ import polars as pl
 from engine import io
 from engine.backtest import SWEEP_KEYS, BacktestResult, run_sweep, sweep_grid
 from engine.config import DEFAULT_CONFIG_PATH, BacktestConfig, ConfigError, load_config
-from engine.strategies import StrategyError, load_catalogue
 from engine.schema import ADDED_COLUMNS
+from engine.strategies import StrategyError, load_catalogue
 from warehouse.paths import WarehousePaths, connect
 from warehouse.pipeline import guarded
 

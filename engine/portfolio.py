@@ -333,11 +333,6 @@ def _growth(cfg: BacktestConfig, f: dict[str, Any]) -> np.ndarray | None:
     return rates["growth"].to_numpy()
 
 
-def _accrual(cfg: BacktestConfig, f: dict[str, Any]) -> np.ndarray | None:
-    """``(n_days,)`` interest per dollar held over the previous session (``None`` without)."""
-    return None if _growth(cfg, f) is None else f["cash_rates"]["accrual"].to_numpy()
-
-
 def _dividend_cash(
     f: dict[str, Any],
     positions: pl.DataFrame,
@@ -420,8 +415,11 @@ def assemble(
         + (lots[:, None] * mats["cash"][c]).sum(axis=0)
         - (held[:, None] * mats["fees"][c]).sum(axis=0)
     )
-    accrual = _accrual(cfg, f)
-    interest = np.zeros(cash.shape) if accrual is None else ca.interest_earned(cash, accrual)
+    interest = (
+        np.zeros(cash.shape)
+        if growth is None
+        else ca.interest_earned(cash, f["cash_rates"]["accrual"].to_numpy())
+    )
     marks = (lots[:, None] * mats["mark_usd"][c]).sum(axis=0)
     equity = cash + marks
     previous = np.concatenate([[cfg.initial_capital_usd], equity[:-1]])
@@ -733,7 +731,7 @@ def empty_result(cfg: BacktestConfig, exits_cfg: ExitConfig, f: dict[str, Any]) 
             pl.Series("daily_return", daily_return),
             pl.Series("drawdown", equity / peak - 1.0),
         ]
-        interest = pl.Series(ca.interest_earned(equity, _accrual(cfg, f)))
+        interest = pl.Series(ca.interest_earned(equity, f["cash_rates"]["accrual"].to_numpy()))
     equity_df = cal.select("quote_date").with_columns(
         pl.lit(run_id).alias("run_id"),
         *flows,

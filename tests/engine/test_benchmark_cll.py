@@ -44,9 +44,9 @@ from engine.config import (
     load_config,
 )
 from engine.entries import expiration_combos
-from warehouse.safe_yaml import read_yaml
 
 from .conftest import Chain
+from .test_benchmark_rolls import benchmark_raw
 
 CONFIGS = Path(__file__).parents[2] / "engine" / "configs" / "benchmarks"
 ROLL1, MARK1, ROLL2 = dt.date(2024, 1, 19), dt.date(2024, 2, 15), dt.date(2024, 2, 16)
@@ -57,15 +57,7 @@ OPENS = {ROLL2: 102.5, ROLL3: 95.0}  # the SOQ proxy of the AM-settled monthlies
 
 
 def _raw(name: str = "cll") -> dict[str, Any]:
-    raw: dict[str, Any] = read_yaml(CONFIGS / f"{name}.yaml")
-    raw.update(
-        chain_source="real",
-        start_date=None,
-        end_date=None,
-        initial_capital_usd=100_000,
-        max_gap_sessions=30,  # the synthetic chain quotes only the sessions that matter
-    )
-    return raw
+    return benchmark_raw(name)
 
 
 def _q(day: dt.date, option_type: str, strike: float, mid: float, expiration: dt.date):

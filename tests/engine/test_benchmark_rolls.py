@@ -38,8 +38,9 @@ G_MARK = 1.0003**4 * 1.0001**15
 G2 = G_MARK * 1.0001
 
 
-def _config(name: str) -> BacktestConfig:
-    """The benchmark's YAML on the SYNTHETIC chain: its rules, this test's window and capital."""
+def benchmark_raw(name: str) -> dict[str, Any]:
+    """The benchmark's YAML mapping for a SYNTHETIC chain: its rules, with the window cleared,
+    capital 100,000 and the chain source real (the synthetic quotes are 'real' rows)."""
     raw: dict[str, Any] = read_yaml(CONFIGS / f"{name}.yaml")
     raw.update(
         chain_source="real",
@@ -48,7 +49,11 @@ def _config(name: str) -> BacktestConfig:
         initial_capital_usd=100_000,
         max_gap_sessions=30,  # the synthetic chain quotes only the sessions that matter
     )
-    return BacktestConfig.from_mapping(raw)
+    return raw
+
+
+def _config(name: str) -> BacktestConfig:
+    return BacktestConfig.from_mapping(benchmark_raw(name))
 
 
 def _q(day: dt.date, option_type: str, strike: float, mid: float, delta: float | None = None):
@@ -75,7 +80,7 @@ def _run(name: str, quotes: list[dict[str, Any]]):
     frames["underlying"] = (
         rates.lazy()
         .join(frames["underlying"], on="trade_date", how="left")
-        .select(frames["underlying"].collect_schema().names() + ["rate_1m", "rate_3m"])
+        .select(*frames["underlying"].collect_schema().names(), "rate_1m", "rate_3m")
     )
     yields = pl.LazyFrame({"quote_date": [ROLL1, MARK, ROLL2], "dividend_yield": [0.0365] * 3})
     res = run_backtest(**frames, cfg=_config(name), dividend_yields=yields)
@@ -272,10 +277,14 @@ def test_replication_is_the_engines_ordinary_run_of_each_config(real_warehouse: 
     assert (sessions["n_mart"] == sessions["n_run"]).all()
     assert (joined["strategy"].str.to_uppercase() == joined["benchmark_symbol"]).all()
     assert (joined["run_chain_source"] == joined["chain_source"]).all()
-    ratio = joined.with_columns(
-        (pl.col("replicated_level") / pl.col("equity_usd")).alias("ratio")
-    ).group_by("benchmark_symbol", "chain_source").agg(
-        ((pl.col("ratio").max() - pl.col("ratio").min()) / pl.col("ratio").mean()).alias("spread")
+    ratio = (
+        joined.with_columns((pl.col("replicated_level") / pl.col("equity_usd")).alias("ratio"))
+        .group_by("benchmark_symbol", "chain_source")
+        .agg(
+            ((pl.col("ratio").max() - pl.col("ratio").min()) / pl.col("ratio").mean()).alias(
+                "spread"
+            )
+        )
     )
     assert ratio["spread"].max() < 1e-9
 
