@@ -4,7 +4,9 @@ model's hit rate and lift by decile of its score.
 Reads through :mod:`app.queries.attribution` (and :func:`app.queries.run_chains`, the option
 chain each backtest traded) only. A backtest of a handful of trades is said to be one on the
 page: its splits by decile and regime are anecdotes, not evidence. A backtest on the modeled
-chain carries a "Modeled chain" badge: its P&L is model prices, not market fills.
+chain carries a "Modeled chain" badge: its P&L is model prices, not market fills. A backtest
+whose trades have no P(up) decile (ungated, or gated on a regime model) gets a sentence saying
+why instead of two empty decile charts (:func:`app.queries.attribution.no_decile_reason`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import streamlit as st
 
 import app.queries as backtest_queries
 from app.charts import attribution as charts
-from app.formatting import fmt_int, fmt_pct, fmt_usd
+from app.formatting import fmt_int, fmt_pct
 from app.page import BUILD_HINT, Published, run_page
 from app.queries import attribution as queries
 
@@ -74,8 +76,8 @@ def _show_backtest(db: str, db_version: str) -> None:
     )
     labels = {
         row["backtest_run_id"]: f"{row['backtest_run_id']} · {row['strategy']} · "
-        f"{row['forecast_model']} · "
-        f"{backtest_queries.chain_label(row['chain_source'], row['chain_model_version'])}"
+        + (f"gated on {row['forecast_model']}" if row["forecast_model"] else "ungated")
+        + f" · {backtest_queries.chain_label(row['chain_source'], row['chain_model_version'])}"
         for row in backtests.iter_rows(named=True)
     }
     backtest_run_id = st.selectbox(
@@ -94,8 +96,8 @@ def _show_backtest(db: str, db_version: str) -> None:
         ("Trades", fmt_int(n_trades)),
         ("Winning trades", fmt_int(run["n_winning_trades"])),
         ("Win rate", fmt_pct(run["n_winning_trades"] / n_trades if n_trades else None, 1)),
-        ("Total P&L", fmt_usd(run["total_pnl_usd"])),
-        ("Commissions", fmt_usd(run["total_commission_usd"])),
+        ("Total P&L", charts.fmt_usd_compact(run["total_pnl_usd"])),
+        ("Commissions", charts.fmt_usd_compact(run["total_commission_usd"])),
     ]
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
@@ -107,12 +109,19 @@ def _show_backtest(db: str, db_version: str) -> None:
             icon=":material/info:",
         )
     match = run["forecast_run_match"]
+    if run["forecast_model"]:
+        gate = (
+            f"Entries conditioned on `{run['forecast_model']}` "
+            f"(`{run['forecast_model_version']}`); trades attributed to forecast run "
+            f"`{run['forecast_run_id'] or 'none'}` (match: {match}). "
+        )
+    else:
+        gate = "Entries not conditioned on any forecast (ungated). "
     st.caption(
-        f"Entries conditioned on `{run['forecast_model']}` (`{run['forecast_model_version']}`); "
-        f"trades attributed to forecast run `{run['forecast_run_id']}` (match: {match}). "
-        "The decile is that of P(up) on the entry date among all the run's predictions; the "
-        "regime is the one the selector's regime model predicted for that date. P&L is net of "
-        "commission; a win is a trade with P&L > 0."
+        gate + "The decile is that of P(up) on the entry date among all the run's predictions; "
+        "the regime is the one the selector's regime model predicted for that date. P&L is net "
+        "of commission (tiles rounded; exact figures in the tooltips and the table below); a "
+        "win is a trade with P&L > 0."
     )
     detail = _cached_attribution(db, db_version, backtest_run_id)
     if detail.by_decile.is_empty():
@@ -120,22 +129,30 @@ def _show_backtest(db: str, db_version: str) -> None:
         return
     st.subheader("By forecast decile")
     unattributed = detail.by_decile.filter(pl.col("forecast_decile").is_null())
-    left, right = st.columns(2)
-    left.altair_chart(
-        charts.pnl_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
+    with_decile = detail.by_decile.filter(pl.col("forecast_decile").is_not_null())
+    reason = queries.no_decile_reason(
+        run["forecast_model"], match, int(with_decile["n_trades"].sum())
     )
-    right.altair_chart(
-        charts.win_rate_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
-    )
-    st.caption(
-        "Decile 1 holds the lowest P(up) forecasts, 10 the highest; empty deciles had no entry."
-        + (
-            f" {unattributed.item(0, 'n_trades')} trade(s) had no forecast on their entry date "
-            "and are not drawn."
-            if unattributed.height
-            else ""
+    if reason is not None:
+        st.info(reason, icon=":material/info:")
+    else:
+        left, right = st.columns(2)
+        left.altair_chart(
+            charts.pnl_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
         )
-    )
+        right.altair_chart(
+            charts.win_rate_by_group_chart(detail.by_decile, "forecast_decile"), width="stretch"
+        )
+        st.caption(
+            "Decile 1 holds the lowest P(up) forecasts, 10 the highest; empty deciles had no "
+            "entry."
+            + (
+                f" {unattributed.item(0, 'n_trades')} trade(s) had no forecast on their entry "
+                "date and are not drawn."
+                if unattributed.height
+                else ""
+            )
+        )
     st.subheader("By predicted regime")
     left, right = st.columns(2)
     left.altair_chart(

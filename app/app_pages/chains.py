@@ -2,7 +2,11 @@
 
 KPI tiles (spot, 30-day ATM IV, 25-delta risk reversal, contracts), the volatility smile per
 expiry (OTM options), the ATM term structure and 25-delta skew by expiry, an IV surface heatmap
-and the greeks of one expiry by strike. All reads go through :mod:`app.queries.chains`.
+and the greeks of one expiry by strike. Quotes bid at 0 are left out of the smile, surface and
+greeks unless the "Include quotes with bid = 0" toggle is on (:mod:`app.queries.chains`
+explains why). An expiry with fewer than :data:`app.queries.chains.MIN_CURVE_CONTRACTS`
+contracts (SPY keeps 20 a day) lists its greeks in a table instead of drawing near-empty
+curves. All reads go through :mod:`app.queries.chains`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import polars as pl
 import streamlit as st
 
 from app.charts import chains as charts
-from app.formatting import fmt_int, fmt_pct
+from app.formatting import fmt_int, fmt_pct, table_config
 from app.page import BUILD_HINT, Published, run_page
 from app.queries import chains as queries
 
@@ -21,6 +25,8 @@ from app.queries import chains as queries
 DEFAULT_SMILE_TARGET_DTES: tuple[int, ...] = (7, 30, 91, 182, 365)
 #: Days to expiry the default greeks expiry is nearest to.
 DEFAULT_GREEKS_TARGET_DTE = 30
+#: Column headers of the greeks table (an expiry of too few contracts for curves).
+GREEKS_TABLE_LABELS = {greek: label for greek, label in charts.GREEKS.items()}
 
 REQUIRED = queries.REQUIRED_COLUMNS
 
@@ -40,9 +46,11 @@ def _cached_quote_dates(db: str, db_version: str, underlying_symbol: str) -> lis
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _cached_snapshot(
-    db: str, db_version: str, underlying_symbol: str, quote_date: dt.date
+    db: str, db_version: str, underlying_symbol: str, quote_date: dt.date, include_zero_bid: bool
 ) -> queries.ChainSnapshot:
-    return queries.chain_snapshot(db, underlying_symbol, quote_date)
+    return queries.chain_snapshot(
+        db, underlying_symbol, quote_date, include_zero_bid=include_zero_bid
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -53,8 +61,16 @@ def _cached_greeks(
     quote_date: dt.date,
     expiration: dt.date,
     settlement_type: str,
+    include_zero_bid: bool,
 ) -> pl.DataFrame:
-    return queries.greeks_by_strike(db, underlying_symbol, quote_date, expiration, settlement_type)
+    return queries.greeks_by_strike(
+        db,
+        underlying_symbol,
+        quote_date,
+        expiration,
+        settlement_type,
+        include_zero_bid=include_zero_bid,
+    )
 
 
 def _nearest_expiries(expiries: pl.DataFrame, targets: tuple[int, ...]) -> list[str]:
@@ -70,12 +86,14 @@ def _show_kpis(summary: dict[str, object], underlying_symbol: str, quote_date: d
     spot = summary["spot_price"]
     tiles = [
         ("Spot", "n/a" if spot is None else f"{spot:,.2f}"),
-        ("ATM IV 30d", fmt_pct(summary["atm_iv_30d"])),
-        ("25-delta RR 30d", fmt_pct(summary["risk_reversal_25d_30d"])),
+        ("ATM IV 30d", fmt_pct(summary["atm_iv_30d"], 1)),
+        ("25-delta RR 30d", fmt_pct(summary["risk_reversal_25d_30d"], 1)),
         ("Contracts", fmt_int(summary["n_contracts"])),
     ]
     for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
         column.metric(label, value, border=True)
+    if "modeled" in (summary["sources"] or ""):
+        st.badge("Modeled chain", icon=":material/science:", color="orange")
     st.caption(
         f"{underlying_symbol} chain of {quote_date:%Y-%m-%d} from `{queries.OPTIONS_TABLE}` "
         f"(source: {summary['sources']}): {fmt_int(summary['n_contracts'])} contracts, "
@@ -84,6 +102,22 @@ def _show_kpis(summary: dict[str, object], underlying_symbol: str, quote_date: d
         f"[{queries.MIN_STRIKE_TO_FORWARD}, {queries.MAX_STRIKE_TO_FORWARD}] and at least one "
         "day to expiry."
     )
+
+
+def _zero_bid_note(summary: dict[str, object], include_zero_bid: bool) -> None:
+    """Say how many solved quotes are bid at 0 and whether the charts below keep them."""
+    n_zero = summary["n_solved_zero_bid"] or 0
+    if include_zero_bid:
+        st.caption(
+            f"Showing all {fmt_int(summary['n_solved'])} solved quotes, {fmt_int(n_zero)} of "
+            "them bid at 0 (or without a bid): their IVs are not market levels."
+        )
+    else:
+        st.caption(
+            f"{fmt_int(n_zero)} solved quote(s) bid at 0 (or without a bid) are left out of the "
+            "smile, surface and greeks (toggle above). The tiles and the term structure come "
+            "from the mart's ATM and 25-delta interpolation as built, near the money."
+        )
 
 
 def _show_smile(snapshot: queries.ChainSnapshot) -> None:
@@ -135,23 +169,62 @@ def _show_surface(surface: pl.DataFrame) -> None:
 
 
 def _show_greeks(
-    published: Published, underlying_symbol: str, quote_date: dt.date, expiries: pl.DataFrame
+    published: Published,
+    underlying_symbol: str,
+    quote_date: dt.date,
+    expiries: pl.DataFrame,
+    include_zero_bid: bool,
 ) -> None:
     st.subheader("Greeks by strike")
     labels = expiries["expiry_label"].to_list()
-    default = _nearest_expiries(expiries, (DEFAULT_GREEKS_TARGET_DTE,))[0]
-    label = st.selectbox("Expiry for the greeks", options=labels, index=labels.index(default))
+    default = queries.greeks_expiry(
+        expiries, DEFAULT_GREEKS_TARGET_DTE, include_zero_bid=include_zero_bid
+    )
+    label = st.selectbox("Expiry for the greeks", options=labels, index=default or 0)
     row = expiries.row(labels.index(label), named=True)
     greeks = _cached_greeks(
-        *published.key, underlying_symbol, quote_date, row["expiration"], row["settlement_type"]
+        *published.key,
+        underlying_symbol,
+        quote_date,
+        row["expiration"],
+        row["settlement_type"],
+        include_zero_bid,
     )
-    if greeks.is_empty():
-        st.info(f"No contract of {label} has a solved IV in the moneyness band.")
-        return
     names = list(charts.GREEKS)
+    present = greeks.drop_nulls(names)
+    if present.is_empty():
+        bid = "" if include_zero_bid else " and a bid"
+        st.info(
+            f"No contract of {label} has computed greeks (a solved IV{bid} with K / F in the "
+            "band): nothing to draw. Pick another expiry."
+        )
+        return
+    if present.height < queries.MIN_CURVE_CONTRACTS:
+        st.info(
+            f"Only {present.height} contract(s) of {label} have computed greeks: too few for "
+            f"curves by strike (at least {queries.MIN_CURVE_CONTRACTS}), so they are listed "
+            f"below. {underlying_symbol}'s chain may keep only its most traded contracts."
+        )
+        table = present.select("option_type", "strike", "implied_volatility", *names)
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={
+                **table_config(table),
+                "strike": st.column_config.NumberColumn("strike", format="%g"),
+                "implied_volatility": st.column_config.NumberColumn(
+                    "implied_volatility", format="percent"
+                ),
+                **{
+                    greek: st.column_config.NumberColumn(GREEKS_TABLE_LABELS[greek], format="%.4f")
+                    for greek in names
+                },
+            },
+        )
+        return
     for start in range(0, len(names), 2):
         for column, greek in zip(st.columns(2), names[start : start + 2], strict=True):
-            column.altair_chart(charts.greek_chart(greeks, greek), width="stretch")
+            column.altair_chart(charts.greek_chart(present, greek), width="stretch")
 
 
 def body(published: Published) -> None:
@@ -173,7 +246,14 @@ def body(published: Published) -> None:
         st.info(f"No quote date for {underlying_symbol}.")
         return
 
-    snapshot = _cached_snapshot(db, db_version, underlying_symbol, quote_date)
+    include_zero_bid = st.toggle(
+        "Include quotes with bid = 0",
+        value=False,
+        key="chains_include_zero_bid",
+        help="A quote bid at 0 has no buyer: its mid is half the ask, and the IV solved from "
+        "it is a tick-size artefact (far wings rising to 35 % and more), not a market level.",
+    )
+    snapshot = _cached_snapshot(db, db_version, underlying_symbol, quote_date, include_zero_bid)
     summary = snapshot.summary.row(0, named=True)
     if not summary["n_contracts"]:
         st.info(f"No {underlying_symbol} option quotes on {quote_date:%Y-%m-%d}.")
@@ -182,10 +262,11 @@ def body(published: Published) -> None:
     if snapshot.expiries.is_empty():
         st.info("No expiry of this date has a solved implied volatility.")
         return
+    _zero_bid_note(summary, include_zero_bid)
     _show_smile(snapshot)
     _show_term_structure(snapshot.term)
     _show_surface(snapshot.surface)
-    _show_greeks(published, underlying_symbol, quote_date, snapshot.expiries)
+    _show_greeks(published, underlying_symbol, quote_date, snapshot.expiries, include_zero_bid)
 
 
 run_page("Chains", REQUIRED, body)

@@ -3,7 +3,8 @@ refused vendor files.
 
 Reads ``dq.dq_landing_summary``, ``dq.test_results``, ``dq.dq_landing_rejects`` and, when present,
 ``dq.dq_landing_refusals`` (see :mod:`app.queries.quality`); every filter reaches SQL as a bound
-parameter.
+parameter. Dates show as dates; the load and check times (``*_at``) are instants, shown to the
+minute and labelled UTC. The test-count panels have independent x scales, each labelled so.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def _cached_rejects(db: str, db_version: str, rule: str | None):
     return queries.rejected_rows(db, rule)
 
 
+def _table_config(frame: pl.DataFrame) -> dict[str, object]:
+    """:func:`app.formatting.table_config` with every timestamp column headed ``(UTC)``."""
+    config = table_config(frame)
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            config[name] = st.column_config.DatetimeColumn(
+                f"{name} (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"
+            )
+    return config
+
+
 def _landing(published: Published) -> None:
     st.subheader("Landing validation")
     st.caption(
@@ -56,7 +68,7 @@ def _landing(published: Published) -> None:
     if landing.is_empty():
         st.success("Every landed row passed every landing rule.")
         return
-    st.dataframe(landing, hide_index=True, column_config=table_config(landing))
+    st.dataframe(landing, hide_index=True, column_config=_table_config(landing))
 
 
 def _tests(published: Published) -> None:
@@ -65,7 +77,12 @@ def _tests(published: Published) -> None:
     if counts.is_empty():
         st.info("No dbt test results recorded yet (`make build`).")
         return
-    st.altair_chart(charts.dbt_tests_chart(counts), width="stretch")
+    st.altair_chart(charts.dbt_tests_chart(counts), width="content")
+    st.caption(
+        "One panel per severity, each on its own x scale (the error panel counts hundreds of "
+        "NOT NULL checks, the warn panel about a dozen tests): compare the counts at the bar "
+        "ends, not the bar lengths across panels."
+    )
     left, right = st.columns(2)
     statuses = left.multiselect("Status", STATUSES, default=["fail", "error", "warn"])
     severities = right.multiselect("Severity", SEVERITIES, default=list(SEVERITIES))
@@ -74,7 +91,7 @@ def _tests(published: Published) -> None:
     st.dataframe(
         tests,
         hide_index=True,
-        column_config=table_config(tests),
+        column_config=_table_config(tests),
     )
 
 
@@ -88,7 +105,7 @@ def _rejects(published: Published) -> None:
     rule = st.selectbox("Rule", rules, index=0)
     rejects = every if rule == ALL_RULES else every.filter(pl.col("rule") == rule)
     st.caption(f"{rejects.height:,} rejected row(s): the vendor's file and line, and the row.")
-    st.dataframe(rejects, hide_index=True, column_config=table_config(rejects))
+    st.dataframe(rejects, hide_index=True, column_config=_table_config(rejects))
 
 
 def _refused(published: Published) -> None:
@@ -101,7 +118,7 @@ def _refused(published: Published) -> None:
         f"{refused.height:,} vendor file(s) refused by the latest load: nothing of them landed. "
         "`layout` is the layout that claimed the file, `(none)` when no layout did."
     )
-    st.dataframe(refused, hide_index=True, column_config=table_config(refused))
+    st.dataframe(refused, hide_index=True, column_config=_table_config(refused))
 
 
 def body(published: Published) -> None:

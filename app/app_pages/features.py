@@ -2,8 +2,11 @@
 
 Pick an underlying, some numeric columns of ``marts.fct_underlying_features`` (the allowlist of
 :func:`app.queries.features.feature_columns`) and a date range; each feature gets its own chart
-(they have different units) over coloured bands of the IV regime (``LOW``/``NORMAL``/``HIGH``
-from the 252-day VIX rank). All reads go through :mod:`app.queries.features`.
+(they have different units, named in each y-axis title; the Cboe volatility indices in index
+points) over coloured bands of the IV regime (``LOW``/``NORMAL``/``HIGH`` from the 252-day VIX
+rank). The default range covers the underlying's option chains
+(:func:`app.queries.features.default_window`), marked by a dark strip along the top of each
+chart. All reads go through :mod:`app.queries.features`.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from app.queries import features as queries
 
 #: Underlyings preferred as the default, in order.
 DEFAULT_SYMBOLS: tuple[str, ...] = ("SPX", "SPY")
-#: Default date range: this many years back from the symbol's last trade date.
+#: Default date range without option chains: this many years back from the last trade date.
 DEFAULT_YEARS = 3
+#: Calendar days shown before the first and after the last option quote date by default.
+DEFAULT_PAD_DAYS = 31
 #: More charts than this make the page long and slow; the multiselect stops there.
 MAX_FEATURES = 8
 
@@ -40,6 +45,11 @@ def _cached_feature_columns(db: str, db_version: str) -> tuple[str, ...]:
     return queries.feature_columns(db)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_option_periods(db: str, db_version: str, underlying_symbol: str) -> pl.DataFrame:
+    return queries.option_periods(db, underlying_symbol)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cached_series(
     db: str,
@@ -52,24 +62,31 @@ def _cached_series(
     return queries.feature_series(db, underlying_symbol, features, start_date, end_date)
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
-def _pick_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date] | None:
+def _pick_range(
+    first: dt.date, last: dt.date, default: tuple[dt.date, dt.date], underlying_symbol: str
+) -> tuple[dt.date, dt.date] | None:
     picked = st.date_input(
         "Date range",
-        value=(max(first, _years_before(last, DEFAULT_YEARS)), last),
+        value=default,
         min_value=first,
         max_value=last,
         format="YYYY-MM-DD",
+        # one widget per underlying: a new symbol starts from its own default range
+        key=f"features-dates-{underlying_symbol}",
     )
     if not isinstance(picked, tuple | list) or len(picked) != 2:
         return None
     return picked[0], picked[1]
+
+
+def _periods_text(periods: pl.DataFrame) -> str:
+    """``"cboe_eod_chain 2019-04-25 to 2019-07-22 (56 dates)"``, one per period, joined."""
+    return "; ".join(
+        f"{'MODELED ' if 'modeled' in row['source'] else ''}{row['source']} "
+        f"{row['first_quote_date']:%Y-%m-%d} to {row['last_quote_date']:%Y-%m-%d} "
+        f"({row['n_quote_dates']} dates)"
+        for row in periods.iter_rows(named=True)
+    )
 
 
 def body(published: Published) -> None:
@@ -88,8 +105,18 @@ def body(published: Published) -> None:
         "Underlying", options=names, index=names.index(default_symbol)
     )
     row = symbols.row(names.index(underlying_symbol), named=True)
+    periods = _cached_option_periods(db, db_version, underlying_symbol)
+    default = queries.default_window(
+        row["first_trade_date"],
+        row["last_trade_date"],
+        periods,
+        pad_days=DEFAULT_PAD_DAYS,
+        fallback_days=DEFAULT_YEARS * 365,
+    )
     with right:
-        date_range = _pick_range(row["first_trade_date"], row["last_trade_date"])
+        date_range = _pick_range(
+            row["first_trade_date"], row["last_trade_date"], default, underlying_symbol
+        )
     features = st.multiselect(
         "Features",
         options=allowed,
@@ -109,18 +136,33 @@ def body(published: Published) -> None:
     if data.series.is_empty():
         st.info(f"No {underlying_symbol} rows between {start_date} and {end_date}.")
         return
+    chains = (
+        f"Dark strip on top: dates with {underlying_symbol} option chains "
+        f"({_periods_text(periods)}); the default range covers them."
+        if periods.height
+        else f"{underlying_symbol} has no option chain in `{queries.OPTIONS_TABLE}`."
+    )
     st.caption(
         f"{underlying_symbol}, {data.series.height:,} trading days from {start_date:%Y-%m-%d} to "
         f"{end_date:%Y-%m-%d}, from `{queries.FEATURES_TABLE}`. Bands: `iv_regime`, from the "
         "252-day VIX rank (LOW and HIGH below and above the dbt vars `iv_regime_low_max` and "
-        "`iv_regime_high_min`, NORMAL between; no band while the rank is undefined)."
+        "`iv_regime_high_min`, NORMAL between; no band while the rank is undefined). "
+        f"{chains} Units are in each y-axis title: vols, returns and ranks in %, the Cboe "
+        "volatility indices (VIX, VIX9D, VIX3M, VIX6M, VVIX) and their changes in index points "
+        "(stored as decimals: VIX 0.80 is 80.0)."
     )
+    if any("modeled" in source for source in periods["source"].to_list()):
+        st.badge("Modeled chain dates", icon=":material/science:", color="orange")
     for feature in features:
         if data.series[feature].null_count() == data.series.height:
             st.info(f"`{feature}` has no value for {underlying_symbol} in this range.")
             continue
         chart = charts.feature_chart(
-            data.series, data.regimes, feature, queries.feature_unit(feature)
+            data.series,
+            data.regimes,
+            feature,
+            queries.feature_unit(feature),
+            option_periods=periods,
         )
         st.altair_chart(chart, width="stretch")
 

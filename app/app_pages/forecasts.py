@@ -1,9 +1,23 @@
 """Forecasts page: the underlying-level predictions and the strategy selector's signals by date.
 
 Choose an underlying, a direction model and a regime model (current runs) and a date range: the
-latest live forecast as tiles, P(up) against the decision threshold, the regime probabilities,
-walk-forward and live dates told apart, and the selector's decisions with their reasons. Reads
-through :mod:`app.queries.forecasts` only.
+latest forecast as tiles, P(up) against the decision threshold, the regime probabilities,
+walk-forward and pending dates told apart, and the selector's decisions with their reasons.
+Reads through :mod:`app.queries.forecasts` only.
+
+Three rules keep the page honest:
+
+- One direction call. The strategy selector calls UP at ``p_up >= 0.5``
+  (``models_sql/models/forecasts/fct_strategy_signals.sql``), whatever the run's tuned decision
+  threshold; the model's own label (``predicted_label``) uses that threshold. The tiles show the
+  call the selector trades, and when the two disagree (P(up) between 50 % and the threshold) a
+  warning says so, instead of a "DOWN" tile beside an "UP" selector at the same probability.
+- "Pending", not "live": the latest predictions are those whose outcome lies after the data's
+  last session (:attr:`app.queries.forecasts.ForecastWindow.last_session`); the page names that
+  session and never compares it with today's date.
+- Skill first: when the model the selector trades on (or the one chosen) has an out-of-sample
+  AUC at or below 0.5, or a 95 % interval reaching 0.5 (:func:`app.queries.forecasts.lacks_skill`),
+  a warning stands above the tiles and the signals.
 """
 
 from __future__ import annotations
@@ -27,12 +41,20 @@ DEFAULT_MODELS = {
     queries.REGIME_FAMILY: "xgb_iv_regime_5d",
 }
 DEFAULT_RANGE_DAYS = 365
-SELECTOR_CUT = 0.5  # the selector calls UP at p_up >= 0.5, whatever the run's threshold
+#: The selector calls UP at p_up >= 0.5, whatever the run's threshold (fct_strategy_signals.sql).
+SELECTOR_CUT = queries.SELECTOR_CUT
+#: Display of the warehouse's prediction kinds in the signals table.
+KIND_NAMES = {"walk_forward": "walk-forward", "live": "pending"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
     return queries.forecast_runs(db)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_skill(db: str, db_version: str, run_ids: tuple[str, ...]) -> pl.DataFrame:
+    return queries.model_skill(db, list(run_ids))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -62,35 +84,94 @@ def _pick_run(runs: pl.DataFrame, family: str, label: str, column) -> dict | Non
     return candidates.row(names.index(name), named=True)
 
 
-def _show_latest(window: queries.ForecastWindow, threshold: float | None) -> None:
+def _latest_heading(latest_date: dt.date, last_session: dt.date | None) -> str:
+    if last_session is None or latest_date == last_session:
+        return f"Latest forecast: {latest_date:%Y-%m-%d}, the last session in the data"
+    return (
+        f"Latest forecast: {latest_date:%Y-%m-%d} (the data's last session is "
+        f"{last_session:%Y-%m-%d})"
+    )
+
+
+def _show_latest(window: queries.ForecastWindow, run: dict | None) -> None:
     if window.latest_direction.is_empty() and window.latest_regime.is_empty():
-        st.subheader("Latest live forecast")
-        st.info("No live predictions for these runs (live dates are those without an outcome yet).")
+        st.subheader("Latest forecast")
+        st.info(
+            "No pending predictions for these runs (pending: the latest as-of dates, whose "
+            "outcome lies after the last session in the data)."
+        )
         return
     latest = window.latest_direction if window.latest_direction.height else window.latest_regime
-    st.subheader(f"Latest live forecast: {latest.item(0, 'as_of_date')}")
+    st.subheader(_latest_heading(latest.item(0, "as_of_date"), window.last_session))
     # (label, value, note under the tile, relative width): the strategy name needs room
     tiles: list[tuple[str, str, str | None, float]] = []
-    if window.latest_direction.height:
-        row = window.latest_direction.row(0, named=True)
-        versus = f"threshold {fmt_pct(threshold, 1)}" if threshold is not None else None
-        tiles.append(("P(up)", fmt_pct(row["p_up"], 1), versus, 1.0))
-        tiles.append(("Model call", row["predicted_label"], "at the run's threshold", 1.0))
+    direction = (
+        window.latest_direction.row(0, named=True) if window.latest_direction.height else None
+    )
+    if direction is not None:
+        model = run["model_name"] if run else "the chosen model"
+        tiles.append(("P(up)", fmt_pct(direction["p_up"], 1), f"`{model}`", 1.0))
+        tiles.append(
+            (
+                "Direction call",
+                queries.direction_call(direction["p_up"]),
+                f"P(up) against the selector's {fmt_pct(SELECTOR_CUT, 0)} cut",
+                1.2,
+            )
+        )
     if window.latest_regime.height:
         row = window.latest_regime.row(0, named=True)
         note = f"probability {fmt_pct(row['regime_probability'], 1)}"
         tiles.append(("Regime in 5 days", row["regime"], note, 1.2))
-    if window.latest_signal.height:
-        row = window.latest_signal.row(0, named=True)
-        note = f"size {row['size_tier']}, for {row['as_of_date']}"
-        tiles.append(("Selector", row["strategy"], note, 2.4))
+    signal = window.latest_signal.row(0, named=True) if window.latest_signal.height else None
+    if signal is not None:
+        note = (
+            f"size {signal['size_tier']}, for {signal['as_of_date']:%Y-%m-%d}; trades "
+            f"{signal['direction_forecast']} on `{signal['direction_model_name']}`'s P(up) "
+            f"{fmt_pct(signal['p_up'], 1)}"
+        )
+        tiles.append(("Selector", signal["strategy"], note, 2.4))
     columns = st.columns([width for *_, width in tiles])
     for column, (label, value, note, _) in zip(columns, tiles, strict=True):
         column.metric(label, value, border=True)
         if note:
             column.caption(note)
-    if window.latest_signal.height:
-        st.caption(f"Selector reason: {window.latest_signal.item(0, 'reason')}")
+    if signal is not None:
+        st.caption(f"Selector reason: {signal['reason']}")
+    if direction is not None and run is not None:
+        _explain_threshold(direction, run)
+    if signal is not None and run is not None and signal["direction_run_id"] != run["run_id"]:
+        st.info(
+            f"The selector trades on `{signal['direction_model_name']}` (P(up) "
+            f"{fmt_pct(signal['p_up'], 1)}: {signal['direction_forecast']}), not on "
+            f"`{run['model_name']}` chosen above.",
+            icon=":material/info:",
+        )
+    if window.last_session is not None:
+        st.caption(
+            f"Pending forecasts are the latest as-of dates, whose "
+            f"{run['horizon_days'] if run else 5}-session outcome lies after "
+            f"{window.last_session:%Y-%m-%d}, the last session in the data: they are as old as "
+            "the data, not forecasts for today."
+        )
+
+
+def _explain_threshold(direction: dict, run: dict) -> None:
+    """Warn when the model's own label (tuned threshold) and the traded call disagree."""
+    threshold = run["decision_threshold"]
+    own = direction["predicted_label"]
+    traded = queries.direction_call(direction["p_up"])
+    if threshold is None or own is None or own == traded:
+        return
+    low, high = sorted((SELECTOR_CUT, threshold))
+    st.warning(
+        f"At its tuned decision threshold ({fmt_pct(threshold, 1)}) `{run['model_name']}` labels "
+        f"this date {own}; the strategy selector ignores that threshold and calls {traded} at "
+        f"its symmetric {fmt_pct(SELECTOR_CUT, 0)} cut, on the same P(up) "
+        f"{fmt_pct(direction['p_up'], 1)}. The two calls disagree whenever P(up) lies between "
+        f"{fmt_pct(low, 1)} and {fmt_pct(high, 1)}; the tiles show the call that is traded.",
+        icon=":material/call_split:",
+    )
 
 
 def _show_direction(window: queries.ForecastWindow, run: dict | None) -> None:
@@ -103,10 +184,11 @@ def _show_direction(window: queries.ForecastWindow, run: dict | None) -> None:
     per = "per day" if window.bucket == "day" else "averaged per week (a long range)"
     st.caption(
         f"`{run['model_name']}`'s probability that the underlying is up 5 sessions later, {per}. "
-        "Walk-forward (blue) dates are out-of-sample test predictions with a known outcome; live "
-        "(orange) dates are the latest ones, outcome not yet known. The model calls UP above its "
-        f"tuned decision threshold ({fmt_pct(run['decision_threshold'], 1)}); the strategy "
-        f"selector uses a symmetric {fmt_pct(SELECTOR_CUT, 0)} cut and sizes by confidence."
+        "Walk-forward (blue) dates are out-of-sample test predictions with a known outcome; "
+        "pending (orange) dates are the latest ones, whose outcome falls after the last session "
+        "in the data. The model's own label is UP above its tuned decision threshold "
+        f"({fmt_pct(run['decision_threshold'], 1)}); the strategy selector trades UP at P(up) "
+        f">= {fmt_pct(SELECTOR_CUT, 0)} and sizes by confidence."
     )
 
 
@@ -119,18 +201,24 @@ def _show_regime(window: queries.ForecastWindow, run: dict | None) -> None:
     st.caption(
         f"`{run['model_name']}`'s probabilities that implied vol is in its LOW, NORMAL or HIGH "
         "regime (by IV rank) 5 sessions later; the bands add up to 100 %. Dates right of the "
-        "dashed `live` rule have no outcome yet."
+        "dashed `pending` rule have no outcome in the data yet."
     )
 
 
-def _show_signals(window: queries.ForecastWindow) -> None:
+def _show_signals(window: queries.ForecastWindow, selector_warning: str | None) -> None:
+    """The selector's decisions; ``selector_warning`` (short) stands above them when set."""
     st.subheader(f"Strategy selector signals ({window.signals.height})")
     if window.signals.is_empty():
         st.info("The strategy selector made no decision in this date range.")
         return
+    if selector_warning:
+        st.warning(selector_warning, icon=":material/warning:")
     first = window.signals.row(0, named=True)
+    table = window.signals.drop("direction_model_name", "regime_model_name").with_columns(
+        pl.col("prediction_kind").replace(KIND_NAMES)
+    )
     st.dataframe(
-        window.signals.drop("direction_model_name", "regime_model_name"),
+        table,
         hide_index=True,
         column_config={
             "as_of_date": st.column_config.DateColumn("as_of_date", format="YYYY-MM-DD"),
@@ -148,8 +236,38 @@ def _show_signals(window: queries.ForecastWindow) -> None:
         f"One row per as-of date, newest first: the option strategy to open at that close, held "
         f"5 sessions. The selector always reads `{first['direction_model_name']}` and "
         f"`{first['regime_model_name']}`, whichever models are chosen above; `prediction_kind` "
-        "is that of its direction forecast."
+        "is that of its direction forecast (`pending`: outcome after the data's end)."
     )
+
+
+def _skill_warnings(
+    db: str, db_version: str, window: queries.ForecastWindow, direction_run: dict | None
+) -> str | None:
+    """Warn above the tiles about models without skill; return the selector's warning."""
+    signal = window.latest_signal.row(0, named=True) if window.latest_signal.height else {}
+    selector_direction = signal.get("direction_run_id")
+    selector_regime = signal.get("regime_run_id")
+    chosen = direction_run["run_id"] if direction_run else None
+    run_ids = tuple(sorted({r for r in (selector_direction, selector_regime, chosen) if r}))
+    if not run_ids:
+        return None
+    skill = {
+        row["run_id"]: row for row in _cached_skill(db, db_version, run_ids).iter_rows(named=True)
+    }
+    roles = [
+        (selector_direction, "The strategy selector trades on"),
+        (selector_regime, "The strategy selector picks its strategy by the regime of"),
+    ]
+    if chosen not in (selector_direction, selector_regime):
+        roles.append((chosen, "The chosen direction model is"))
+    selector_warning = None
+    for run_id, role in roles:
+        text = queries.skill_warning(skill[run_id], role) if run_id in skill else None
+        if text:
+            st.warning(text, icon=":material/warning:")
+            if run_id in (selector_direction, selector_regime):
+                selector_warning = selector_warning or text
+    return selector_warning
 
 
 def body(published: Published) -> None:
@@ -175,6 +293,7 @@ def body(published: Published) -> None:
         value=(max(first, last - dt.timedelta(days=DEFAULT_RANGE_DAYS)), last),
         min_value=first,
         max_value=last,
+        format="YYYY-MM-DD",
         key=f"forecasts-dates-{underlying}",
     )
     if not isinstance(dates, tuple | list) or len(dates) != 2:
@@ -190,10 +309,17 @@ def body(published: Published) -> None:
         start,
         end,
     )
-    _show_latest(window, direction_run["decision_threshold"] if direction_run else None)
+    selector_warning = _skill_warnings(db, db_version, window, direction_run)
+    _show_latest(window, direction_run)
     _show_direction(window, direction_run)
     _show_regime(window, regime_run)
-    _show_signals(window)
+    short = None
+    if selector_warning:
+        short = (
+            "These signals come from a model without demonstrated out-of-sample skill (see "
+            "the warning at the top of the page)."
+        )
+    _show_signals(window, short)
 
 
 run_page("Forecasts", REQUIRED, body)

@@ -24,6 +24,29 @@ GROUP_AXES: Mapping[str, tuple[str, str, tuple[object, ...]]] = {
 POSITIVE, NEGATIVE = "#2ca02c", "#d62728"
 
 
+def fmt_usd_compact(value: float | None) -> str:
+    """A USD amount short enough for a metric tile: ``-$796.5M`` instead of ``-$796,526,…``.
+
+    Below 10,000 in absolute value the amount keeps its cents; above, it is rounded to 4
+    significant figures with a ``K``, ``M`` or ``B`` suffix. NULL and NaN show as ``n/a``.
+
+    >>> fmt_usd_compact(-796_507_092.96), fmt_usd_compact(1234.5), fmt_usd_compact(25_300)
+    ('-$796.5M', '$1,234.50', '$25.3K')
+    >>> fmt_usd_compact(None), fmt_usd_compact(float("nan"))
+    ('n/a', 'n/a')
+    """
+    if value is None or value != value:
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    if magnitude < 10_000:
+        return f"{sign}${magnitude:,.2f}"
+    for divisor, suffix in ((1e9, "B"), (1e6, "M")):
+        if magnitude >= divisor:
+            return f"{sign}${magnitude / divisor:.4g}{suffix}"
+    return f"{sign}${magnitude / 1e3:.4g}K"
+
+
 def _group_x(group: str) -> alt.X:
     if group not in GROUP_AXES:
         raise ValueError(f"group must be one of {sorted(GROUP_AXES)}, got {group!r}")

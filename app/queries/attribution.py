@@ -272,3 +272,47 @@ def forecast_deciles(db: Path | str, run_id: str) -> pl.DataFrame:
     """
     with _reader(db) as con:
         return _frame(con, _DECILES_SQL, [run_id])
+
+
+def no_decile_reason(
+    forecast_model: str | None, forecast_run_match: str | None, n_with_decile: int
+) -> str | None:
+    """Why a backtest's trades have no forecast decile, or ``None`` when some have one.
+
+    Parameters
+    ----------
+    forecast_model
+        The model the backtest's entries were conditioned on (``backtest.runs``); ``None`` for
+        an ungated backtest.
+    forecast_run_match
+        How the mart matched it to a current run: ``model_version`` | ``model_name`` | ``none``.
+    n_with_decile
+        Trades of the backtest that have a forecast decile.
+
+    Examples
+    --------
+    >>> no_decile_reason(None, "none", 0)[:40]
+    'This backtest is ungated: no forecast de'
+    >>> no_decile_reason("xgb_direction_5d", "model_version", 12) is None
+    True
+    """
+    if n_with_decile > 0:
+        return None
+    if forecast_model is None:
+        return (
+            "This backtest is ungated: no forecast decided its entries (its `forecast_model` "
+            "is empty), so no P(up) was in force at entry to rank its trades by, and there are "
+            "no forecast deciles to draw. The regime split below still applies: it reads the "
+            "strategy selector's regime model on each entry date."
+        )
+    if forecast_run_match == "none":
+        return (
+            f"This backtest was gated on `{forecast_model}`, which has no current model run "
+            "to attribute its trades to (retrained or removed since), so there are no "
+            "forecast deciles to draw."
+        )
+    return (
+        f"This backtest was gated on `{forecast_model}`, whose forecasts have no P(up) (a "
+        "regime or option-level model, not a direction model), so its trades have no P(up) "
+        "decile to draw. The regime split below applies."
+    )

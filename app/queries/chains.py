@@ -16,7 +16,13 @@ Conventions, shared by the smile and the surface:
   :data:`MAX_STRIKE_TO_FORWARD`]; the mart's ``moneyness`` column is *spot* moneyness ``S / K``,
   so the pages use ``K / F`` and the mart's ``log_moneyness = ln(K / F)`` instead;
 - out-of-the-money options only for the smile and surface: puts with ``K < F``, calls with
-  ``K >= F`` (the liquid side of each strike, as in ``int_option_expiry_surface``).
+  ``K >= F`` (the liquid side of each strike, as in ``int_option_expiry_surface``);
+- by default only quotes with a bid (``bid > 0``; a NULL bid counts as none): a quote bid at 0
+  has no buyer, its mid is half the ask, and the IV solved from it is the floor of the tick
+  grid, not a market price (on 2019-07-22 the 7-day SPXW call wing "rises" to 35 % from
+  0.00 / 0.05 quotes). ``include_zero_bid=True`` keeps them (the page's toggle). The mart's
+  ATM IV, risk reversal and term structure (``int_option_expiry_surface``) are read as built
+  and are not refiltered: they interpolate near the money, where bids are positive.
 
 An SPX expiration date can carry two expiries, AM-settled (root ``SPX``) and PM-settled (``SPXW``),
 so an expiry is ``(expiration, settlement_type)`` throughout.
@@ -48,6 +54,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "expiry_type",
         "dte",
         "underlying_price",
+        "bid",
         "forward_price",
         "log_moneyness",
         "implied_volatility",
@@ -78,6 +85,10 @@ MIN_STRIKE_TO_FORWARD = 0.7
 MAX_STRIKE_TO_FORWARD = 1.3
 #: Width of a surface moneyness bucket, in K / F.
 MONEYNESS_BUCKET_WIDTH = 0.05
+#: Fewest contracts of one expiry for its greeks to be drawn as curves by strike (below it the
+#: page lists them in a table: SPY's chain keeps the top 20 contracts of a day, often 1 or 2 per
+#: expiry).
+MIN_CURVE_CONTRACTS = 5
 #: Surface days-to-expiry buckets: (first dte, last dte, label), calendar days, inclusive.
 DTE_BUCKETS: tuple[tuple[int, int, str], ...] = (
     (1, 7, "1-7d"),
@@ -118,6 +129,10 @@ select
     cast(count(*) as integer) as n_contracts,
     cast(count(*) filter (where fct_option_features.iv_solve_status = 'ok') as integer)
         as n_solved,
+    cast(count(*) filter (
+        where fct_option_features.iv_solve_status = 'ok'
+            and coalesce(fct_option_features.bid, 0) <= 0
+    ) as integer) as n_solved_zero_bid,
     cast(count(distinct (fct_option_features.expiration, fct_option_features.settlement_type))
         as integer) as n_expiries,
     string_agg(distinct fct_option_features.source, ', ' order by fct_option_features.source)
@@ -138,7 +153,10 @@ select
         || ' (' || cast(fct_option_features.dte as varchar) || 'd)' as expiry_label,
     cast(count(*) as integer) as n_contracts,
     cast(count(*) filter (where fct_option_features.iv_solve_status = 'ok') as integer)
-        as n_solved
+        as n_solved,
+    cast(count(*) filter (
+        where fct_option_features.iv_solve_status = 'ok' and fct_option_features.bid > 0
+    ) as integer) as n_solved_with_bid
 from {OPTIONS_TABLE} as fct_option_features
 where fct_option_features.underlying_symbol = $1
     and fct_option_features.quote_date = $2
@@ -148,7 +166,7 @@ having count(*) filter (where fct_option_features.iv_solve_status = 'ok') > 0
 order by fct_option_features.expiration, fct_option_features.settlement_type
 """
 
-# $1 underlying, $2 quote date, $3/$4 K / F band.
+# $1 underlying, $2 quote date, $3/$4 K / F band, $5 keep quotes without a bid (boolean).
 _OTM_QUOTES_CTE = f"""
 otm_quotes as (
     select
@@ -163,11 +181,13 @@ otm_quotes as (
         cast(fct_option_features.strike as double)
             / cast(fct_option_features.forward_price as double) as strike_to_forward,
         cast(fct_option_features.log_moneyness as double) as log_moneyness,
-        cast(fct_option_features.implied_volatility as double) as implied_volatility
+        cast(fct_option_features.implied_volatility as double) as implied_volatility,
+        cast(fct_option_features.bid as double) as bid
     from {OPTIONS_TABLE} as fct_option_features
     where fct_option_features.underlying_symbol = $1
         and fct_option_features.quote_date = $2
         and fct_option_features.iv_solve_status = 'ok'
+        and ($5 or fct_option_features.bid > 0)
         and fct_option_features.dte >= 1
         and fct_option_features.forward_price > 0
         and fct_option_features.strike / fct_option_features.forward_price between $3 and $4
@@ -186,29 +206,30 @@ select * from otm_quotes
 order by otm_quotes.expiration, otm_quotes.settlement_type, otm_quotes.strike
 """
 
-# $5/$6/$7 dte bucket first/last/label lists, $8 bucket width, $9 number of moneyness buckets.
+# $6/$7/$8 dte bucket first/last/label lists, $9 bucket width, $10 number of moneyness buckets.
 _SURFACE_SQL = f"""
 with {_OTM_QUOTES_CTE},
 
 dte_buckets as (
     select
-        unnest($5::integer[]) as dte_min,
-        unnest($6::integer[]) as dte_max,
-        unnest($7::varchar[]) as dte_bucket
+        unnest($6::integer[]) as dte_min,
+        unnest($7::integer[]) as dte_max,
+        unnest($8::varchar[]) as dte_bucket
 ),
 
 moneyness_buckets as (
     select
         cast(moneyness_index.range as integer) as moneyness_index,
-        $3 + moneyness_index.range * $8 as moneyness_low,
-        $3 + (moneyness_index.range + 1) * $8 as moneyness_high
-    from range($9) as moneyness_index
+        -- rounded: 0.7 + 3 * 0.05 is 0.8500000000000001 in binary floating point
+        round($3 + moneyness_index.range * $9, 6) as moneyness_low,
+        round($3 + (moneyness_index.range + 1) * $9, 6) as moneyness_high
+    from range($10) as moneyness_index
 ),
 
 quotes_bucketed as (
     select
         dte_buckets.dte_bucket,
-        cast(least(floor((otm_quotes.strike_to_forward - $3) / $8), $9 - 1) as integer)
+        cast(least(floor((otm_quotes.strike_to_forward - $3) / $9), $10 - 1) as integer)
             as moneyness_index,
         otm_quotes.implied_volatility
     from otm_quotes
@@ -259,7 +280,8 @@ where int_option_expiry_surface.underlying_symbol = $1
 order by int_option_expiry_surface.expiration, int_option_expiry_surface.settlement_type
 """
 
-# $1 underlying, $2 quote date, $3 expiration, $4 settlement type, $5/$6 K / F band.
+# $1 underlying, $2 quote date, $3 expiration, $4 settlement type, $5/$6 K / F band, $7 keep
+# quotes without a bid (boolean).
 _GREEKS_SQL = f"""
 select
     fct_option_features.option_type,
@@ -270,13 +292,15 @@ select
     cast(fct_option_features.delta as double) as delta,
     cast(fct_option_features.gamma as double) as gamma,
     cast(fct_option_features.vega as double) as vega,
-    cast(fct_option_features.theta as double) as theta
+    cast(fct_option_features.theta as double) as theta,
+    cast(fct_option_features.bid as double) as bid
 from {OPTIONS_TABLE} as fct_option_features
 where fct_option_features.underlying_symbol = $1
     and fct_option_features.quote_date = $2
     and fct_option_features.expiration = $3
     and fct_option_features.settlement_type = $4
     and fct_option_features.iv_solve_status = 'ok'
+    and ($7 or fct_option_features.bid > 0)
     and fct_option_features.forward_price > 0
     and fct_option_features.strike / fct_option_features.forward_price between $5 and $6
 order by fct_option_features.option_type, fct_option_features.strike
@@ -292,17 +316,19 @@ class ChainSnapshot:
     summary
         One row (see :func:`chain_snapshot`): ``spot_price`` (USD), ``atm_iv_30d``,
         ``risk_reversal_25d_30d`` (decimal vols, NULL when not interpolable), ``n_contracts``,
-        ``n_solved``, ``n_expiries`` (ints; ``n_contracts`` is 0 for an unknown date), ``sources``.
+        ``n_solved``, ``n_solved_zero_bid`` (solved IVs whose bid is 0 or missing),
+        ``n_expiries`` (ints; ``n_contracts`` is 0 for an unknown date), ``sources``.
     expiries
         One row per expiry with a solved IV and ``dte >= 1``: ``expiration`` (date),
         ``settlement_type`` (``AM``/``PM``), ``dte`` (calendar days), ``expiry_type``,
         ``expiry_label`` (``"2019-08-16 AM (25d)"``, unique per date), ``n_contracts``,
-        ``n_solved``; ordered by expiration.
+        ``n_solved``, ``n_solved_with_bid`` (solved and ``bid > 0``); ordered by expiration.
+        Not filtered on the bid: the expiry list is the same with or without zero bids.
     smile
         One row per OTM contract (see the module docstring): ``expiration``,
         ``settlement_type``, ``dte``, ``expiry_label``, ``option_type``, ``strike`` (USD),
         ``strike_to_forward`` (K / F), ``log_moneyness`` (ln K / F), ``implied_volatility``
-        (decimal).
+        (decimal), ``bid`` (USD per share).
     surface
         The complete bucket grid, one row per :data:`DTE_BUCKETS` x moneyness bucket
         (``len(DTE_BUCKETS) * N_MONEYNESS_BUCKETS`` rows): ``dte_bucket``, ``dte_min``,
@@ -354,7 +380,13 @@ def quote_dates(db: Path | str, underlying_symbol: str) -> list[dt.date]:
         return _frame(con, _QUOTE_DATES_SQL, [underlying_symbol])["quote_date"].to_list()
 
 
-def chain_snapshot(db: Path | str, underlying_symbol: str, quote_date: dt.date) -> ChainSnapshot:
+def chain_snapshot(
+    db: Path | str,
+    underlying_symbol: str,
+    quote_date: dt.date,
+    *,
+    include_zero_bid: bool = False,
+) -> ChainSnapshot:
     """Summary, expiries, OTM smile points, IV surface grid and term structure of one chain.
 
     One connection, so one version of the warehouse (a publish ``os.replace``s the file).
@@ -367,6 +399,10 @@ def chain_snapshot(db: Path | str, underlying_symbol: str, quote_date: dt.date) 
         E.g. ``"SPX"`` (bound as a parameter).
     quote_date
         Trading date of the chain (bound as a parameter).
+    include_zero_bid
+        Keep quotes whose bid is 0 (or missing) in the smile and the surface; by default they
+        are left out (see the module docstring). The summary, expiries and term structure do
+        not depend on it.
 
     Returns
     -------
@@ -379,12 +415,13 @@ def chain_snapshot(db: Path | str, underlying_symbol: str, quote_date: dt.date) 
         When ``db`` does not exist.
     """
     base = [underlying_symbol, quote_date]
+    otm = [*base, *_band(), bool(include_zero_bid)]
     with _reader(db) as con:
         return ChainSnapshot(
             summary=_frame(con, _SUMMARY_SQL, base),
             expiries=_frame(con, _EXPIRIES_SQL, base),
-            smile=_frame(con, _SMILE_SQL, [*base, *_band()]),
-            surface=_frame(con, _SURFACE_SQL, [*base, *_band(), *_surface_params()]),
+            smile=_frame(con, _SMILE_SQL, otm),
+            surface=_frame(con, _SURFACE_SQL, [*otm, *_surface_params()]),
             term=_frame(con, _TERM_STRUCTURE_SQL, base),
         )
 
@@ -395,8 +432,16 @@ def greeks_by_strike(
     quote_date: dt.date,
     expiration: dt.date,
     settlement_type: str,
+    *,
+    include_zero_bid: bool = False,
 ) -> pl.DataFrame:
     """Computed BSM greeks of every solved call and put of one expiry, by strike.
+
+    Parameters
+    ----------
+    include_zero_bid
+        Keep contracts whose bid is 0 (or missing); left out by default, as in
+        :func:`chain_snapshot`.
 
     Returns
     -------
@@ -405,8 +450,67 @@ def greeks_by_strike(
         then ``strike``: ``option_type`` (``call``/``put``), ``strike`` (USD),
         ``strike_to_forward`` (K / F), ``implied_volatility`` (decimal), ``delta`` (per share),
         ``gamma`` (per share per USD), ``vega`` (USD per share per vol point, 0.01),
-        ``theta`` (USD per share per calendar day).
+        ``theta`` (USD per share per calendar day), ``bid`` (USD per share).
     """
-    params = [underlying_symbol, quote_date, expiration, settlement_type, *_band()]
+    params = [
+        underlying_symbol,
+        quote_date,
+        expiration,
+        settlement_type,
+        *_band(),
+        bool(include_zero_bid),
+    ]
     with _reader(db) as con:
         return _frame(con, _GREEKS_SQL, params)
+
+
+def greeks_expiry(
+    expiries: pl.DataFrame, target_dte: int, *, include_zero_bid: bool = False
+) -> int | None:
+    """Row of ``expiries`` whose greeks the page draws by default.
+
+    The expiry nearest ``target_dte`` among those with at least :data:`MIN_CURVE_CONTRACTS`
+    solved contracts (counting only those with a bid unless ``include_zero_bid``), so a sparse
+    chain (SPY keeps 20 contracts a day) does not open on an expiry of one contract; when none
+    has that many, the one with the most. Ties go to the earlier expiry.
+
+    Parameters
+    ----------
+    expiries
+        ``ChainSnapshot.expiries``: one row per expiry with ``dte`` (calendar days),
+        ``n_solved`` and ``n_solved_with_bid`` (ints), in expiry order.
+    target_dte
+        Calendar days to expiry wanted, >= 0.
+
+    Returns
+    -------
+    int or None
+        Row index into ``expiries``; ``None`` when it is empty.
+
+    Raises
+    ------
+    ValueError
+        When ``target_dte`` is negative.
+
+    Examples
+    --------
+    >>> expiries = pl.DataFrame({"dte": [21, 28, 31], "n_solved": [14, 4, 1],
+    ...                          "n_solved_with_bid": [14, 4, 1]})
+    >>> greeks_expiry(expiries, 30)
+    0
+    >>> greeks_expiry(expiries.slice(1), 30)
+    0
+    """
+    if target_dte < 0:
+        raise ValueError(f"target_dte must be >= 0, got {target_dte!r}")
+    if expiries.is_empty():
+        return None
+    counted = "n_solved" if include_zero_bid else "n_solved_with_bid"
+    ranked = expiries.with_row_index("row").with_columns(
+        (pl.col(counted) >= MIN_CURVE_CONTRACTS).alias("is_dense"),
+        (pl.col("dte") - target_dte).abs().alias("distance"),
+    )
+    dense = ranked.filter(pl.col("is_dense"))
+    if dense.height:
+        return int(dense.sort("distance", "row").item(0, "row"))
+    return int(ranked.sort(pl.col(counted), descending=True, maintain_order=True).item(0, "row"))

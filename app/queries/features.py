@@ -9,7 +9,14 @@ as identifiers. Every feature is cast to ``DOUBLE``.
 
 Units follow the house naming rules (STYLE.md, rule 6): vols, rates, returns and ranks are
 decimal fractions unless a suffix says otherwise (``_points``, ``_usd``, ``_ratio``, ``_zscore``,
-day counts); :func:`feature_unit` maps a column to its display unit.
+day counts); :func:`feature_unit` maps a column to its display unit. The Cboe volatility indices
+(VIX, VIX9D, VIX3M, VIX6M, VVIX) are stored as decimals (0.1742) but quoted by the market in
+index points (17.42): they, their changes and the VIX term slope display in index points
+(:data:`INDEX_POINT_FEATURES`), never as "17%".
+
+The page's default window covers the underlying's option chains (:func:`option_periods`, read
+from ``marts.fct_option_features``), so the features of the dates a backtest or the Chains page
+can use are on screen without scrolling through the calendar.
 """
 
 from __future__ import annotations
@@ -45,7 +52,24 @@ IV_REGIMES: tuple[str, ...] = ("LOW", "NORMAL", "HIGH")
 #: Key columns of the mart, never offered as features.
 _KEY_COLUMNS = frozenset({"underlying_symbol", "trade_date"})
 
-FeatureUnit = Literal["percent", "number", "usd", "integer"]
+FeatureUnit = Literal["percent", "index_points", "number", "usd", "integer"]
+
+#: Cboe volatility-index levels and their differences, stored as decimals, shown in index points
+#: (x 100; Cboe quotes VIX as 17.42, "VIX White Paper", Cboe, 2019 edition).
+INDEX_POINT_FEATURES: frozenset[str] = frozenset(
+    {
+        "vix",
+        "vix_9d",
+        "vix_3m",
+        "vix_6m",
+        "vvix",
+        "vix_change_1d",
+        "vix_change_5d",
+        "vix_term_slope",
+    }
+)
+
+OPTIONS_TABLE = "marts.fct_option_features"
 
 _NUMERIC_TYPE = re.compile(
     r"^(DOUBLE|FLOAT|REAL|DECIMAL(\(\d+,\s*\d+\))?|HUGEINT|U?BIGINT|U?INTEGER|U?SMALLINT|U?TINYINT)$"
@@ -120,6 +144,54 @@ order by start_date
 """
 
 
+# Islands of option quote dates per source: a new period starts after a gap of more than $2
+# calendar days (a long weekend is not a gap).
+_OPTION_PERIODS_SQL = f"""
+with quote_dates as (
+    select distinct
+        fct_option_features.source,
+        fct_option_features.quote_date
+    from {OPTIONS_TABLE} as fct_option_features
+    where fct_option_features.underlying_symbol = $1
+),
+
+quote_dates_flagged as (
+    select
+        quote_dates.source,
+        quote_dates.quote_date,
+        coalesce(
+            quote_dates.quote_date - lag(quote_dates.quote_date) over (
+                partition by quote_dates.source order by quote_dates.quote_date
+            ) > $2,
+            true
+        ) as is_period_start
+    from quote_dates
+),
+
+quote_dates_numbered as (
+    select
+        quote_dates_flagged.*,
+        sum(cast(quote_dates_flagged.is_period_start as integer)) over (
+            partition by quote_dates_flagged.source order by quote_dates_flagged.quote_date
+        ) as period_id
+    from quote_dates_flagged
+)
+
+select
+    quote_dates_numbered.source,
+    min(quote_dates_numbered.quote_date) as first_quote_date,
+    max(quote_dates_numbered.quote_date) as last_quote_date,
+    cast(count(*) as integer) as n_quote_dates
+from quote_dates_numbered
+group by quote_dates_numbered.source, quote_dates_numbered.period_id
+order by first_quote_date, quote_dates_numbered.source
+"""
+
+#: Longest gap, in calendar days, between two quote dates of one period (a week of missing days
+#: does not split a period).
+MAX_PERIOD_GAP_DAYS = 7
+
+
 @dataclass(frozen=True)
 class FeatureSeries:
     """Daily values of some features of one underlying and its IV-regime spans, one snapshot.
@@ -191,7 +263,11 @@ def feature_unit(column: str) -> FeatureUnit:
     ['number', 'number', 'integer']
     >>> feature_unit("calendar_days_to_monthly_expiration")
     'integer'
+    >>> [feature_unit(c) for c in ("vix", "vvix", "vix_term_slope", "vix_rank_252d")]
+    ['index_points', 'index_points', 'index_points', 'percent']
     """
+    if column in INDEX_POINT_FEATURES:
+        return "index_points"
     words = column.split("_")
     if "days" in words or column in ("day_of_week_iso", "month_of_year"):
         return "integer"
@@ -274,3 +350,87 @@ def feature_series(
             series=_frame(con, _SERIES_SQL.format(columns=columns), params),
             regimes=_frame(con, _REGIME_SPANS_SQL, params),
         )
+
+
+def option_periods(db: Path | str, underlying_symbol: str) -> pl.DataFrame:
+    """Periods with option chains of one underlying, per source.
+
+    A period is a run of quote dates with no gap longer than :data:`MAX_PERIOD_GAP_DAYS`
+    calendar days.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per source and period, by first date: ``source`` (e.g. ``cboe_eod_chain``;
+        a modeled chain's source says ``modeled``), ``first_quote_date``, ``last_quote_date``
+        (dates), ``n_quote_dates`` (int). Empty for an underlying without option quotes.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``db`` does not exist.
+    """
+    with _reader(db) as con:
+        return _frame(con, _OPTION_PERIODS_SQL, [underlying_symbol, MAX_PERIOD_GAP_DAYS])
+
+
+def default_window(
+    first_trade_date: dt.date,
+    last_trade_date: dt.date,
+    periods: pl.DataFrame,
+    *,
+    pad_days: int = 31,
+    fallback_days: int = 3 * 365,
+) -> tuple[dt.date, dt.date]:
+    """Default date range of the page: every option period, padded, within the feature dates.
+
+    Parameters
+    ----------
+    first_trade_date, last_trade_date
+        The underlying's feature dates (the range is clipped to them).
+    periods
+        :func:`option_periods` of the underlying (``first_quote_date``, ``last_quote_date``).
+    pad_days
+        Calendar days added on each side of the option dates (>= 0), so the run-up shows.
+    fallback_days
+        Without option periods (or none overlapping the features): this many calendar days
+        up to ``last_trade_date``.
+
+    Returns
+    -------
+    tuple[datetime.date, datetime.date]
+        ``(start, end)``, ``first_trade_date <= start <= end <= last_trade_date``.
+
+    Raises
+    ------
+    ValueError
+        When ``first_trade_date`` is after ``last_trade_date`` or a day count is negative.
+
+    Examples
+    --------
+    >>> periods = pl.DataFrame({"first_quote_date": [dt.date(2011, 1, 3), dt.date(2019, 4, 25)],
+    ...                         "last_quote_date": [dt.date(2011, 1, 7), dt.date(2019, 7, 22)]})
+    >>> default_window(dt.date(1990, 1, 2), dt.date(2022, 12, 28), periods)
+    (datetime.date(2010, 12, 3), datetime.date(2019, 8, 22))
+    >>> default_window(dt.date(1990, 1, 2), dt.date(2022, 12, 28), periods.clear())
+    (datetime.date(2019, 12, 29), datetime.date(2022, 12, 28))
+    """
+    if first_trade_date > last_trade_date:
+        raise ValueError(
+            f"first_trade_date {first_trade_date} is after last_trade_date {last_trade_date}"
+        )
+    if pad_days < 0 or fallback_days < 0:
+        raise ValueError(
+            f"pad_days and fallback_days must be >= 0, got {pad_days!r}, {fallback_days!r}"
+        )
+    overlapping = periods.filter(
+        (pl.col("last_quote_date") >= first_trade_date)
+        & (pl.col("first_quote_date") <= last_trade_date)
+    )
+    if overlapping.is_empty():
+        start = last_trade_date - dt.timedelta(days=fallback_days)
+        return max(first_trade_date, start), last_trade_date
+    pad = dt.timedelta(days=pad_days)
+    start = overlapping["first_quote_date"].min() - pad
+    end = overlapping["last_quote_date"].max() + pad
+    return max(first_trade_date, start), min(last_trade_date, end)

@@ -7,6 +7,7 @@ Tests marked ``slow`` read the real warehouse (``real_published``; set
 
 from __future__ import annotations
 
+import doctest
 import json
 from pathlib import Path
 
@@ -166,24 +167,81 @@ def test_builders_name_a_missing_column(builder, args) -> None:
 # ---- the page, real warehouse ---------------------------------------------------------------------
 
 
+def _titles(at) -> list[str]:
+    return [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]
+
+
+DECILE_TITLES = ["Total P&L by forecast decile", "Win rate by forecast decile"]
+OTHER_TITLES = [
+    "Total P&L by predicted regime",
+    "Win rate by predicted regime",
+    "Hit rate by decile (dashed: baseline)",
+    "Lift by decile (dashed: 1)",
+]
+
+
 @slow
 def test_page_says_how_few_trades_there_are(real_published: Path) -> None:
     at = open_app_page("attribution.py")
     assert not at.error, [e.value for e in at.error]
     backtest_run_id = at.selectbox[0].value
     trades = _trade_count(real_published, backtest_run_id)
-    assert {m.label: m.value for m in at.metric}["Trades"] == str(trades)
+    assert {m.label: m.value for m in at.metric}["Trades"] == f"{trades:,}"
     if trades < queries.FEW_TRADES:
         assert any(f"Only {trades} trade(s)" in info.value for info in at.info)
-    titles = [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]
-    assert titles == [
-        "Total P&L by forecast decile",
-        "Win rate by forecast decile",
-        "Total P&L by predicted regime",
-        "Win rate by predicted regime",
-        "Hit rate by decile (dashed: baseline)",
-        "Lift by decile (dashed: 1)",
-    ]
+    by_decile = queries.strategy_attribution(real_published, backtest_run_id).by_decile
+    has_deciles = by_decile["forecast_decile"].drop_nulls().len() > 0
+    assert _titles(at) == (DECILE_TITLES if has_deciles else []) + OTHER_TITLES
+
+
+@slow
+def test_ungated_and_gated_runs_explain_or_draw_their_deciles(real_published: Path) -> None:
+    """Ungated runs drew two empty decile charts: they now say why there is nothing to draw."""
+    backtests = queries.backtest_runs(real_published)
+    with_deciles = {
+        run_id
+        for run_id in backtests["backtest_run_id"]
+        if queries.strategy_attribution(real_published, run_id)
+        .by_decile["forecast_decile"]
+        .drop_nulls()
+        .len()
+    }
+    ungated = backtests.filter(pl.col("forecast_model").is_null())["backtest_run_id"][0]
+    at = open_app_page("attribution.py")
+    assert "ungated" in at.selectbox[0].format_func(ungated)
+    at.selectbox[0].select(ungated).run()
+    assert not at.exception and not at.error
+    assert any("This backtest is ungated" in info.value for info in at.info)
+    assert _titles(at) == OTHER_TITLES
+    assert not any("None" in label for label in at.selectbox[0].options)  # shown labels
+
+    gated = sorted(with_deciles)[0]
+    at.selectbox[0].select(gated).run()
+    assert not at.exception and not at.error
+    assert "gated on" in at.selectbox[0].format_func(gated)
+    assert _titles(at) == DECILE_TITLES + OTHER_TITLES
+    assert not any("ungated" in info.value for info in at.info)
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(queries).failed == 0
+    assert doctest.testmod(charts).failed == 0
+
+
+def test_no_decile_reason() -> None:
+    assert "ungated" in queries.no_decile_reason(None, "none", 0)
+    assert "no current model run" in queries.no_decile_reason("m", "none", 0)
+    assert "no P(up)" in queries.no_decile_reason("xgb_iv_regime_5d", "model_version", 0)
+    assert queries.no_decile_reason("xgb_direction_5d", "model_version", 3) is None
+
+
+def test_compact_usd_fits_a_tile() -> None:
+    # the modeled bfly benchmark's -$796,507,092.96 was clipped to "-$796,5..." in its tile
+    assert charts.fmt_usd_compact(-796_507_092.96) == "-$796.5M"
+    assert charts.fmt_usd_compact(2_500_000_000) == "$2.5B"
+    assert charts.fmt_usd_compact(-9_999.994) == "-$9,999.99"
+    assert charts.fmt_usd_compact(12_345) == "$12.35K"
+    assert charts.fmt_usd_compact(None) == "n/a"
 
 
 @slow

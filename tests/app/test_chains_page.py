@@ -7,6 +7,7 @@ Tests marked ``slow`` read the real published warehouse (fixture ``real_publishe
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 import json
 from pathlib import Path
 
@@ -74,6 +75,11 @@ GREEKS = pl.DataFrame(
 )
 
 
+def test_doctests() -> None:
+    assert doctest.testmod(queries).failed == 0
+    assert doctest.testmod(charts).failed == 0
+
+
 def _values(chart: alt.Chart) -> list[dict]:
     spec = chart.to_dict()
     return spec["datasets"][spec["data"]["name"]]
@@ -89,14 +95,18 @@ def test_smile_chart_plots_iv_against_the_chosen_moneyness(x: str) -> None:
         "type": "quantitative",
         "title": charts.MONEYNESS_AXES[x],
         "scale": {"zero": False},
+        "axis": {"format": ".2~f"},
     }
     assert spec["encoding"]["y"]["field"] == "implied_volatility"
-    assert spec["encoding"]["y"]["axis"]["format"] == "%"
+    # one decimal at most: 19.5%, never 19.5466539897%
+    assert spec["encoding"]["y"]["axis"]["format"] == charts.IV_AXIS_FORMAT == ".1~%"
+    # ten distinct hues, not Streamlit's default pairs of near-identical blues and reds
+    assert spec["encoding"]["color"]["scale"] == {"scheme": "category10"}
     # The legend lists expiries by days to expiry, not alphabetically.
     assert spec["encoding"]["color"]["sort"] == ["2024-01-19 PM (2d)", "2024-02-16 PM (30d)"]
-    assert {t["field"]: t.get("format") for t in spec["encoding"]["tooltip"]}[
-        "implied_volatility"
-    ] == ".2%"
+    tooltips = {t["field"]: t.get("format") for t in spec["encoding"]["tooltip"]}
+    assert tooltips["implied_volatility"] == ".1%"
+    assert tooltips["strike"] == charts.STRIKE_FORMAT == ",.2~f"
     assert all(isinstance(row["implied_volatility"], float) for row in _values(chart))
 
 
@@ -107,13 +117,18 @@ def test_smile_chart_refuses_an_unknown_axis_and_names_a_missing_column() -> Non
         charts.smile_chart(SMILE.drop("implied_volatility"))
 
 
-def test_term_structure_chart() -> None:
+def test_term_structure_chart_tells_am_from_pm_by_colour_and_shape() -> None:
     spec = charts.term_structure_chart(TERM).to_dict()
 
     assert spec["encoding"]["x"]["field"] == "dte"
     assert spec["encoding"]["y"]["field"] == "atm_iv"
-    assert spec["encoding"]["y"]["axis"]["format"] == "%"
-    assert spec["encoding"]["color"]["field"] == "settlement_type"
+    assert spec["encoding"]["y"]["axis"]["format"] == charts.IV_AXIS_FORMAT
+    colour, shape = spec["encoding"]["color"], spec["encoding"]["shape"]
+    assert colour["field"] == shape["field"] == "settlement_type"
+    # the legend's two entries differ in colour and in shape (it used to be two black dots)
+    assert colour["scale"]["domain"] == shape["scale"]["domain"] == ["AM", "PM"]
+    assert len(set(colour["scale"]["range"])) == 2
+    assert shape["scale"]["range"] == ["square", "circle"]
     with pytest.raises(ValueError, match="atm_iv"):
         charts.term_structure_chart(TERM.drop("atm_iv"))
 
@@ -127,7 +142,15 @@ def test_skew_term_chart_long_format_drops_missing_wings() -> None:
         ("25-delta butterfly", 0.005),
         ("25-delta risk reversal", -0.04),
     ]
-    assert chart.to_dict()["encoding"]["y"]["axis"]["format"] == "%"
+    encoding = chart.to_dict()["encoding"]
+    assert encoding["y"]["axis"]["format"] == charts.IV_AXIS_FORMAT
+    # the settlement legend draws line samples, dashed for AM and solid for PM, not two dots
+    dash = encoding["strokeDash"]
+    assert dash["legend"]["symbolType"] == "stroke"
+    assert dash["scale"]["domain"] == ["AM", "PM"]
+    assert dash["scale"]["range"][0] != dash["scale"]["range"][1]
+    # and the two measures get two clearly different colours
+    assert len(set(encoding["color"]["scale"]["range"])) == 2
     with pytest.raises(ValueError, match="butterfly_25d"):
         charts.skew_term_chart(TERM.drop("butterfly_25d"))
 
@@ -139,12 +162,27 @@ def test_surface_heatmap_draws_filled_buckets_shortest_expiry_first() -> None:
     assert spec["mark"]["type"] == "rect"
     assert spec["encoding"]["x"]["field"] == "moneyness_low"
     assert spec["encoding"]["x2"]["field"] == "moneyness_high"
+    # ticks on the bucket edges, domain from the first to the last edge: every tick is a
+    # cell border (Vega's own ticks, 0.70, 0.74, 0.78, ..., fell inside the cells)
+    assert spec["encoding"]["x"]["axis"]["values"] == [0.95, 1.0, 1.05]
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0.95, 1.05]
     assert spec["encoding"]["y"]["sort"] == ["1-7d", "8-14d"]
-    assert spec["encoding"]["color"]["legend"]["format"] == "%"
+    assert spec["encoding"]["color"]["legend"]["format"] == charts.IV_AXIS_FORMAT
     # The empty bucket is not drawn: 4 buckets, 3 rectangles.
     assert len(_values(chart)) == 3
     with pytest.raises(ValueError, match="mean_iv"):
         charts.surface_heatmap(SURFACE.drop("mean_iv"))
+
+
+def test_bucket_edges_round_away_floating_point_noise() -> None:
+    # SYNTHETIC: 0.7 + 3 x 0.05 is 0.8500000000000001 in binary floating point
+    surface = pl.DataFrame(
+        {"moneyness_low": [0.8, 0.8500000000000001], "moneyness_high": [0.85, 0.9]}
+    )
+    assert charts.bucket_edges(surface) == [0.8, 0.85, 0.9]
+    assert charts.bucket_edges(surface.clear()) == []
+    with pytest.raises(ValueError, match="moneyness_high"):
+        charts.bucket_edges(surface.drop("moneyness_high"))
 
 
 @pytest.mark.parametrize("greek", list(charts.GREEKS))
@@ -154,6 +192,38 @@ def test_greek_chart(greek: str) -> None:
     assert spec["encoding"]["x"]["field"] == "strike"
     assert spec["encoding"]["y"]["field"] == greek
     assert spec["encoding"]["color"]["scale"]["domain"] == ["call", "put"]
+    # the legend shows line samples (colour and dash), not dots
+    assert spec["encoding"]["color"]["legend"]["symbolType"] == "stroke"
+
+
+def test_greek_chart_of_one_strike_shows_a_point_and_a_short_strike() -> None:
+    """SYNTHETIC: SPY's 2022-01-31 expiry on 2021-12-31 is one call at 485: a line of one point
+    drew nothing, and Vega labelled the lone tick ``485.000000``."""
+    one = pl.DataFrame(
+        {"option_type": ["call"], "strike": [485.0], "delta": [0.33], "gamma": [0.02],
+         "vega": [0.4], "theta": [-0.1]}
+    )  # fmt: skip
+    spec = charts.greek_chart(one, "delta").to_dict()
+
+    assert spec["mark"]["point"]  # the lone contract is drawn as a point
+    assert spec["encoding"]["x"]["axis"]["format"] == ",.2~f"  # 485, 485.5, 2,985
+
+
+def test_greeks_expiry_skips_sparse_expiries() -> None:
+    # SYNTHETIC expiries of a sparse chain (SPY 2021-12-31): 14, 4 and 1 contracts.
+    expiries = pl.DataFrame(
+        {"dte": [21, 28, 31], "n_solved": [14, 4, 1], "n_solved_with_bid": [14, 4, 0]}
+    )
+    # 31 days is nearest to 30 but has 1 contract; 21 days is the nearest with >= 5
+    assert queries.greeks_expiry(expiries, 30) == 0
+    # none dense: the one with the most contracts (bids counted unless zero bids are kept)
+    assert queries.greeks_expiry(expiries.slice(1), 30) == 0
+    assert queries.greeks_expiry(expiries.clear(), 30) is None
+    # a dense chain: the nearest to the target, ties to the earlier expiry
+    dense = pl.DataFrame({"dte": [25, 35], "n_solved": [50, 50], "n_solved_with_bid": [50, 50]})
+    assert queries.greeks_expiry(dense, 30) == 0
+    with pytest.raises(ValueError, match="-1"):
+        queries.greeks_expiry(expiries, -1)
 
 
 def test_greek_chart_refuses_an_unknown_greek_and_names_a_missing_column() -> None:
@@ -251,6 +321,34 @@ def test_summary_term_structure_and_greeks(spx_latest: tuple[Path, dt.date]) -> 
 
 
 @slow
+def test_zero_bid_quotes_are_left_out_unless_asked_for(real_published: Path) -> None:
+    """On 2019-07-22 the 7-day SPXW call wing "rose" to 35 % from quotes bid at 0.00."""
+    day = dt.date(2019, 7, 22)
+    default = queries.chain_snapshot(real_published, "SPX", day)
+    everything = queries.chain_snapshot(real_published, "SPX", day, include_zero_bid=True)
+
+    def wing_max(snapshot: queries.ChainSnapshot) -> float:
+        wing = snapshot.smile.filter((pl.col("dte") == 7) & (pl.col("option_type") == "call"))
+        return wing["implied_volatility"].max()
+
+    assert (default.smile["bid"] > 0).all()
+    assert (everything.smile["bid"] == 0).any()
+    assert wing_max(everything) > 0.35 > 0.15 > wing_max(default)
+    # the surface counts exactly the smile's points either way
+    assert default.surface["n_options"].sum() == default.smile.height
+    assert everything.surface["n_options"].sum() == everything.smile.height
+    # what the page says it left out: the solved quotes bid at 0 (or without a bid)
+    assert default.summary.item(0, "n_solved_zero_bid") > 0
+    # the expiry list does not depend on the toggle
+    assert default.expiries.equals(everything.expiries)
+    expiry = default.expiries.row(0, named=True)
+    greeks = queries.greeks_by_strike(
+        real_published, "SPX", day, expiry["expiration"], expiry["settlement_type"]
+    )
+    assert (greeks["bid"] > 0).all()
+
+
+@slow
 def test_unknown_date_gives_empty_frames(real_published: Path) -> None:
     snapshot = queries.chain_snapshot(real_published, "SPX", dt.date(1999, 1, 4))
 
@@ -340,6 +438,50 @@ def test_smile_controls_change_the_chart(real_published: Path) -> None:
     assert not at.exception and not at.error
     assert any("Pick at least one expiry" in info.value for info in at.info)
     assert "Volatility smile (OTM options)" not in [spec.get("title") for spec, _ in _charts(at)]
+
+
+@slow
+def test_zero_bid_toggle_round_trip(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+    assert at.toggle[0].value is False
+    smile_before = _charts(at)[0][1][0]
+    assert any("bid at 0 (or without a bid) are left out" in c.value for c in at.caption)
+
+    at.toggle[0].set_value(True).run()
+    assert not at.exception and not at.error
+    smile_after = _charts(at)[0][1][0]
+    assert smile_after.height > smile_before.height
+    assert any(c.value.startswith("Showing all") for c in at.caption)
+
+    at.toggle[0].set_value(False).run()
+    assert _charts(at)[0][1][0].height == smile_before.height
+
+
+@slow
+def test_spy_greeks_open_on_an_expiry_with_curves_and_list_a_sparse_one(
+    real_published: Path,
+) -> None:
+    """SPY keeps its 20 most traded contracts a day: its 30-day expiry can hold one contract,
+    which drew four empty greek charts with a ``485.000000`` tick."""
+    at = open_app_page("chains.py")
+    at.selectbox[0].select("SPY").run()
+    assert not at.exception and not at.error
+    snapshot = queries.chain_snapshot(real_published, "SPY", at.selectbox[1].value)
+    counts = dict(snapshot.expiries.select("expiry_label", "n_solved_with_bid").iter_rows())
+    assert counts[at.selectbox[2].value] >= queries.MIN_CURVE_CONTRACTS
+    greek_specs = [spec for spec, _ in _charts(at) if spec.get("title") in ("Delta", "Theta")]
+    assert len(greek_specs) == 2
+    assert all(spec["encoding"]["x"]["axis"]["format"] == ",.2~f" for spec in greek_specs)
+
+    sparse = min(counts, key=counts.get)
+    assert counts[sparse] < queries.MIN_CURVE_CONTRACTS
+    at.selectbox[2].select(sparse).run()
+    assert not at.exception and not at.error
+    assert any("too few for curves" in info.value for info in at.info)
+    titles = [spec.get("title") for spec, _ in _charts(at)]
+    assert not set(titles) & {"Delta", "Gamma", "Vega", "Theta"}
+    table = at.dataframe[-1].value
+    assert len(table) == counts[sparse] and {"delta", "gamma", "vega", "theta"} <= set(table)
 
 
 @slow

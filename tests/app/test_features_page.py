@@ -7,6 +7,7 @@ Tests marked ``slow`` read the real published warehouse (fixture ``real_publishe
 from __future__ import annotations
 
 import datetime as dt
+import doctest
 import json
 from pathlib import Path
 
@@ -65,10 +66,98 @@ def test_check_features_names_the_unknown_column() -> None:
         ("atr_14d_usd", "usd"),
         ("calendar_days_to_monthly_expiration", "integer"),
         ("day_of_week_iso", "integer"),
+        ("vix", "index_points"),
+        ("vix_3m", "index_points"),
+        ("vvix", "index_points"),
+        ("vix_change_5d", "index_points"),
+        ("vix_term_slope", "index_points"),
+        ("vix_percentile_252d", "percent"),
+        ("skew_points", "number"),
     ],
 )
 def test_feature_unit(column: str, unit: str) -> None:
     assert queries.feature_unit(column) == unit
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(queries).failed == 0
+    assert doctest.testmod(charts).failed == 0
+
+
+def test_vix_is_drawn_in_index_points() -> None:
+    """VIX showed as "80%": the Cboe indices are stored as decimals, quoted in points."""
+    spec = charts.feature_chart(SERIES, REGIMES, "vix", queries.feature_unit("vix")).to_dict()
+    line = spec["layer"][1]
+    # SYNTHETIC vix 0.12, 0.13, 0.30, 0.28 -> 12, 13, 30, 28 index points
+    rows = spec["datasets"][line["data"]["name"]]
+    assert [row["vix"] for row in rows] == pytest.approx([12.0, 13.0, 30.0, 28.0])
+    assert line["encoding"]["y"]["title"] == "vix (index points)"
+    assert "%" not in line["encoding"]["y"]["axis"]["format"]
+    assert charts.axis_title("realized_vol_21d", "percent") == "realized_vol_21d (%)"
+
+
+def test_date_axis_has_no_time_of_day() -> None:
+    # SYNTHETIC: four days give daily ticks labelled as dates (Vega put "12 PM" between them)
+    axis = charts.date_axis(SERIES["trade_date"]).to_dict()
+    assert axis["tickCount"] == {"interval": "day", "step": 1}
+    assert axis["format"] == "%Y-%m-%d"
+    # 40 days: a tick every ceil(39 / 8) = 5 days
+    month = pl.Series([dt.date(2024, 1, 1), dt.date(2024, 2, 9)])
+    assert charts.date_axis(month).to_dict()["tickCount"] == {"interval": "day", "step": 5}
+    # years: Vega's month and year ticks, dates already
+    years = pl.Series([dt.date(2019, 1, 1), dt.date(2022, 1, 1)])
+    assert "tickCount" not in charts.date_axis(years).to_dict()
+    assert "tickCount" in charts.date_axis(pl.Series([], dtype=pl.Date)).to_dict()
+
+
+# SYNTHETIC option periods: one inside SERIES's dates (D2..D3), one long before them.
+PERIODS = pl.DataFrame(
+    {
+        "source": ["cboe_eod_chain", "ivolatility_eod"],
+        "first_quote_date": [D2, dt.date(2011, 1, 3)],
+        "last_quote_date": [D3, dt.date(2011, 1, 7)],
+        "n_quote_dates": [2, 5],
+    }
+)
+
+
+def test_feature_chart_marks_the_option_periods_inside_its_dates() -> None:
+    chart = charts.feature_chart(SERIES, REGIMES, "vix", "index_points", option_periods=PERIODS)
+    spec = chart.to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "line", "rect"]
+    strip = spec["layer"][2]
+    rows = spec["datasets"][strip["data"]["name"]]
+    assert [row["source"] for row in rows] == ["cboe_eod_chain"]  # 2011 is off the chart
+    assert rows[0]["strip_end_date"].startswith("2024-01-05")  # D3 + 1 day: never zero width
+    assert strip["encoding"]["x"]["field"] == "first_quote_date"
+    assert len(charts.feature_chart(SERIES, REGIMES, "vix", "percent").to_dict()["layer"]) == 2
+
+
+def test_default_window_covers_the_option_periods() -> None:
+    first, last = dt.date(1990, 1, 2), dt.date(2022, 12, 28)
+    periods = PERIODS.with_columns(
+        pl.Series("first_quote_date", [dt.date(2019, 4, 25), dt.date(2011, 1, 3)]),
+        pl.Series("last_quote_date", [dt.date(2019, 7, 22), dt.date(2011, 1, 7)]),
+    )
+    # 2011-01-03 - 31 days = 2010-12-03; 2019-07-22 + 31 days = 2019-08-22
+    assert queries.default_window(first, last, periods) == (
+        dt.date(2010, 12, 3),
+        dt.date(2019, 8, 22),
+    )
+    # clipped to the feature dates
+    assert queries.default_window(dt.date(2011, 1, 1), dt.date(2019, 7, 31), periods) == (
+        dt.date(2011, 1, 1),
+        dt.date(2019, 7, 31),
+    )
+    # no option period overlapping the features: the last 3 years
+    assert queries.default_window(first, dt.date(2010, 12, 31), periods) == (
+        dt.date(2008, 1, 1),
+        dt.date(2010, 12, 31),
+    )
+    with pytest.raises(ValueError, match="2022-12-28 is after"):
+        queries.default_window(last, first, periods)
+    with pytest.raises(ValueError, match="-1"):
+        queries.default_window(first, last, periods, pad_days=-1)
 
 
 def test_feature_chart_layers_bands_under_the_line() -> None:
@@ -88,7 +177,14 @@ def test_feature_chart_layers_bands_under_the_line() -> None:
         "timeUnit": "yearmonthdate",
         "type": "temporal",
         "title": None,
+        "axis": {
+            "format": "%Y-%m-%d",
+            "labelAngle": 0,
+            "tickCount": {"interval": "day", "step": 1},
+        },
     }
+    # the bands share the line's date axis
+    assert bands["encoding"]["x"]["axis"] == line["encoding"]["x"]["axis"]
     assert line["encoding"]["y"]["field"] == "vix"
     assert line["encoding"]["y"]["axis"]["format"] == "%"
     assert {t["field"]: t.get("format") for t in line["encoding"]["tooltip"]}["vix"] == ".2%"
@@ -173,6 +269,17 @@ def test_feature_series_and_regime_spans(real_published: Path) -> None:
 
 
 @slow
+def test_option_periods_of_the_real_chains(real_published: Path) -> None:
+    spx = queries.option_periods(real_published, "SPX")
+    assert spx.select("source", "first_quote_date", "last_quote_date").rows() == [
+        ("ivolatility_eod", dt.date(2011, 1, 3), dt.date(2011, 1, 7)),
+        ("cboe_eod_chain", dt.date(2019, 4, 25), dt.date(2019, 7, 22)),
+    ]
+    assert spx["n_quote_dates"].to_list() == [5, 56]
+    assert queries.option_periods(real_published, "QQQ").is_empty()
+
+
+@slow
 def test_feature_series_outside_the_data_is_empty(real_published: Path) -> None:
     data = queries.feature_series(
         real_published, "SPX", ["vix"], dt.date(1900, 1, 1), dt.date(1900, 12, 31)
@@ -200,8 +307,14 @@ def test_page_defaults(real_published: Path) -> None:
     symbols = queries.symbols(real_published)
     last = symbols.filter(pl.col("underlying_symbol") == "SPX")["last_trade_date"].item()
     start, end = at.date_input[0].value
-    assert end == last
-    assert start == last.replace(year=last.year - 3)
+    # the default range covers SPX's option chains (2011-01-03.. and ..2019-07-22), padded
+    periods = queries.option_periods(real_published, "SPX")
+    assert (start, end) == queries.default_window(
+        symbols.filter(pl.col("underlying_symbol") == "SPX")["first_trade_date"].item(),
+        last,
+        periods,
+    )
+    assert start <= dt.date(2011, 1, 3) and end >= dt.date(2019, 7, 22)
     assert at.multiselect[0].value == list(queries.DEFAULT_FEATURES)
     assert _line_fields(at) == list(queries.DEFAULT_FEATURES)
     # Regime bands behind every line, with the legend.
@@ -210,6 +323,11 @@ def test_page_defaults(real_published: Path) -> None:
         assert spec["layer"][0]["encoding"]["color"]["field"] == "iv_regime"
         assert spec["layer"][0]["encoding"]["color"]["legend"]["title"] == "IV regime"
     assert "SPX" in at.caption[0].value
+    assert "cboe_eod_chain 2019-04-25 to 2019-07-22" in at.caption[0].value
+    # VIX in index points, with the unit in the axis title
+    vix = next(spec for spec in _specs(at) if spec["layer"][1]["encoding"]["y"]["field"] == "vix")
+    assert vix["layer"][1]["encoding"]["y"]["title"] == "vix (index points)"
+    assert vix["layer"][2]["mark"]["type"] == "rect"  # the option-chain strip
 
 
 @slow

@@ -60,6 +60,12 @@ def test_overview_coverage_has_every_dataset(real_published: Path) -> None:
 def test_quality_filters_round_trip(real_published: Path) -> None:
     at = open_app_page("data_quality.py")
     assert not at.error
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert [panel["title"]["text"].split(":")[0] for panel in spec["hconcat"]] == [
+        "Severity error",
+        "Severity warn",
+    ]
+    assert any("own x scale" in caption.value for caption in at.caption)
     status, severity = at.multiselect
     shown = at.dataframe[1].value.shape[0]
     assert shown == quality.dbt_test_results(real_published, ["fail", "error", "warn"]).height
@@ -93,15 +99,28 @@ def test_coverage_chart_names_a_missing_column() -> None:
         coverage_chart(pl.DataFrame({"dataset": ["x"], "first_date": [date(2020, 1, 1)]}))
 
 
-def test_tests_chart_encodes_status_colours() -> None:
-    counts = pl.DataFrame(  # SYNTHETIC
+def test_tests_chart_labels_each_panel_s_own_scale() -> None:
+    """The panels' x scales differ (hundreds of error tests, a dozen warn): each panel says so,
+    gives its total and writes every bar's count, so the bars are not read as comparable."""
+    counts = pl.DataFrame(  # SYNTHETIC: error 300 + 4 = 304 tests, warn 2 + 1 = 3
         {
-            "severity": ["error", "warn"],
-            "status": ["pass", "warn"],
-            "category": ["null", "greeks"],
-            "n_tests": [3, 1],
+            "severity": ["error", "error", "warn", "warn"],
+            "status": ["pass", "pass", "warn", "pass"],
+            "category": [None, "greeks", "greeks", "greeks"],
+            "n_tests": [300, 4, 2, 1],
         }
     )
     spec = dbt_tests_chart(counts).to_dict()
-    assert spec["encoding"]["color"]["scale"]["domain"] == ["pass", "warn", "fail", "error"]
-    assert spec["resolve"]["scale"]["x"] == "independent"
+    assert spec["resolve"]["scale"] == {"x": "independent", "color": "shared"}
+    error_panel, warn_panel = spec["hconcat"]
+    assert error_panel["title"]["text"] == "Severity error: 304 tests"
+    assert warn_panel["title"]["text"] == "Severity warn: 3 tests"
+    bars, labels = warn_panel["layer"]
+    assert "own scale" in bars["encoding"]["x"]["title"]
+    assert bars["encoding"]["color"]["scale"]["domain"] == ["pass", "warn", "fail", "error"]
+    # the warn panel's greeks bar ends in its count, 2 + 1 = 3
+    assert [row["n_total"] for row in spec["datasets"][labels["data"]["name"]]] == [3]
+    # a NULL category is named, and the categories keep one order (most tests first)
+    assert bars["encoding"]["y"]["sort"] == ["(no category)", "greeks"]
+    with pytest.raises(ValueError, match="none"):
+        dbt_tests_chart(counts.clear())
