@@ -20,8 +20,10 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
     ],
     "Backtests": [
         ("backtest.py", "Backtest", ":material/play_circle:"),
+        ("trades.py", "Trades", ":material/receipt_long:"),
         ("compare.py", "Compare", ":material/compare_arrows:"),
         ("benchmarks.py", "Benchmarks", ":material/stacked_line_chart:"),
+        ("research.py", "Research", ":material/grid_view:"),
     ],
 }
 
