@@ -252,6 +252,8 @@ def run_sweep(
     # Checkpoints: the optimiser handles each stage well but not the whole graph at once
     # (one plan took 6 s where the staged collects take 0.3 s), so collect at stage boundaries.
     entries_df, legs_df, scheduled_df = pl.collect_all([entries, legs, scheduled])
+    if e.back_strike == "standing":
+        legs_df = en.hold_standing_strikes(legs_df, candidates, cfg)
     signals_df = day_signals.collect() if day_signals is not None else None
     refused_am = None
     if cfg.execution.am_settlement == "soq_only" and e.signal != "top_k":
@@ -308,7 +310,9 @@ def run_sweep(
         "dividends": dividends_df,
         "cash_rates": cash_rates,
     }
-    f["approximations"] = approximations(cfg, calendar, priced, cash_rates=cash_rates)
+    f["approximations"] = approximations(
+        cfg, calendar, priced, cash_rates=cash_rates, position_legs=position_legs
+    )
     if positions.is_empty():
         return [_result(pf.empty_result(cfg, exits_cfg, f)) for exits_cfg in grid]
     mats = pf.matrices(cfg, f, len(grid))
@@ -386,9 +390,11 @@ def approximations(
     priced: pl.DataFrame,
     *,
     cash_rates: pl.DataFrame | None = None,
+    position_legs: pl.DataFrame | None = None,
 ) -> str:
     """The approximations a run relied on, one clause each, ``'; '``-separated (``cash_rates``:
-    :func:`engine.cash.session_rates` of a ``cash_interest: tbill_1m`` run, else ``None``)."""
+    :func:`engine.cash.session_rates` of a ``cash_interest: tbill_1m`` run, else ``None``;
+    ``position_legs``: the run's legs, to count short legs written at a zero bid)."""
     missing = calendar.filter(~pl.col("has_quotes"))["quote_date"]
     times = (
         calendar.filter("has_quotes")
@@ -431,6 +437,19 @@ def approximations(
         )
     if cfg.execution.stock_exit_price == "quote_time_spot":
         out.append("stock legs of settling positions close at the quote-time spot")
+    if cfg.execution.zero_bid == "trade" and position_legs is not None:
+        written = position_legs.filter(
+            (pl.col("leg_type") != "stock") & (pl.col("sign") < 0) & (pl.col("bid") <= 0)
+        ).height
+        out.append(
+            f"zero bid: {written} short option leg(s) opened where the bid was 0, written for "
+            "nothing (execution.zero_bid: trade)"
+        )
+    if cfg.entry.back_strike == "standing":
+        out.append(
+            "standing back strike: a back leg held from one entry to the next is closed and "
+            "bought again at the same quote (entry.back_strike: standing), not carried"
+        )
     settled = priced.filter(pl.col("settlement_method") != "traded")
     if settled.height:
         counts = settled.group_by("settlement_method").len().sort("settlement_method").iter_rows()

@@ -45,6 +45,10 @@ StockExitPrice = Literal["settlement", "quote_time_spot"]
 StockDividends = Literal["ex_dates", "trailing_yield"]
 #: What idle cash earns (:mod:`engine.cash`): nothing, or the 1-month T-bill rate.
 CashInterest = Literal["none", "tbill_1m"]
+#: Whether a quote without a bid may open a leg (:func:`engine.entries.tradable`).
+ZeroBid = Literal["skip", "trade"]
+#: How a back leg's strike is chosen on each entry (:func:`engine.entries.hold_standing_strikes`).
+BackStrike = Literal["rule", "standing"]
 
 
 class ConfigError(ValueError):
@@ -104,6 +108,17 @@ class EntryConfig:
         after t's close (:func:`engine.sessions.signal_entry_sessions`; with the 15:45 ET
         snapshots of the embedded chain, the next session's). An integer ``n`` fills on the
         ``n``-th session after t, as stated (``0`` is look-ahead on 15:45 quotes).
+    back_strike
+        ``rule`` (default): every entry chooses each leg's strike by its rule. ``standing``: a
+        back leg (``expiry: back``) whose expiration is the one the previous entry's same leg
+        had keeps that entry's strike (the *standing* option: closed and bought again at the
+        same quote, so at a mid fill without costs the same as holding it), unless the strike
+        is above the entry's lowest short call strike, when the rule chooses again. This is
+        the Cboe CLL's put: bought on the quarterly roll date and held to its quarterly
+        expiration, "if the strike of the call is smaller than the strike of the standing
+        put on a non-quarterly roll date, that put is sold and replaced by a new 5 % OTM put
+        with the same quarterly expiration" (Cboe, "CBOE S&P 500 95-110 Collar Index (CLL)",
+        2008); :func:`engine.entries.hold_standing_strikes`.
     max_open_positions
         Entries beyond this many open positions are skipped (``>= 1``).
     delta_tolerance, moneyness_tolerance, strike_tolerance_pct
@@ -120,6 +135,7 @@ class EntryConfig:
     back_min_dte: int = 46
     back_max_dte: int = 100
     back_expiry_months: tuple[int, ...] = ()
+    back_strike: BackStrike = "rule"
     expiry_type: ExpiryType = "any"
     signal: SignalKind = "none"
     forecast_model: str | None = None
@@ -191,6 +207,15 @@ class ExecutionConfig:
         else on the documented proxy of ``marts.fct_settlement_values`` (the index's open, or its
         previous close moved by the proxy ETF's opening gap), recorded in ``settlement_method``;
         ``soq_only`` refuses to enter an AM contract without an SOQ for its expiration.
+    zero_bid
+        ``skip`` (default): a quote whose bid is 0 opens no leg (a sell needs a bid).
+        ``trade``: it may, whatever its spread (``(ask - 0) / mid`` measures nothing there; a
+        modeled far wing's mid is its model value): a short leg is written for nothing (at the
+        bid, 0,
+        whatever the fill model: no one pays more), a long one bought at the fill model's
+        price in ``[0, ask]``. The Cboe benchmark rules write the option their strike rule
+        names, bid or not (CLL's 110 % call in a calm month); counted in
+        ``backtest.runs.approximations``.
     stock_exit_price
         What a stock leg of a position that settles at expiration closes at: ``settlement``
         (default: the price its options settle against, the SOQ or the close) or
@@ -209,6 +234,7 @@ class ExecutionConfig:
     multiplier: int = 100
     am_settlement: AmSettlement = "soq_or_proxy"
     stock_exit_price: StockExitPrice = "settlement"
+    zero_bid: ZeroBid = "skip"
 
 
 @dataclass(frozen=True)
@@ -244,6 +270,8 @@ HASHED_ONLY_AWAY_FROM_DEFAULT: dict[tuple[str | None, str], Any] = {
     ("entry", "regimes"): [],
     (None, "cash_interest"): "none",
     ("entry", "back_expiry_months"): [],
+    ("execution", "zero_bid"): "skip",
+    ("entry", "back_strike"): "rule",
 }
 
 
@@ -326,7 +354,8 @@ class BacktestConfig:
 
         The keys of :data:`HASHED_ONLY_AWAY_FROM_DEFAULT` (``chain_source``,
         ``stock_dividends``, ``execution.stock_exit_price``, ``entry.regimes``,
-        ``cash_interest``, ``entry.back_expiry_months``) are hashed only when they are not
+        ``cash_interest``, ``entry.back_expiry_months``, ``execution.zero_bid``,
+        ``entry.back_strike``) are hashed only when they are not
         their default: a config that leaves them alone keeps the hash (and run id) it had
         before they existed (its ``config_json`` shows them all), so the runs already in
         ``backtest.*`` stay addressable, while a config that sets one (a modeled chain, a
@@ -511,6 +540,8 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
         "StockExitPrice",
         "StockDividends",
         "CashInterest",
+        "ZeroBid",
+        "BackStrike",
     ):
         allowed = {
             "Schedule": Schedule,
@@ -523,6 +554,8 @@ def _typed(cls: type, key: str, value: Any, where: str = "") -> Any:
             "StockExitPrice": StockExitPrice,
             "StockDividends": StockDividends,
             "CashInterest": CashInterest,
+            "ZeroBid": ZeroBid,
+            "BackStrike": BackStrike,
         }[hint].__args__
         if value not in allowed:
             raise ConfigError(f"{name} must be one of {list(allowed)}, got {excerpt(value)}")
@@ -624,6 +657,11 @@ def _check(cfg: BacktestConfig) -> None:
         raise ConfigError(
             "calendars need max_dte < back_min_dte <= back_target_dte <= back_max_dte, got "
             f"{e.max_dte}, {e.back_min_dte}, {e.back_target_dte}, {e.back_max_dte}"
+        )
+    if e.back_strike == "standing" and not cfg.strategy.has_back_expiry:
+        raise ConfigError(
+            "entry.back_strike 'standing' holds the strike of a leg with expiry: back; "
+            f"strategy {excerpt(cfg.strategy.name)} has none"
         )
     _range("entry.weekday", e.weekday, 1, 5)
     _range("entry.threshold", e.threshold, 0.0, 1.0)

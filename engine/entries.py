@@ -270,12 +270,19 @@ def is_back_expiration(cfg: BacktestConfig) -> pl.Expr:
 
 
 def tradable(quotes: pl.LazyFrame, cfg: BacktestConfig) -> pl.LazyFrame:
-    """Quotes a leg may open on: fresh, ``bid > 0``, ``ask >= bid``, spread within the cap."""
+    """Quotes a leg may open on: fresh, ``bid > 0``, ``ask >= bid``, spread within the cap.
+
+    With ``execution.zero_bid: trade`` a quote with ``bid = 0`` and ``ask > 0`` is tradable too,
+    whatever its spread (``(ask - 0) / mid`` measures nothing there: a modeled far wing's mid is
+    its model value, 0.00001 against an ask of 0.05); a short leg is then written for nothing
+    (:func:`engine.fills.fill_price`)."""
+    two_sided = (pl.col("bid") > 0) & (pl.col("spread_pct") <= cfg.execution.max_spread_pct)
+    if cfg.execution.zero_bid == "trade":
+        two_sided = two_sided | ((pl.col("bid") == 0) & (pl.col("ask") > 0))
     return quotes.filter(
         ~pl.col("is_stale_quote").fill_null(False),
-        pl.col("bid") > 0,
+        two_sided,
         pl.col("ask") >= pl.col("bid"),
-        pl.col("spread_pct") <= cfg.execution.max_spread_pct,
     )
 
 
@@ -383,6 +390,96 @@ def select_legs(
             )
         )
     return pl.concat(frames, how="vertical_relaxed").join(_spec_frame(cfg), on="leg_no")
+
+
+def hold_standing_strikes(
+    legs: pl.DataFrame, candidates: pl.LazyFrame, cfg: BacktestConfig
+) -> pl.DataFrame:
+    """``entry.back_strike: standing``: each back leg keeps the strike it had at the previous entry
+    while its expiration is unchanged (Cboe CLL's quarterly put, held between quarterly rolls).
+
+    Entry sessions are walked in order (a handful of rows each: the state is one strike per back
+    leg). On a session whose back leg has the expiration the same leg had at the previous
+    entry session (as chosen, before sizing), the leg takes that session's strike again
+    instead of its rule's, when (1) it is not above the session's lowest short call strike
+    (the CLL cross-roll: "if the strike of the call is smaller than the strike of the standing
+    put on a non-quarterly roll date, that put is sold and replaced by a new 5 % OTM put with
+    the same quarterly expiration"; Cboe, "CBOE S&P 500 95-110 Collar Index (CLL)", 2008) and
+    (2) that contract is tradable that session (else the rule's strike stands, and is the one
+    held from then on). The position closes and re-buys it at the same quote, so at a mid fill
+    without costs this is holding it; only the lots follow the roll's sizing.
+
+    Parameters
+    ----------
+    legs
+        :func:`select_legs`, collected: one row per (entry session, leg).
+    candidates
+        The tradable quotes the legs were chosen from (:func:`tradable`).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``legs`` with the held back legs' quote columns replaced by the standing contract's.
+    """
+    spec = cfg.strategy
+    back = [no for no, leg in enumerate(spec.legs, start=1) if leg.expiry == "back"]
+    short_calls = [
+        no
+        for no, leg in enumerate(spec.legs, start=1)
+        if leg.leg_type == "call" and leg.side == "short"
+    ]
+    if not back or legs.is_empty():
+        return legs
+    match = ["quote_date", "expiration", "option_type", "settlement_type"]
+    rows = legs.filter(pl.col("leg_no").is_in(back)).sort("quote_date", "leg_no")
+    ceilings = dict(
+        legs.filter(pl.col("leg_no").is_in(short_calls))
+        .group_by("quote_date")
+        .agg(pl.col("strike").min())
+        .iter_rows()
+    )
+    pool = (
+        candidates.join(rows.select(match).unique().lazy(), on=match, how="semi")
+        .select(*_LEG_QUOTE, "quote_date")
+        .sort(*match, "strike", "contract_symbol")
+        .unique([*match, "strike"], keep="first", maintain_order=True)
+        .collect()
+    )
+    listed = set(pool.select(*match, "strike").iter_rows())
+    standing: dict[int, tuple] = {}  # leg_no -> (expiration, strike)
+    held = []
+    for day, no, expiration, option_type, settlement, strike in rows.select(
+        "quote_date", "leg_no", *match[1:], "strike"
+    ).iter_rows():
+        before = standing.get(no)
+        keep = (
+            before is not None
+            and before[0] == expiration
+            and before[1] != strike
+            and (ceilings.get(day) is None or before[1] <= ceilings[day])
+            and (day, expiration, option_type, settlement, before[1]) in listed
+        )
+        if keep:
+            strike = before[1]
+            held.append((day, no, strike))
+        standing[no] = (expiration, strike)
+    if not held:
+        return legs
+    swaps = pl.DataFrame(
+        held,
+        schema={"quote_date": pl.Date, "leg_no": pl.Int32, "strike": pl.Float64},
+        orient="row",
+    )
+    quote_cols = [c for c in _LEG_QUOTE if c not in match and c != "strike"]
+    replaced = (
+        legs.join(swaps.select("quote_date", "leg_no"), on=["quote_date", "leg_no"])
+        .drop(quote_cols, "strike")
+        .join(swaps, on=["quote_date", "leg_no"])
+        .join(pool, on=[*match, "strike"])
+        .select(legs.columns)
+    )
+    kept = legs.join(swaps.select("quote_date", "leg_no"), on=["quote_date", "leg_no"], how="anti")
+    return pl.concat([kept, replaced]).sort("quote_date", "leg_no")
 
 
 def _spec_frame(cfg: BacktestConfig) -> pl.LazyFrame:

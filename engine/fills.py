@@ -6,9 +6,11 @@ against the trader); ``spread_fraction`` (mid ± fraction × half the spread; 1 
 the model, the price is clipped to ``[bid, ask]``: no one sells above the ask or buys under the
 bid, and slippage never makes a price the market did not show.
 
-A sell needs a bid: at entry a short leg needs ``bid > 0`` (the candidate filter); at exit a
-long leg whose bid is 0 cannot be sold and is *abandoned* at 0 (its value, left to expire), with
-no commission: :func:`is_abandoned`.
+A sell needs a bid: a sell where the bid is 0 fills at 0, whatever the model (no one pays
+more). At entry a short leg needs ``bid > 0`` (the candidate filter), unless
+``execution.zero_bid: trade`` lets it be written there for nothing; at exit a long leg whose bid
+is 0 cannot be sold and is *abandoned* at 0 (its value, left to expire), with no commission:
+:func:`is_abandoned`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from engine.config import ExecutionConfig
 
 
 def fill_price(buy: pl.Expr, x: ExecutionConfig) -> pl.Expr:
-    """Fill of one unit in index points, in ``[bid, ask]``, from columns ``bid, ask, mid``.
+    """Fill of one unit in index points, in ``[bid, ask]``, from columns ``bid, ask, mid``; a
+    sell at a zero bid fills at 0.
 
     Parameters
     ----------
@@ -38,6 +41,7 @@ def fill_price(buy: pl.Expr, x: ExecutionConfig) -> pl.Expr:
         raw = mid * (1.0 + direction * x.slippage_bps / 1e4)
     else:
         raw = mid + direction * x.spread_fraction * (ask - bid) / 2.0
+    raw = pl.when(~buy & (bid <= 0.0)).then(0.0).otherwise(raw)
     return raw.clip(lower_bound=bid, upper_bound=ask)
 
 

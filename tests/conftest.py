@@ -82,12 +82,14 @@ DEFAULT_STRATEGY_CONFIGS = (
     "engine/configs/benchmarks/pput.yaml",
     "engine/configs/benchmarks/cndr.yaml",
     "engine/configs/benchmarks/bfly.yaml",
+    "engine/configs/benchmarks/cll.yaml",
     "engine/configs/benchmarks/bxm_real_2019.yaml",
     "engine/configs/benchmarks/bxmd_real_2019.yaml",
     "engine/configs/benchmarks/put_real_2019.yaml",
     "engine/configs/benchmarks/pput_real_2019.yaml",
     "engine/configs/benchmarks/cndr_real_2019.yaml",
     "engine/configs/benchmarks/bfly_real_2019.yaml",
+    "engine/configs/benchmarks/cll_real_2019.yaml",
 )
 #: The modeled chain's validation backtests `make all` runs after them (Makefile VALIDATION_CONFIGS).
 VALIDATION_CONFIGS = tuple(

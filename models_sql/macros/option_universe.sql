@@ -78,8 +78,12 @@
       max_spread_pct             (ask − bid) / mid in percent (required)
       exclude_stale              drop is_stale_quote rows (default true)
       expiry_types               list of 'monthly' / 'weekly' (optional)
-    Every universe also requires a two-sided market (bid > 0). A bad value fails at compile time
-    with the universe's name and the value.
+      include_zero_bid           keep quotes whose bid is 0 (and ask > 0), whatever their spread
+                                 (default false)
+    Every universe requires a two-sided market (bid > 0) unless include_zero_bid is true: the
+    benchmark universe keeps the far call nobody bids for, which the Cboe CLL writes by rule (the
+    engine then writes it for nothing, execution.zero_bid: trade). A bad value fails at compile
+    time with the universe's name and the value.
 
     Modeled quotes, handled explicitly: the model knows no open interest and no volume (both
     NULL), so a modeled quote passes the open-interest and volume filters only when the
@@ -114,7 +118,7 @@
         {{ exceptions.raise_compiler_error("universe '" ~ name ~ "': min_open_interest and min_volume must be >= 0 and max_spread_pct > 0, got " ~ p.get('min_open_interest', 0) ~ ", " ~ p.get('min_volume', 0) ~ ", " ~ p['max_spread_pct']) }}
     {%- endif -%}
     {%- for key in p -%}
-        {%- if key not in ['description', 'min_dte', 'max_dte', 'min_moneyness', 'max_moneyness', 'min_abs_delta', 'max_abs_delta', 'min_open_interest', 'min_volume', 'max_spread_pct', 'exclude_stale', 'expiry_types'] -%}
+        {%- if key not in ['description', 'min_dte', 'max_dte', 'min_moneyness', 'max_moneyness', 'min_abs_delta', 'max_abs_delta', 'min_open_interest', 'min_volume', 'max_spread_pct', 'exclude_stale', 'expiry_types', 'include_zero_bid'] -%}
             {{ exceptions.raise_compiler_error("universe '" ~ name ~ "': unknown parameter " ~ key) }}
         {%- endif -%}
     {%- endfor -%}
@@ -142,8 +146,16 @@ quotes_in_universe as (
     from fct_option_chain
     where
         fct_option_chain.dte between {{ p['min_dte'] }} and {{ p['max_dte'] }}
+        {%- if p.get('include_zero_bid', false) %}
+        -- a zero bid passes whatever its spread: (ask - 0) / mid measures nothing there
+        and (
+            (fct_option_chain.bid > 0 and fct_option_chain.spread_pct <= {{ p['max_spread_pct'] }})
+            or (fct_option_chain.bid = 0 and fct_option_chain.ask > 0)
+        )
+        {%- else %}
         and fct_option_chain.bid > 0
         and fct_option_chain.spread_pct <= {{ p['max_spread_pct'] }}
+        {%- endif %}
         {%- if min_open_interest > 0 %}
         and fct_option_chain.open_interest >= {{ min_open_interest }}
         {%- else %}

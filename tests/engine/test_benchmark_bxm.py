@@ -162,7 +162,8 @@ def test_new_keys_left_at_their_default_keep_the_config_hash():
     raw = base.to_dict()
     del raw["stock_dividends"], raw["execution"]["stock_exit_price"]
     del raw["chain_source"], raw["entry"]["regimes"], raw["cash_interest"]
-    del raw["entry"]["back_expiry_months"]
+    del raw["entry"]["back_expiry_months"], raw["entry"]["back_strike"]
+    del raw["execution"]["zero_bid"]
     legacy = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
     assert base.config_hash == legacy
     assert _config().config_hash != base.config_hash

@@ -8,12 +8,12 @@ one-month SPX calls monthly (SOQ); strikes at 95 % (the closest listed below) an
 closest listed above) of the index; a cross-roll re-strikes the put when the new call's strike
 is below it.
 
-DEVIATION (named in the config's header): an engine position opens and closes all its legs
-together, so the put cannot be held across monthly rolls. It is RE-STRUCK EVERY MONTH: on each
-roll date the standing put is sold at its mid (or, when it expires with the call, settles on the
-SOQ proxy) and a new one is bought at 95 % of the index, of the first quarterly expiration on or
-after the new call's. Cboe holds one put from one quarterly roll to the next; no cross-roll rule
-is needed here (95 % < 110 % of the same index level).
+How the engine holds the put (named in the config's header): a position opens and closes all
+its legs together, so on a non-quarterly roll date the standing put is sold at its mid and the
+same contract bought again at that mid (``entry.back_strike: standing``; at a mid fill without
+costs, the same as holding it), unless the new call's strike is below it, when a new 95 % put of
+the same quarterly expiration is bought (the cross-roll). A call with a zero bid is written for
+nothing (``execution.zero_bid: trade``).
 
 The SYNTHETIC chain (the harness of tests/engine/test_benchmark_rolls.py, extended by a cycle):
 roll 1 Friday 2024-01-19 (spot 100.3), marks Thursday 02-15 (104.0), roll 2 Friday 02-16 at
@@ -43,7 +43,7 @@ from engine.config import (
     ConfigError,
     load_config,
 )
-from engine.entries import expiration_combos
+from engine.entries import expiration_combos, hold_standing_strikes
 
 from .conftest import Chain
 from .test_benchmark_rolls import benchmark_raw
@@ -96,9 +96,10 @@ CHAIN = [
     _q(ROLL1, "put", 96, 1.70, MAR),
     _q(MARK1, "call", 111, 0.05, FEB),
     _q(MARK1, "put", 95, 0.60, MAR),
-    # roll 2, 2024-02-16, spot 103.0: call level 113.3 -> 114 (03-15); put level 97.85 -> 97,
-    # the first quarterly expiration on or after the call's is the call's own, 03-15
-    _q(ROLL2, "put", 95, 0.50, MAR),  # the standing put, sold at this mid
+    # roll 2, 2024-02-16, spot 103.0: call level 113.3 -> 114 (03-15); the first quarterly
+    # expiration on or after the call's is the call's own, 03-15, the standing put's: it is held
+    # (95 <= 114) where the rule alone would take 97 (97.85 -> 97)
+    _q(ROLL2, "put", 95, 0.50, MAR),  # the standing put, sold and bought again at this mid
     _q(ROLL2, "call", 113, 0.30, MAR),
     _q(ROLL2, "call", 114, 0.20, MAR),
     _q(ROLL2, "call", 115, 0.12, MAR),
@@ -114,10 +115,10 @@ CHAIN = [
 ]
 
 
-def test_cll_synthetic_rolls_strike_settle_and_restrike_the_quarterly_put():
-    """SYNTHETIC, hand-computed. The DEVIATION from Cboe is visible in roll 1 -> 2: the March
-    put bought on 01-19 is sold at its mid on 02-16 and a new March put bought at 95 % of the
-    new index level (Cboe would hold the 95 put to 03-15).
+def test_cll_synthetic_rolls_strike_settle_and_hold_the_quarterly_put():
+    """SYNTHETIC, hand-computed. The March 95 put bought on 01-19 is held to its expiration on
+    03-15 as Cboe holds it: on 02-16 it is sold and bought again at the same mid 0.50 (the
+    standing strike), not re-struck at 95 % of the new index level (97).
 
     Roll 1 (01-19): stock 100.3, short 111 call at 0.15, long 95 put (2024-03-15) at 1.40; a lot
     (100.3 + 1.40 - 0.15) x 100 = 10,155 USD: floor(100,000 / 10,155) = floor(9.85) = 9 lots
@@ -127,16 +128,18 @@ def test_cll_synthetic_rolls_strike_settle_and_restrike_the_quarterly_put():
     (0.50 - 1.40) x 100 = -90, dividends 28.121 -> 223.121; 9 lots: 2,008.089 (equity
     102,008.089).
 
-    Roll 2 (02-16): short 114 call (03-15) at 0.20, long 97 put (03-15, the same expiration)
-    at 0.70; a lot (103.0 + 0.70 - 0.20) x 100 = 10,350: floor(102,008.089 / 10,350) =
-    floor(9.86) = 9 lots. 03-15: BOTH options expire and settle on the SOQ proxy 95.0: the call
-    at 0, the put at 97 - 95.0 = 2.00 (``intrinsic_am_index_open``, no mid involved); the units
-    at 96.5. Per lot: stock (96.5 - 103.0) x 100 = -650, call +20, put (2.00 - 0.70) x 100 =
-    +130, dividends 28.77 -> -471.23; 9 lots: -4,241.07 (equity 97,767.019).
+    Roll 2 (02-16): short 114 call (03-15) at 0.20, the standing long 95 put (03-15, the same
+    expiration) bought again at 0.50; a lot (103.0 + 0.50 - 0.20) x 100 = 10,330:
+    floor(102,008.089 / 10,330) = floor(9.87) = 9 lots. 03-15: BOTH options expire on the SOQ
+    proxy 95.0: the call at 0, the put at 95 - 95.0 = 0 (``intrinsic_am_index_open``, no mid
+    involved); the units at 96.5. Per lot: stock (96.5 - 103.0) x 100 = -650, call +20, put
+    (0 - 0.50) x 100 = -50, dividends 28.77 -> -651.23; 9 lots: -5,861.07 (equity
+    96,147.019).
 
     Roll 3 (03-15): short 107 call (04-19) at 0.40, long 91 put of the next quarterly
-    expiration 2024-06-21 (98 days out) at 2.10; floor(97,767.019 / ((96.5 + 2.10 - 0.40) x
-    100)) = floor(9.96) = 9 lots; open at the end of the data.
+    expiration 2024-06-21 (98 days out, a new expiration: the rule's strike) at 2.10;
+    floor(96,147.019 / ((96.5 + 2.10 - 0.40) x 100)) = floor(9.79) = 9 lots; open at the end
+    of the data.
     """
     trades, legs, equity, skipped = _run(CHAIN)
     assert skipped.is_empty()
@@ -158,18 +161,17 @@ def test_cll_synthetic_rolls_strike_settle_and_restrike_the_quarterly_put():
 
     call2, put2 = _leg(legs, 2, 2), _leg(legs, 2, 3)
     assert (call2["strike"], call2["expiration"]) == (114.0, MAR)
-    assert (put2["strike"], put2["expiration"]) == (97.0, MAR)  # the put expires with the call
+    # the standing put, bought again at the mid it was sold at; it expires with the call
+    assert (put2["strike"], put2["expiration"], put2["entry_price"]) == (95.0, MAR, 0.50)
+    assert put2["contract_symbol"] == put1["contract_symbol"]
     # both settle on the SOQ proxy at the shared expiration, never at a mid
-    for leg, value in ((call2, 0.0), (put2, 2.0)):
+    for leg in (call2, put2):
         assert (leg["exit_date"], leg["settlement_method"]) == (MAR, "intrinsic_am_index_open")
-        assert (leg["exit_price"], leg["settlement_price"]) == (
-            pytest.approx(value),
-            pytest.approx(95.0),
-        )
-    assert (put2["exit_kind"], call2["exit_kind"]) == ("settled", "expired_worthless")
+        assert (leg["exit_price"], leg["settlement_price"]) == (0.0, pytest.approx(95.0))
+    assert (put2["exit_kind"], call2["exit_kind"]) == ("expired_worthless", "expired_worthless")
     second = trades.row(1, named=True)
-    assert second["pnl_usd"] == pytest.approx(-4241.07)
-    assert equity[ROLL3]["equity_usd"] == pytest.approx(97_767.019)
+    assert second["pnl_usd"] == pytest.approx(-5861.07)
+    assert equity[ROLL3]["equity_usd"] == pytest.approx(96_147.019)
 
     call3, put3 = _leg(legs, 3, 2), _leg(legs, 3, 3)
     assert (call3["strike"], call3["expiration"]) == (107.0, APR)
@@ -250,8 +252,9 @@ def test_cll_configs_state_the_rules_they_run():
         assert cfg.sizing.mode == "premium_fraction" and cfg.sizing.fraction == 1.0
         assert cfg.execution.stock_exit_price == "quote_time_spot"
         assert cfg.stock_dividends == "trailing_yield"
+        assert (cfg.entry.back_strike, cfg.execution.zero_bid) == ("standing", "trade")
     header = (CONFIGS / "cll.yaml").read_text()
-    assert "DEVIATION" in header and "RE-STRUCK EVERY MONTH" in header
+    assert "STANDING strike" in header and "cross-roll" in header
 
 
 def _with_entry(**entry: Any) -> BacktestConfig:
@@ -319,3 +322,170 @@ def test_back_expiry_months_is_hashed_only_when_set():
     assert quarterly.config_hash != plain.config_hash
     assert quarterly.config_hash == shuffled.config_hash
     assert quarterly.entry.back_expiry_months == (3, 6, 9, 12)
+
+
+# --- entry.back_strike: standing ---------------------------------------------------------------
+
+
+def _legs_and_pool(days: list[tuple[dt.date, float, float, dt.date]], listed: list[tuple]):
+    """SYNTHETIC ``select_legs`` rows of a call (leg 2) and a back put (leg 3) per entry day
+    ``(day, call strike, put strike by the rule, put expiration)``, and the tradable puts
+    ``(day, strike, expiration, mid)``."""
+    rows = []
+    for day, call_strike, put_strike, expiration in days:
+        for no, option_type, strike, exp in (
+            (2, "call", call_strike, FEB),
+            (3, "put", put_strike, expiration),
+        ):
+            quote = Chain.quote(day, option_type, strike, 1.0, expiration=exp, root="SPX")
+            rows.append({**quote, "leg_no": no})
+    pool = [
+        Chain.quote(day, "put", strike, mid, expiration=exp, root="SPX")
+        for day, strike, exp, mid in listed
+    ]
+    legs = pl.DataFrame(rows).select(
+        "quote_date",
+        pl.col("leg_no").cast(pl.Int32),
+        "contract_symbol",
+        "option_type",
+        "strike",
+        "expiration",
+        "settlement_type",
+        "exercise_style",
+        "bid",
+        "ask",
+        "mid",
+        "delta",
+        "underlying_price",
+    )
+    return legs, pl.DataFrame(pool).lazy()
+
+
+def test_standing_strike_is_held_until_a_new_expiration_or_the_cross_roll():
+    """SYNTHETIC, one row per case. Day 1 buys the June 95 put (the rule's strike). Day 2 (rule:
+    97, same June expiration, call 114): the standing 95 is held, at its own quote (mid 0.70).
+    Day 3 (rule: 90, call 94 < 95): the cross-roll, the rule's 90 put of June, now standing.
+    Day 4 (rule: 92, call 110): the standing 90 is held. Day 5 (rule: 93, a September put): a new
+    expiration takes the rule's strike."""
+    d = [dt.date(2024, 1, 19), dt.date(2024, 2, 16), dt.date(2024, 3, 15)]
+    d += [dt.date(2024, 4, 19), dt.date(2024, 5, 17)]
+    sep = dt.date(2024, 9, 20)
+    legs, pool = _legs_and_pool(
+        [
+            (d[0], 111, 95, JUN),
+            (d[1], 114, 97, JUN),
+            (d[2], 94, 90, JUN),
+            (d[3], 110, 92, JUN),
+            (d[4], 111, 93, sep),
+        ],
+        [(d[1], 95, JUN, 0.70), (d[1], 97, JUN, 1.10), (d[3], 90, JUN, 0.30)],
+    )
+    cfg = BacktestConfig.from_mapping(_raw())
+    out = hold_standing_strikes(legs, pool, cfg).filter(pl.col("leg_no") == 3).sort("quote_date")
+    assert out["strike"].to_list() == [95.0, 95.0, 90.0, 90.0, 93.0]
+    assert out["mid"].to_list() == [1.0, 0.70, 1.0, 0.30, 1.0]  # the held contract's own quote
+    calls = hold_standing_strikes(legs, pool, cfg).filter(pl.col("leg_no") == 2)
+    assert calls.equals(legs.filter(pl.col("leg_no") == 2))  # front legs are untouched
+
+
+def test_standing_strike_not_tradable_that_day_falls_back_to_the_rule():
+    """SYNTHETIC: day 2 has no tradable quote of the standing 95 put (only the rule's 97), so
+    the rule's 97 is bought, and it is the standing strike from then on (day 3 holds 97)."""
+    d = [dt.date(2024, 1, 19), dt.date(2024, 2, 16), dt.date(2024, 3, 15)]
+    legs, pool = _legs_and_pool(
+        [(d[0], 111, 95, JUN), (d[1], 114, 97, JUN), (d[2], 112, 99, JUN)],
+        [(d[1], 97, JUN, 1.10), (d[2], 97, JUN, 0.90)],
+    )
+    out = hold_standing_strikes(legs, pool, BacktestConfig.from_mapping(_raw()))
+    assert out.filter(pl.col("leg_no") == 3)["strike"].to_list() == [95.0, 97.0, 97.0]
+
+
+def test_back_strike_rule_restrikes_every_entry():
+    """SYNTHETIC: the same three rolls with ``back_strike: rule``: roll 2 buys the rule's 97
+    March put at 0.70 instead of holding the 95."""
+    _, legs, _, _ = _run(CHAIN, _with_entry(back_strike="rule"))
+    put2 = _leg(legs, 2, 3)
+    assert (put2["strike"], put2["entry_price"]) == (97.0, 0.70)
+
+
+def test_back_strike_standing_needs_a_back_leg():
+    raw = _raw("pput")
+    raw["entry"] = {**raw["entry"], "back_strike": "standing"}
+    with pytest.raises(ConfigError, match=r"back_strike 'standing' .* strategy 'pput' has none"):
+        BacktestConfig.from_mapping(raw)
+
+
+# --- execution.zero_bid ----------------------------------------------------------------------
+
+
+def _zero_bid_chain() -> list[dict[str, Any]]:
+    """CHAIN with roll 1's 111 call quoted 0 / 0.05 around a model value of 0.0001, as the
+    modeled chain quotes a far wing: nobody bids, and its spread is 50,000 % of that mid."""
+    out = [q for q in CHAIN if not (q["quote_date"] == ROLL1 and q["strike"] == 111)]
+    far = Chain.quote(
+        ROLL1,
+        "call",
+        111,
+        0.0001,
+        expiration=FEB,
+        underlying_price=100.3,
+        root="SPX",
+        half_spread=0.0499,
+    )
+    assert (far["bid"], far["ask"], round(far["spread_pct"])) == (0.0, 0.05, 50000)
+    out.append(far)
+    return out
+
+
+def test_zero_bid_call_is_written_for_nothing():
+    """SYNTHETIC: roll 1's 111 call has bid 0 / ask 0.05. With ``zero_bid: trade`` it is written
+    at 0 (not at its mid: no one pays more than the bid), its spread notwithstanding, and the
+    collar opens: a lot costs
+    (100.3 + 1.40 - 0) x 100 = 10,170, floor(100,000 / 10,170) = 9 lots; the run names it."""
+    cfg = BacktestConfig.from_mapping(_raw())
+    frames = Chain.frames(_zero_bid_chain(), opens=OPENS)
+    frames["chain"] = frames["chain"].with_columns(pl.lit("monthly").alias("expiry_type"))
+    yields = pl.LazyFrame({"quote_date": list(SPOT), "dividend_yield": [0.0365] * len(SPOT)})
+    res = run_backtest(**frames, cfg=cfg, dividend_yields=yields)
+    call = _leg(res.legs, 1, 2)
+    assert (call["strike"], call["entry_price"], call["quantity"]) == (111.0, 0.0, -9)
+    assert (
+        "zero bid: 1 short option leg(s) opened where the bid was 0"
+        in (res.runs["approximations"][0])
+    )
+
+
+def test_zero_bid_skip_writes_the_next_strike_with_a_bid():
+    """SYNTHETIC: the same chain with ``zero_bid: skip`` (the default of every other config):
+    the 111 call the rule names is not tradable, so roll 1 writes the first strike above it
+    with a bid, 112 at 0.10 (within the 2 % tolerance); the run names no zero-bid leg."""
+    raw = _raw()
+    raw["execution"] = {**raw["execution"], "zero_bid": "skip"}
+    cfg = BacktestConfig.from_mapping(raw)
+    _, legs, _, skipped = _run(_zero_bid_chain(), cfg)
+    call = _leg(legs, 1, 2)
+    assert (call["strike"], call["entry_price"]) == (112.0, 0.10)
+    assert skipped.is_empty()
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("execution", "zero_bid", "trade"), ("entry", "back_strike", "standing")],
+)
+def test_new_keys_are_hashed_only_when_set(section, key, value):
+    """Unset (the default), a key leaves every run id as it was before it existed; set, it
+    changes the run id."""
+    raw = _raw()
+    raw["execution"] = {**raw["execution"], "zero_bid": "skip"}
+    raw["entry"] = {**raw["entry"], "back_strike": "rule"}
+    plain = BacktestConfig.from_mapping(raw)
+    canonical = plain.to_dict()
+    for (sec, k), default in HASHED_ONLY_AWAY_FROM_DEFAULT.items():
+        holder = canonical if sec is None else canonical[sec]
+        if k in holder and holder[k] == default:
+            del holder[k]
+    assert key not in canonical[section]
+    legacy = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
+    assert plain.config_hash == legacy
+    raw[section] = {**raw[section], key: value}
+    assert BacktestConfig.from_mapping(raw).config_hash != plain.config_hash

@@ -262,6 +262,8 @@ def test_run_id_unchanged_when_cash_interest_is_not_set():
     canonical["execution"].pop("stock_exit_price")
     canonical["entry"].pop("regimes")
     canonical["entry"].pop("back_expiry_months")
+    canonical["entry"].pop("back_strike")
+    canonical["execution"].pop("zero_bid")
     legacy = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
     assert plain.config_hash == legacy == explicit.config_hash
     assert earning.run_id != plain.run_id

@@ -94,7 +94,8 @@ def test_a_config_without_regimes_keeps_its_run_id():
     assert plain.run_id != gated.run_id
     canonical = plain.to_dict()
     del canonical["entry"]["regimes"]
-    del canonical["entry"]["back_expiry_months"]
+    del canonical["entry"]["back_expiry_months"], canonical["entry"]["back_strike"]
+    del canonical["execution"]["zero_bid"]
     for key in ("chain_source", "stock_dividends", "cash_interest"):
         canonical.pop(key)
     canonical["execution"].pop("stock_exit_price")

@@ -234,6 +234,40 @@ def test_bad_strike_band_sd_raises_naming_it_synthetic(band: float) -> None:
         _generate(_inputs([dt.date(2019, 6, 3)]), band=band)
 
 
+def test_primary_monthlies_list_further_and_wider_synthetic() -> None:
+    """SYNTHETIC 2019-03-15, spot 2900, every index at 10 %, r = 0.02, max_dte 40. With
+    monthly_max_dte 100 the SPX AM June monthly (98 days) is listed; with
+    monthly_strike_band_pct 15 the SPX AM monthlies list strikes out to at least F·exp(ln 1.15)
+    = 1.15 F (3,341 at the April forward 2,905.36), where 3 sd of a 10 % vol to April 18 alone
+    reaches exp(3 × 0.10 × sqrt(34.x / 365)) ≈ 1.096 F (3,184; the last strike inside: 3,175);
+    SPXW series keep the 3 sd band."""
+    day = dt.date(2019, 3, 15)
+    base = _generate(_inputs([day], vol=0.10, max_dte=40))
+    wide = _generate(
+        _inputs([day], vol=0.10, max_dte=40).with_columns(
+            monthly_max_dte=pl.lit(100, dtype=pl.Int32),
+            monthly_strike_band_pct=pl.lit(15.0),
+        )
+    )
+    spx = pl.col("option_root") == "SPX"
+    april = dt.date(2019, 4, 18)  # Good Friday 2019-04-19 moves the April monthly to Thursday
+    assert dt.date(2019, 6, 21) in wide.filter(spx)["expiration"].to_list()
+    assert dt.date(2019, 6, 21) not in base["expiration"].to_list()
+    top = wide.filter(spx & (pl.col("expiration") == april))
+    forward = top["forward_price"][0]
+    # the last strike of the grid inside the band (100 points apart that far out): 3,300
+    assert top["strike"].max() == 3300.0 and 3300.0 + 100 > 1.15 * forward > 3300.0
+    assert base.filter(spx & (pl.col("expiration") == april))["strike"].max() == 3175.0
+    weekly = ~spx & (pl.col("expiration") == dt.date(2019, 3, 29))
+    assert wide.filter(weekly)["strike"].max() == base.filter(weekly)["strike"].max()
+
+
+def test_bad_monthly_strike_band_pct_raises_naming_it_synthetic() -> None:
+    inputs = _inputs([dt.date(2019, 3, 15)]).with_columns(monthly_strike_band_pct=pl.lit(-5.0))
+    with pytest.raises(ValueError, match=r"monthly_strike_band_pct must be > 0 percent, got -5.0"):
+        _generate(inputs)
+
+
 def test_stage_seconds_are_reported_synthetic() -> None:
     seconds: dict[str, float] = {}
     _generate(_inputs([dt.date(2019, 6, 3)]), stage_seconds=seconds)

@@ -291,6 +291,40 @@ def test_synthetic_dte_bounds_schema_and_order() -> None:
     assert listed_expirations("SPX", [], max_dte=10).is_empty()
 
 
+def test_monthly_max_dte_lists_only_the_primary_monthlies_further() -> None:
+    # SYNTHETIC: on quarterly roll date 2019-03-15 with max_dte 70, the SPX AM monthlies to 100
+    # days add one expiration, June 21 (98 days: the quarterly put of the Cboe CLL); the SPXW
+    # June monthly, end-of-month and quarterly series stop at 70 days.
+    day = [dt.date(2019, 3, 15)]
+    short = listed_expirations("SPX", day, max_dte=70)
+    long = listed_expirations("SPX", day, max_dte=70, monthly_max_dte=100)
+    added = long.join(short, on=KEY, how="anti")
+    assert added.select("expiration", "option_root", "expiry_type", "dte").rows() == [
+        (dt.date(2019, 6, 21), "SPX", "monthly", 98)
+    ]
+    assert long.filter(pl.col("option_root") != "SPX")["dte"].max() <= 70
+    assert listed_expirations("SPX", day, max_dte=70, monthly_max_dte=70).equals(short)
+    # an equity's own monthlies: AAPL 2019-03-15 lists June 21 (98 days) beside the 70-day set
+    aapl = listed_expirations("AAPL", day, max_dte=70, monthly_max_dte=100)
+    assert aapl["dte"].max() == 98
+
+
+def test_spx_2019_monthlies_to_100_days_equal_the_real_chain(spx_2019) -> None:
+    # Real: the SPX AM monthlies to 100 days and every other series to 60, as the real chain
+    # lists them on its 56 days.
+    dte = (pl.col("expiration") - pl.col("quote_date")).dt.total_days()
+    real = spx_2019.filter((dte <= 60) | ((pl.col("option_root") == "SPX") & (dte <= 100)))
+    listed = listed_expirations("SPX", real["quote_date"].unique(), max_dte=60, monthly_max_dte=100)
+    precision, recall = _precision_recall(listed, real, KEY)
+    assert (precision, recall) == (1.0, 1.0), f"precision {precision:.4f} recall {recall:.4f}"
+
+
+@pytest.mark.parametrize("bad", [69, 70.5, True, "100"])
+def test_monthly_max_dte_below_max_dte_or_not_an_integer_is_named(bad) -> None:
+    with pytest.raises(ValueError, match=r"monthly_max_dte must be an integer >= max_dte \(70\)"):
+        listed_expirations("SPX", [dt.date(2019, 3, 15)], max_dte=70, monthly_max_dte=bad)
+
+
 def test_synthetic_am_weeklies_before_december_2010() -> None:
     # SYNTHETIC: Cboe's SPX Weeklys were AM-settled until the 2010-12-03 expiry; PM End-of-Week
     # series (SPXW) started 2010-12-02 with the 2010-12-10 expiry. On Thursday 2010-12-02 both

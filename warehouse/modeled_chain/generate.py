@@ -176,6 +176,12 @@ def generate_chain(
         Dates of the scheduled 13:00 ET closes.
     strike_band_sd
         Strikes are listed within F·exp(± strike_band_sd · σ_ATM(T)·√T) (at least ±2 %), > 0.
+        With the optional input column ``monthly_strike_band_pct`` (percent, > 0; NULL: none),
+        the primary
+        root's standard monthlies (:func:`.listing.primary_root`, ``expiry_type`` monthly) list
+        at least F·exp(± ln(1 + pct / 100)): the exchange lists those far out, and the Cboe
+        benchmark rules name strikes there (the CLL's 110 % call in a calm month lies beyond 3
+        standard deviations).
     surface, listing, spreads
         The :mod:`.variance_swap`/:mod:`.ssvi` adapter (:class:`.adapters.Surface`),
         :mod:`.listing` and the spread adapter (:class:`.adapters.Spreads`), passed in so a test
@@ -230,10 +236,21 @@ def generate_chain(
     timer = _StageTimer(stage_seconds)
     symbol = symbols[0]
     max_dte = int(inputs["max_dte"].max())
+    # the primary root's monthlies may list further out (listing.listed_expirations)
+    longer = {}
+    band_pct = None  # the primary monthlies' strike band floor, percent (None: none)
+    if "monthly_strike_band_pct" in inputs.columns:
+        band_pct = inputs["monthly_strike_band_pct"].max()
+        if band_pct is not None and not band_pct > 0:
+            raise ValueError(f"monthly_strike_band_pct must be > 0 percent, got {band_pct!r}")
+    if "monthly_max_dte" in inputs.columns:
+        longer["monthly_max_dte"] = int(inputs["monthly_max_dte"].max())
     inputs = inputs.sort("quote_date")
 
     with timer("listing"):
-        expiries = listing.listed_expirations(symbol, inputs["quote_date"], max_dte=max_dte)
+        expiries = listing.listed_expirations(
+            symbol, inputs["quote_date"], max_dte=max_dte, **longer
+        )
         expiries = expiries.join(inputs, on="quote_date", how="inner")
     with timer("clock"):
         # the output order: one block per expiry, keys unique (listed_expirations)
@@ -250,6 +267,13 @@ def generate_chain(
         theta = surface.atm_total_variance(expiries, calibration)
         atm_sd = np.sqrt(theta)
         half_band = np.maximum(strike_band_sd * atm_sd, MIN_BAND_FRACTION)
+        if band_pct is not None:
+            floor = np.log1p(float(band_pct) / 100.0)
+            primary = (
+                (expiries["option_root"] == listing.primary_root(symbol))
+                & (expiries["expiry_type"] == "monthly")
+            ).to_numpy()
+            half_band = np.where(primary, np.maximum(half_band, floor), half_band)
         expiries = expiries.with_columns(
             risk_free_rate=pl.Series(rate),
             forward_price=pl.Series(forward),

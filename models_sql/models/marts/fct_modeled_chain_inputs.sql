@@ -20,6 +20,12 @@
     {%- if not (w.max_dte > 0) -%}
         {{ exceptions.raise_compiler_error("modeled_chains: max_dte must be > 0, got " ~ w.max_dte ~ " for " ~ w.underlying_symbol) }}
     {%- endif -%}
+    {%- if w.get('monthly_strike_band_pct') is not none and not (w.monthly_strike_band_pct > 0) -%}
+        {{ exceptions.raise_compiler_error("modeled_chains: monthly_strike_band_pct must be > 0 percent, got " ~ w.monthly_strike_band_pct ~ " for " ~ w.underlying_symbol) }}
+    {%- endif -%}
+    {%- if not (w.get('monthly_max_dte', w.max_dte) >= w.max_dte) -%}
+        {{ exceptions.raise_compiler_error("modeled_chains: monthly_max_dte must be >= max_dte (" ~ w.max_dte ~ "), got " ~ w.monthly_max_dte ~ " for " ~ w.underlying_symbol) }}
+    {%- endif -%}
 {%- endfor %}
 
 with
@@ -64,6 +70,8 @@ windows as (
         '{{ w.volatility_source }}' as volatility_source,
         '{{ w.dividend_symbol }}' as dividend_symbol,
         {{ w.max_dte }}::integer as max_dte,
+        {{ w.get('monthly_max_dte', w.max_dte) }}::integer as monthly_max_dte,
+        {{ w.get('monthly_strike_band_pct', 'null') }}::double as monthly_strike_band_pct,
         '{{ w.purpose }}' as purpose,
     {%- if not loop.last %}
     union all
@@ -135,6 +143,8 @@ inputs as (
         window_sessions.volatility_source,
         window_sessions.dividend_symbol,
         window_sessions.max_dte,
+        window_sessions.monthly_max_dte,
+        window_sessions.monthly_strike_band_pct,
         window_sessions.purpose,
         fct_underlying_daily.close as underlying_price,
         int_volatility_indices_pivoted.vix_9d,

@@ -60,6 +60,8 @@ def model(dbt, session):
         of_symbol = inputs.filter(pl.col("underlying_symbol") == symbol)
         first = of_symbol.filter(pl.col("year") == year)["quote_date"].min()
         max_dte = int(of_symbol["max_dte"].max())
+        if "monthly_max_dte" in of_symbol.columns:  # the primary root's monthlies list further
+            max_dte = max(max_dte, int(of_symbol["monthly_max_dte"].max()))
         rows = of_symbol.filter(
             (pl.col("year") == year)
             | ((pl.col("year") < year) & (pl.col("quote_date") >= first - timedelta(days=max_dte)))
