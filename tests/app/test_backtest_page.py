@@ -2,6 +2,7 @@
 
 The first tests use SYNTHETIC warehouses (conftest); the ones marked ``slow`` run the form on the
 real published warehouse (``real_published``, read-only) and save into a throwaway copy of it.
+The form's widgets (legs, hidden fields, clearable exits, clones) are in test_backtest_form.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from app import backtest_runner as runner
 from app import queries
 from app.db import db_version
-from app.formatting import metric_tiles
+from app.formatting import TRADE_COLUMNS, metric_tiles
 from engine.config import load_config
 from tests.app.conftest import (
     RUN_WITH_TRADES,
@@ -33,10 +34,21 @@ from tests.app.conftest import (
 # AppTest resolves relative paths against the calling file, not the working directory.
 APP = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
 TIMEOUT_S = 60  # the first run imports altair, polars and duckdb
+#: A save rebuilds the attribution models (dbt, ~10 s alone) and publishes: slower on a busy box.
+SAVE_TIMEOUT_S = 300
 
 
-def _run_app() -> AppTest:
-    return open_app_page("backtest.py", TIMEOUT_S)
+def _run_app(*, new_run: bool = False) -> AppTest:
+    """The Backtest page; with ``new_run`` its New run tab open (only the open tab is drawn)."""
+    at = open_app_page("backtest.py", TIMEOUT_S)
+    return _open_new_run(at) if new_run else at
+
+
+def _open_new_run(at: AppTest) -> AppTest:
+    at.session_state["bt_tab"] = "New run"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
 
 
 def _metrics(block) -> dict[str, str]:
@@ -64,19 +76,36 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
     at = _run_app()
 
     assert at.title[0].value == "Backtest"
-    # The first run is selected by default.
-    assert at.selectbox(key="saved_run").value == RUN_WITH_TRADES
+    # The first run is selected by default; its label names no missing value as "None".
+    picker = at.selectbox(key="saved_run")
+    assert picker.value == RUN_WITH_TRADES
+    assert all("None" not in label for label in picker.options)
     # Values from the SYNTHETIC metrics row of run 1 (see conftest); no new run yet.
     assert not _new(at).metric
     assert _metrics(at) == {
         "Total return": "2.00%",
         "CAGR": "350.00%",
+        "Volatility": "25.00%",
         "Sharpe": "1.25",
         "Sortino": "1.80",
+        "Calmar": "350.00",
         "Max drawdown": "-1.00%",
         "Win rate": "50.0%",
         "Trades": "2",
     }
+    # every annualised figure says its sample, and that 4 sessions and 2 trades mean nothing
+    deltas = {m.label: m.delta for m in at.metric}
+    annualised = ("CAGR", "Volatility", "Sharpe", "Sortino", "Calmar")
+    assert {label for label, delta in deltas.items() if delta} == set(annualised)
+    assert {deltas[label] for label in annualised} == {"not meaningful"}
+    notes = [c.value for c in _saved(at).caption]
+    assert notes.count("n = 4 sessions · 2 closed trades") == len(annualised)
+    assert "of 2 closed trades" in notes
+    assert any(
+        "not meaningful here** (4 sessions < 63, 2 closed trades < 20)" in c.value
+        and "below 63 sessions" in c.value
+        for c in _saved(at).caption
+    )
 
     specs = _chart_specs(_saved(at))
     # equity, drawdown, 4 greeks; 4 days are too few for a rolling Sharpe (it says so)
@@ -94,18 +123,34 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
         "vega_usd",
         "theta_usd",
     }
-    assert any("Rolling Sharpe needs at least 20" in i.value for i in _saved(at).info)
+    assert any(
+        "No rolling Sharpe: this run has 4 sessions" in i.value and "at least 126" in i.value
+        for i in _saved(at).info
+    )
 
+    # trades and legs (the columns that fit 1280 px); every column only when asked for
     frames = _saved(at).dataframe
     assert len(frames) == 2
-    trades, legs = frames[0].value, frames[1].value
-    assert list(trades["trade_id"]) == [1, 2]
+    trades, legs = (frame.value for frame in frames)
+    assert list(trades.columns) == list(TRADE_COLUMNS)
+    assert list(trades["#"]) == list(trades["trade_id"]) == [1, 2]
     assert list(trades["pnl_usd"]) == [3000.0, -1000.0]
     # SYNTHETIC legs: a call and a put per trade, entry prices summing to the trade's entry_value
     assert list(legs["leg_type"]) == ["call", "put", "call", "put"]
     assert legs.groupby("trade_id")["entry_price"].sum().tolist() == [30.0, 10.0]
-    assert not at.warning
+    # this SYNTHETIC warehouse predates skipped entries, and its config_json is no config
+    assert any("no `backtest.skipped_entries`" in c.value for c in _saved(at).caption)
+    assert len(at.warning) == 1
+    assert "cannot be read back" in at.warning[0].value
+    assert at.button(key="bt_clone").disabled
     assert not at.error
+    # the expanders of every column load their tables when opened
+    at.session_state["bt_all_trades_saved"] = True
+    at.session_state["bt_all_legs_saved"] = True
+    at.run()
+    _, all_trades, _, all_legs = (frame.value for frame in _saved(at).dataframe)
+    assert "commission_usd" in all_trades.columns and "exit_value" in all_trades.columns
+    assert "settlement_price" in all_legs.columns
 
 
 def test_selecting_a_run_without_trades(published_db: Path) -> None:
@@ -143,6 +188,7 @@ def test_warehouse_without_backtest_tables_warns(warehouse_dir: Path) -> None:
     assert any("No backtest has been saved" in info.value for info in _saved(at).info)
     assert not at.metric
     # the form is there to run the first one; on this warehouse (no marts) it names what is missing
+    _open_new_run(at)
     assert at.selectbox(key="bt_strategy").value == "long_straddle"
     at.button(key="bt_submit").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -159,6 +205,7 @@ def test_empty_runs_table_explains(published_db: Path) -> None:
     assert any("no backtest runs" in info.value for info in _saved(at).info)
     assert not _saved(at).selectbox
     # the form is still there to make one
+    _open_new_run(at)
     assert at.selectbox(key="bt_strategy").value == "long_straddle"
 
 
@@ -197,6 +244,8 @@ def test_a_publish_is_picked_up_on_the_next_run(published_db: Path, backtest_db_
 
 
 def _submit(at: AppTest) -> AppTest:
+    if at.session_state["bt_tab"] != "New run":
+        _open_new_run(at)
     at.button(key="bt_submit").click().run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -209,27 +258,34 @@ def test_default_form_run_matches_the_engines_own_run(real_published: Path) -> N
     assert not at.error, [e.value for e in at.error]
     cfg = load_config()
     # the engine's own run of the same config: `make all` ran `python -m engine run` on it
-    engine_row = queries.run_metrics(real_published, cfg.run_id).row(0, named=True)
+    engine_row = runner.saved_run_extras(real_published, cfg.run_id).metrics.row(0, named=True)
     kpis = _metrics(_new(at))
     assert kpis == dict(metric_tiles(engine_row))
     assert kpis["Trades"] == "7"
     assert kpis["Total return"] == "-6.88%"
     assert any(cfg.run_id in status.label for status in at.status)
     assert "load" in at.status[0].label and "run" in at.status[0].label
+    assert at.button(key="bt_save")  # it traded: it may be saved
 
     specs = _chart_specs(_new(at))
-    # equity, drawdown, rolling Sharpe (layer with the zero rule), the 4 greeks
-    assert len(specs) == 7
-    # measured over the whole window (61 sessions), not from the first trade: a 21-day window
-    assert specs[2]["title"] == "Rolling Sharpe (21 trading days, annualised)"
-    assert specs[3]["encoding"]["y"]["field"] == "delta_usd"
-    assert specs[3]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
-    # the chosen strategy's legs, then the run's trades and legs
-    legs_spec, trades, legs = (frame.value for frame in _new(at).dataframe)
-    assert list(legs_spec["type"]) == ["call", "put"]
+    # equity, drawdown, the 4 greeks; 61 sessions are too few for a rolling Sharpe
+    assert len(specs) == 6
+    assert specs[2]["encoding"]["y"]["field"] == "delta_usd"
+    assert specs[2]["encoding"]["x"]["timeUnit"] == "yearmonthdate"
+    assert any("No rolling Sharpe: this run has 61 sessions" in i.value for i in _new(at).info)
+    # skipped entries by reason, trades, legs (each skip, and every column, when asked for)
+    counts, trades, legs = (frame.value for frame in _new(at).dataframe)
+    assert dict(zip(counts["reason"], counts["n_skipped"], strict=True)) == {
+        "signal_off": 48,
+        "no_quotes": 5,
+        "no_signal": 1,
+    }
     assert len(trades) == 7
     assert len(legs) == 14
     assert set(legs["trade_id"]) == set(trades["trade_id"])
+    # the exact config it ran, as YAML, and its download
+    assert _new(at).code[0].value.startswith(f"# Backtest {cfg.run_id}:")
+    assert at.download_button(key="bt_download_new")
     # not only the rounded tiles: the whole equity curve and every trade equal the engine's
     saved = queries.run_detail(real_published, cfg.run_id)
     new = runner.detail_of(at.session_state["backtest_outcome"].result)
@@ -249,9 +305,11 @@ def test_changing_form_values_changes_the_result(real_published: Path) -> None:
     assert stopped["Total return"] != default["Total return"]
     assert stopped["Total return"] == "-7.44%"
 
-    # another strategy: its legs table follows the picker before any run
+    # another strategy: its legs (and its own defaults) follow the picker before any run
     at.selectbox(key="bt_strategy").select("iron_condor").run()
-    assert len(_new(at).dataframe[0].value) == 4
+    assert at.selectbox(key="bt_n_legs").value == 4
+    assert [at.number_input(key=f"bt_leg{i}_value").value for i in (1, 3)] == [0.16, 0.16]
+    assert at.number_input(key="bt_stop_loss_pct").value == 200.0
     _submit(at)
     assert not at.error, [e.value for e in at.error]
     assert any("iron_condor-" in status.label for status in at.status)
@@ -259,7 +317,7 @@ def test_changing_form_values_changes_the_result(real_published: Path) -> None:
 
 @pytest.mark.slow
 def test_an_invalid_value_is_named_not_raised(real_published: Path) -> None:
-    at = _run_app()
+    at = _run_app(new_run=True)
     at.number_input(key="bt_target_dte").set_value(50)
     _submit(at)
 
@@ -360,11 +418,11 @@ def _stop_loss_run_id() -> str:
 def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
     run_id = _stop_loss_run_id()
     assert run_id not in _published_runs(warehouse_copy)
-    at = _run_app()
+    at = _run_app(new_run=True)
     at.number_input(key="bt_stop_loss_pct").set_value(10.0)
     _submit(at)
 
-    at.button(key="bt_save").click().run()
+    at.button(key="bt_save").click().run(timeout=SAVE_TIMEOUT_S)
 
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -392,12 +450,12 @@ def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
 def test_saving_during_a_rebuild_writes_nothing(warehouse_copy: Path) -> None:
     build_db = warehouse_copy / "build" / "build.duckdb"
     before = (build_db.stat().st_mtime_ns, db_version(warehouse_copy / "options.duckdb"))
-    at = _run_app()
+    at = _run_app(new_run=True)
     at.number_input(key="bt_stop_loss_pct").set_value(10.0)
     _submit(at)
 
     with pipeline_elsewhere(warehouse_copy) as pid:
-        at.button(key="bt_save").click().run()
+        at.button(key="bt_save").click().run(timeout=SAVE_TIMEOUT_S)
 
     assert not at.exception, [e.message for e in at.exception]
     message = f"The warehouse is being rebuilt (make all, pid {pid}); save again when it finishes"
@@ -408,7 +466,7 @@ def test_saving_during_a_rebuild_writes_nothing(warehouse_copy: Path) -> None:
 
 @pytest.mark.slow
 def test_the_form_offers_every_universe_and_current_model(real_published: Path) -> None:
-    at = _run_app()
+    at = _run_app(new_run=True)
     assert set(at.selectbox(key="bt_universe").options) == {
         "default",
         "atm_monthly",
