@@ -33,7 +33,7 @@ def _cached_backtests(db: str, db_version: str) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_chains(db: str, db_version: str) -> pl.DataFrame:
+def _cached_attribution_chains(db: str, db_version: str) -> pl.DataFrame:
     try:
         return backtest_queries.run_chains(db)
     except duckdb.CatalogException:  # no backtest.runs: nothing to label
@@ -70,7 +70,7 @@ def _show_backtest(db: str, db_version: str) -> None:
         st.info(f"No backtest trades attributed to forecasts yet. {BUILD_HINT}")
         return
     backtests = backtests.join(
-        _cached_chains(db, db_version).rename({"run_id": "backtest_run_id"}),
+        _cached_attribution_chains(db, db_version).rename({"run_id": "backtest_run_id"}),
         on="backtest_run_id",
         how="left",
     )

@@ -33,7 +33,7 @@ def _cached_replications(db: str, db_version: str) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_chains(db: str, db_version: str) -> pl.DataFrame:
+def _cached_benchmark_chains(db: str, db_version: str) -> pl.DataFrame:
     try:
         return backtest_queries.run_chains(db)
     except duckdb.CatalogException:  # no backtest.runs: nothing to label
@@ -85,7 +85,7 @@ def body(published: Published) -> None:
         )
         return
     replications = replications.join(
-        _cached_chains(*published.key).select("run_id", "chain_model_version"),
+        _cached_benchmark_chains(*published.key).select("run_id", "chain_model_version"),
         on="run_id",
         how="left",
     )

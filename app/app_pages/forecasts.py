@@ -48,7 +48,7 @@ KIND_NAMES = {"walk_forward": "walk-forward", "live": "pending"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
+def _cached_forecast_runs(db: str, db_version: str) -> pl.DataFrame:
     return queries.forecast_runs(db)
 
 
@@ -273,7 +273,7 @@ def _skill_warnings(
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     db, db_version = published.key
-    runs = _cached_runs(db, db_version)
+    runs = _cached_forecast_runs(db, db_version)
     if runs.is_empty():
         st.info(f"The warehouse has no current direction or regime model runs. {BUILD_HINT}")
         return

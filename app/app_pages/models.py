@@ -27,12 +27,12 @@ OUT_OF_SAMPLE = (
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
+def _cached_model_runs(db: str, db_version: str) -> pl.DataFrame:
     return queries.list_runs(db)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _cached_run_detail(db: str, db_version: str, run_id: str) -> queries.RunDetail:
+def _cached_model_run_detail(db: str, db_version: str, run_id: str) -> queries.RunDetail:
     return queries.run_detail(db, run_id)
 
 
@@ -225,12 +225,12 @@ def _show_drift(detail: queries.RunDetail) -> None:
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     db, db_version = published.key
-    runs = _cached_runs(db, db_version)
+    runs = _cached_model_runs(db, db_version)
     if runs.is_empty():
         st.info(f"The model registry has no runs. {BUILD_HINT}")
         return
     run_id = _show_runs(runs)
-    detail = _cached_run_detail(db, db_version, run_id)
+    detail = _cached_model_run_detail(db, db_version, run_id)
     task = detail.task
     if task is None:
         st.info("This run is no longer in the registry; reload the page.")

@@ -50,7 +50,7 @@ _COMPONENT_COLUMNS = {c: f"{label} (USD)" for c, label in trade_charts.COMPONENT
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_runs(db: str, db_version: str) -> pl.DataFrame:
+def _cached_trade_runs(db: str, db_version: str) -> pl.DataFrame:
     return trade_queries.trade_runs(db)
 
 
@@ -60,7 +60,7 @@ def _cached_run(db: str, db_version: str, run_id: str) -> trade_queries.TradeRun
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_attribution(db: str, db_version: str, run_id: str) -> pl.DataFrame:
+def _cached_greeks_attribution(db: str, db_version: str, run_id: str) -> pl.DataFrame:
     """:func:`engine.greeks_pnl.attribute_greeks_pnl` of the run (one row per trade-session)."""
     run = _cached_run(db, db_version, run_id)
     return greeks_pnl.attribute_greeks_pnl(
@@ -382,7 +382,7 @@ def _show_trade(
 
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
-    runs = _cached_runs(*published.key)
+    runs = _cached_trade_runs(*published.key)
     if runs.is_empty():
         st.info(f"The warehouse has no backtest runs. {BUILD_HINT}")
         return
@@ -409,7 +409,7 @@ def body(published: Published) -> None:
         )
         attribution = pl.DataFrame(schema=greeks_pnl.SESSION_SCHEMA)
     else:
-        attribution = _cached_attribution(*published.key, run_id)
+        attribution = _cached_greeks_attribution(*published.key, run_id)
     by_trade = greeks_pnl.attribution_by_trade(attribution)
     if run.quotes_relation is not None:
         _show_run_attribution(attribution, by_trade, chain)
