@@ -7,6 +7,12 @@ page: its splits by decile and regime are anecdotes, not evidence. A backtest on
 chain carries a "Modeled chain" badge: its P&L is model prices, not market fills. A backtest
 whose trades have no P(up) decile (ungated, or gated on a regime model) gets a sentence saying
 why instead of two empty decile charts (:func:`app.queries.attribution.no_decile_reason`).
+
+Deep links (:mod:`app.links`): both choices live in the URL's query parameters, read when the
+page opens and written back when they change, e.g.
+``attribution?run=long_straddle-638dddea112f&model=logit_direction_5d``: ``run`` is a backtest
+run id, ``model`` the model of the decile report by name (written while one run has that name)
+or by run id. A value naming no run on offer is ignored with a note on the page.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import polars as pl
 import streamlit as st
 
 import app.queries as backtest_queries
+from app import links
 from app.charts import attribution as charts
 from app.formatting import fmt_int, fmt_pct
 from app.page import BUILD_HINT, Published, run_page
@@ -25,6 +32,39 @@ from app.queries import attribution as queries
 REQUIRED: dict[str, tuple[str, ...]] = dict(queries.REQUIRED)
 
 DEFAULT_MODEL = "xgb_direction_5d"
+# Widget keys (session state) of the two selectors, shared as ``?run=`` and ``?model=``.
+RUN_KEY = "attribution_run"
+MODEL_KEY = "attribution_model"
+
+
+def _keep_choice(key: str, options: list, default: object) -> None:
+    """Reset widget state ``key`` to ``default`` when its value is no longer offered (a new
+    publish), before the widget is created."""
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def resolve_model(text: str, runs: pl.DataFrame) -> str:
+    """The decile run a link's ``model`` value names: a run id, or a ``model_name`` that one
+    run of ``runs`` (``run_id``, ``model_name``) has.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is neither.
+    """
+    if text in set(runs.get_column("run_id")):
+        return text
+    named = runs.filter(pl.col("model_name") == text)
+    if named.height != 1:
+        raise ValueError(f"no decile report of model or run {text!r}")
+    return named.item(0, "run_id")
+
+
+def model_link_value(runs: pl.DataFrame, run_id: str) -> str:
+    """The ``model`` parameter for ``run_id``: its model's name when no other run has it."""
+    name = runs.filter(pl.col("run_id") == run_id).item(0, "model_name")
+    return name if runs.filter(pl.col("model_name") == name).height == 1 else run_id
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -68,6 +108,7 @@ def _show_backtest(db: str, db_version: str) -> None:
     backtests = _cached_backtests(db, db_version)
     if backtests.is_empty():
         st.info(f"No backtest trades attributed to forecasts yet. {BUILD_HINT}")
+        links.write({"run": None})
         return
     backtests = backtests.join(
         _cached_attribution_chains(db, db_version).rename({"run_id": "backtest_run_id"}),
@@ -80,9 +121,19 @@ def _show_backtest(db: str, db_version: str) -> None:
         + f" · {backtest_queries.chain_label(row['chain_source'], row['chain_model_version'])}"
         for row in backtests.iter_rows(named=True)
     }
-    backtest_run_id = st.selectbox(
-        "Backtest run", options=list(labels), format_func=labels.__getitem__
+    options = list(labels)
+    _keep_choice(RUN_KEY, options, options[0])
+    links.seed_value(
+        RUN_KEY, "run", options[0], valid=options.__contains__, what="backtest run on offer"
     )
+    backtest_run_id = st.selectbox(
+        "Backtest run",
+        options=options,
+        format_func=labels.__getitem__,
+        key=RUN_KEY,
+        help="The address bar keeps this choice (`?run=`): copy it to share the view.",
+    )
+    links.write({"run": backtest_run_id})
     run = backtests.row(list(labels).index(backtest_run_id), named=True)
     if run["chain_source"] == "modeled":
         st.badge(
@@ -180,6 +231,7 @@ def _show_model_deciles(db: str, db_version: str) -> None:
     runs = _cached_decile_runs(db, db_version)
     if runs.is_empty():
         st.info(f"No model has a decile report yet. {BUILD_HINT}")
+        links.write({"model": None})
         return
     labels = {
         row["run_id"]: f"{row['model_name']} · {row['underlying_symbol']} · {row['run_id']}"
@@ -187,8 +239,23 @@ def _show_model_deciles(db: str, db_version: str) -> None:
     }
     run_ids = list(labels)
     names = runs.get_column("model_name").to_list()
-    index = names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0
-    run_id = st.selectbox("Model", options=run_ids, index=index, format_func=labels.__getitem__)
+    default = run_ids[names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0]
+    _keep_choice(MODEL_KEY, run_ids, default)
+    links.seed_value(
+        MODEL_KEY,
+        "model",
+        default,
+        parse=lambda text: resolve_model(text, runs),
+        what="model name or run id with a decile report",
+    )
+    run_id = st.selectbox(
+        "Model",
+        options=run_ids,
+        format_func=labels.__getitem__,
+        key=MODEL_KEY,
+        help="The address bar keeps this choice (`?model=`).",
+    )
+    links.write({"model": model_link_value(runs, run_id)})
     deciles = _cached_deciles(db, db_version, run_id)
     if deciles.is_empty():
         st.info("This model has no rows in `forecasts.rpt_forecast_deciles`.")

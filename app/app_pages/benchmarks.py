@@ -7,6 +7,13 @@ roll cycle, against the issue's targets. A replication on the modeled chain carr
 chain" badge and says its prices are MODELED; one without a published history says its level is
 normalised to 100 and how to add the history. Reads through :mod:`app.queries.benchmarks` (and
 :func:`app.queries.run_chains`, the chain model of each run) only.
+
+Deep link (:mod:`app.links`): the chosen replication lives in the URL's query parameters, read
+when the page opens and written back when it changes, e.g.
+``benchmarks?benchmark=PUT&chain_source=real``. ``benchmark`` is a benchmark symbol (any case),
+``chain_source`` ``real`` or ``modeled``; either alone picks that benchmark's (or chain's) first
+replication, one with a published history first. A value without a replication is ignored with
+a note on the page.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import polars as pl
 import streamlit as st
 
 import app.queries as backtest_queries
+from app import links
 from app.charts.benchmarks import benchmark_levels_chart
 from app.formatting import fmt_pct, fmt_ratio, table_config
 from app.page import BUILD_HINT, Published, run_page
@@ -23,6 +31,8 @@ from app.queries import benchmarks as queries
 
 #: "schema.table" -> columns this page reads (checked before the body runs).
 REQUIRED: dict[str, tuple[str, ...]] = dict(queries.REQUIRED)
+
+REPLICATION_KEY = "benchmark_replication"  # the replication selector's widget key
 
 _CHAINS_SCHEMA = {"run_id": pl.String, "chain_source": pl.String, "chain_model_version": pl.String}
 
@@ -75,6 +85,38 @@ def _overview(replications: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _seed_replication(pairs: list[tuple[str, str]], tracked: list[bool]) -> None:
+    """Put the link's replication (``benchmark``, ``chain_source``) in the selector's state on
+    the page's first run; the default (the first with a published history) otherwise."""
+    default = pairs[tracked.index(True) if True in tracked else 0]
+    if REPLICATION_KEY in st.session_state:
+        if st.session_state[REPLICATION_KEY] not in pairs:  # gone after a publish
+            st.session_state[REPLICATION_KEY] = default
+        return
+    symbols = sorted({symbol for symbol, _ in pairs})
+    symbol = links.read_value(
+        "benchmark",
+        None,
+        parse=str.upper,
+        valid=symbols.__contains__,
+        what=f"benchmark with a replication ({', '.join(symbols)})",
+    )
+    rows = [i for i, pair in enumerate(pairs) if symbol in (None, pair[0])]
+    offered = sorted({pairs[i][1] for i in rows})
+    chain_source = links.read_value(
+        "chain_source",
+        None,
+        parse=str.lower,
+        valid=offered.__contains__,
+        what=f"chain source of {symbol or 'a replication'} ({' or '.join(offered)})",
+    )
+    rows = [i for i in rows if chain_source in (None, pairs[i][1])]
+    if symbol is None and chain_source is None:
+        st.session_state[REPLICATION_KEY] = default
+    else:
+        st.session_state[REPLICATION_KEY] = pairs[next((i for i in rows if tracked[i]), rows[0])]
+
+
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     replications = _cached_replications(*published.key)
@@ -105,16 +147,19 @@ def body(published: Published) -> None:
         (row["benchmark_symbol"], row["chain_source"]): f"{row['benchmark_symbol']} · {_chain(row)}"
         for row in replications.iter_rows(named=True)
     }
-    # opens on the first replication with a published history to track (BXM as shipped)
+    # opens on the link's replication, else the first with a published history to track (BXM)
     tracked = replications["has_published_history"].fill_null(False).to_list()
+    _seed_replication(list(labels), tracked)
     chosen = st.selectbox(
         "Replication",
         options=list(labels),
-        index=tracked.index(True) if True in tracked else 0,
         format_func=labels.__getitem__,
-        key="benchmark_replication",
+        key=REPLICATION_KEY,
+        help="The address bar keeps this choice (`?benchmark=&chain_source=`): copy it to share "
+        "the view.",
     )
     symbol, chain_source = chosen
+    links.write({"benchmark": symbol, "chain_source": chain_source})
     row = replications.row(list(labels).index(chosen), named=True)
     if chain_source == "modeled":
         st.badge(

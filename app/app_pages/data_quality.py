@@ -5,6 +5,13 @@ Reads ``dq.dq_landing_summary``, ``dq.test_results``, ``dq.dq_landing_rejects`` 
 ``dq.dq_landing_refusals`` (see :mod:`app.queries.quality`); every filter reaches SQL as a bound
 parameter. Dates show as dates; the load and check times (``*_at``) are instants, shown to the
 minute and labelled UTC. The test-count panels have independent x scales, each labelled so.
+
+Deep links (:mod:`app.links`): the filters live in the URL's query parameters, read when the
+page opens and written back as they change, and left out at their defaults, e.g.
+``data_quality?status=fail&severity=error&rule=expect_column_values_to_be_in_set:is_exchange_session``.
+``status`` (repeated; ``status=`` none, which shows all) is one of fail, error, warn, pass;
+``severity`` (repeated) error or warn; ``rule`` a landing rule with rejected rows. A value not
+on offer is ignored with a note on the page.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app import links
 from app.charts import quality as charts
 from app.formatting import table_config
 from app.page import Published, run_page
@@ -20,6 +28,11 @@ from app.queries import quality as queries
 STATUSES = ("fail", "error", "warn", "pass")
 SEVERITIES = ("error", "warn")
 ALL_RULES = "(all rules)"
+DEFAULT_STATUSES = ["fail", "error", "warn"]
+# Widget keys (session state) of the filters, shared as ?status=, ?severity=, ?rule=.
+STATUS_KEY = "quality_statuses"
+SEVERITY_KEY = "quality_severities"
+RULE_KEY = "quality_rule"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -83,9 +96,17 @@ def _tests(published: Published) -> None:
         "NOT NULL checks, the warn panel about a dozen tests): compare the counts at the bar "
         "ends, not the bar lengths across panels."
     )
+    links.seed_list(STATUS_KEY, "status", DEFAULT_STATUSES, allowed=STATUSES, what="test status")
+    links.seed_list(
+        SEVERITY_KEY, "severity", list(SEVERITIES), allowed=SEVERITIES, what="test severity"
+    )
     left, right = st.columns(2)
-    statuses = left.multiselect("Status", STATUSES, default=["fail", "error", "warn"])
-    severities = right.multiselect("Severity", SEVERITIES, default=list(SEVERITIES))
+    statuses = left.multiselect("Status", STATUSES, key=STATUS_KEY)
+    severities = right.multiselect("Severity", SEVERITIES, key=SEVERITY_KEY)
+    links.write(
+        {"status": statuses, "severity": severities},
+        defaults={"status": DEFAULT_STATUSES, "severity": list(SEVERITIES)},
+    )
     tests = _cached_tests(*published.key, tuple(statuses), tuple(severities))
     st.caption(f"{tests.height:,} test(s) shown, worst first (empty filters show all).")
     st.dataframe(
@@ -102,7 +123,17 @@ def _rejects(published: Published) -> None:
         st.success("No vendor row was rejected at landing.")
         return
     rules = [ALL_RULES, *sorted(set(every.get_column("rule").to_list()))]
-    rule = st.selectbox("Rule", rules, index=0)
+    if st.session_state.get(RULE_KEY, ALL_RULES) not in rules:  # gone after a publish
+        st.session_state[RULE_KEY] = ALL_RULES
+    links.seed_value(
+        RULE_KEY,
+        "rule",
+        ALL_RULES,
+        valid=rules[1:].__contains__,
+        what="landing rule with rejected rows",
+    )
+    rule = st.selectbox("Rule", rules, key=RULE_KEY)
+    links.write({"rule": None if rule == ALL_RULES else rule})
     rejects = every if rule == ALL_RULES else every.filter(pl.col("rule") == rule)
     st.caption(f"{rejects.height:,} rejected row(s): the vendor's file and line, and the row.")
     st.dataframe(rejects, hide_index=True, column_config=_table_config(rejects))

@@ -7,6 +7,20 @@ points) over coloured bands of the IV regime (``LOW``/``NORMAL``/``HIGH`` from t
 rank). The default range covers the underlying's option chains
 (:func:`app.queries.features.default_window`), marked by a dark strip along the top of each
 chart. All reads go through :mod:`app.queries.features`.
+
+Deep links (:mod:`app.links`): the view lives in the URL's query parameters, read when the page
+opens and written back as the selection changes, e.g.
+``features?underlying=SPX&start=2019-01-02&end=2019-12-31&features=vix&features=realized_vol_21d``.
+
+============== ======================================================================
+``underlying`` underlying symbol of the mart (default SPX, else SPY, else the first)
+``start``      ISO first date of the window (default: the option periods, padded)
+``end``        ISO last date of the window; both within the underlying's trade dates
+``features``   feature columns, repeated, in chart order (at most 8; ``features=`` none)
+============== ======================================================================
+
+A value the mart does not offer is ignored with a note on the page. Another underlying starts
+from its own default window.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
+from app import links
 from app.charts import features as charts
 from app.page import BUILD_HINT, Published, run_page
 from app.queries import features as queries
@@ -30,6 +45,14 @@ DEFAULT_PAD_DAYS = 31
 MAX_FEATURES = 8
 
 REQUIRED = queries.REQUIRED_COLUMNS
+
+# Widget keys (session state) and the query parameters (app.links) they are shared through.
+SYMBOL_KEY = "features_underlying"
+RANGE_KEY = "features_dates"
+RANGE_OF_KEY = "features_dates_of"  # not a widget: the underlying the window was picked for
+FEATURES_KEY = "features_columns"
+#: Query parameters of a link to this page (a name not written in a run is removed).
+LINK_PARAMS = ("underlying", "start", "end", "features")
 
 # Cached per (database path, file version): a publish os.replace()s the file, which changes its
 # inode and mtime and so invalidates these. Connections themselves are never cached.
@@ -62,17 +85,35 @@ def _cached_series(
     return queries.feature_series(db, underlying_symbol, features, start_date, end_date)
 
 
-def _pick_range(
+def _seed_range(
     first: dt.date, last: dt.date, default: tuple[dt.date, dt.date], underlying_symbol: str
-) -> tuple[dt.date, dt.date] | None:
+) -> None:
+    """Put the window in the date widget's state before it is created: a new underlying's
+    default, else (first run of the page) the link's ``start`` and ``end``, else the default."""
+    owner = st.session_state.get(RANGE_OF_KEY)
+    st.session_state[RANGE_OF_KEY] = underlying_symbol
+    current = st.session_state.get(RANGE_KEY)
+    if current is not None:
+        if owner != underlying_symbol or any(not first <= day <= last for day in current):
+            st.session_state[RANGE_KEY] = default  # a new symbol starts from its own window
+        return
+    read = {
+        "parse": links.parse_date,
+        "valid": lambda day: first <= day <= last,
+        "what": f"{underlying_symbol} date from {first} to {last}",
+    }
+    start = links.read_value("start", default[0], **read)
+    end = links.read_value("end", default[1], **read)
+    if start > end:
+        links.note_ignored("end", [end.isoformat()], f"before `start` {start}")
+        start, end = default
+    st.session_state[RANGE_KEY] = (start, end)
+
+
+def _pick_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The date widget (seeded by :func:`_seed_range`); ``None`` while half picked."""
     picked = st.date_input(
-        "Date range",
-        value=default,
-        min_value=first,
-        max_value=last,
-        format="YYYY-MM-DD",
-        # one widget per underlying: a new symbol starts from its own default range
-        key=f"features-dates-{underlying_symbol}",
+        "Date range", min_value=first, max_value=last, format="YYYY-MM-DD", key=RANGE_KEY
     )
     if not isinstance(picked, tuple | list) or len(picked) != 2:
         return None
@@ -90,7 +131,16 @@ def _periods_text(periods: pl.DataFrame) -> str:
 
 
 def body(published: Published) -> None:
-    """Draw the page from the published warehouse."""
+    """Draw the page from the published warehouse; the selection goes to the URL (see the
+    module docstring)."""
+    shared: dict[str, object] = dict.fromkeys(LINK_PARAMS)
+    try:
+        _draw(published, shared)
+    finally:
+        links.write(shared)
+
+
+def _draw(published: Published, shared: dict[str, object]) -> None:
     db, db_version = published.key
     symbols = _cached_symbols(db, db_version)
     allowed = _cached_feature_columns(db, db_version)
@@ -100,33 +150,52 @@ def body(published: Published) -> None:
 
     names = symbols["underlying_symbol"].to_list()
     default_symbol = next((s for s in DEFAULT_SYMBOLS if s in names), names[0])
-    left, right = st.columns([1, 2])
-    underlying_symbol = left.selectbox(
-        "Underlying", options=names, index=names.index(default_symbol)
+    if st.session_state.get(SYMBOL_KEY, default_symbol) not in names:  # gone after a publish
+        st.session_state[SYMBOL_KEY] = default_symbol
+    links.seed_value(
+        SYMBOL_KEY,
+        "underlying",
+        default_symbol,
+        valid=names.__contains__,
+        what=f"underlying of `{queries.FEATURES_TABLE}`",
     )
+    # The underlying box returns its state: the window is seeded before the two boxes are
+    # drawn side by side, so a note on an ignored date stands above both, not between them.
+    underlying_symbol = st.session_state[SYMBOL_KEY]
     row = symbols.row(names.index(underlying_symbol), named=True)
+    first, last = row["first_trade_date"], row["last_trade_date"]
     periods = _cached_option_periods(db, db_version, underlying_symbol)
     default = queries.default_window(
-        row["first_trade_date"],
-        row["last_trade_date"],
-        periods,
-        pad_days=DEFAULT_PAD_DAYS,
-        fallback_days=DEFAULT_YEARS * 365,
+        first, last, periods, pad_days=DEFAULT_PAD_DAYS, fallback_days=DEFAULT_YEARS * 365
     )
+    _seed_range(first, last, default, underlying_symbol)
+    left, right = st.columns([1, 2])
+    left.selectbox("Underlying", options=names, key=SYMBOL_KEY)
+    shared["underlying"] = underlying_symbol
     with right:
-        date_range = _pick_range(
-            row["first_trade_date"], row["last_trade_date"], default, underlying_symbol
-        )
+        date_range = _pick_range(first, last)
+    links.keep_only(FEATURES_KEY, allowed)
+    links.seed_list(
+        FEATURES_KEY,
+        "features",
+        [name for name in queries.DEFAULT_FEATURES if name in allowed],
+        allowed=allowed,
+        what=f"numeric column of `{queries.FEATURES_TABLE}`",
+        max_values=MAX_FEATURES,
+    )
     features = st.multiselect(
         "Features",
         options=allowed,
-        default=[name for name in queries.DEFAULT_FEATURES if name in allowed],
+        key=FEATURES_KEY,
         max_selections=MAX_FEATURES,
         help=f"Numeric columns of `{queries.FEATURES_TABLE}`; one chart each.",
     )
+    shared["features"] = features
     if date_range is None:
+        del shared["start"], shared["end"]  # half a window: the URL keeps the last whole one
         st.info("Pick both ends of the date range.")
         return
+    shared.update(start=date_range[0], end=date_range[1])
     if not features:
         st.info("Pick at least one feature to plot.")
         return

@@ -18,6 +18,21 @@ Three rules keep the page honest:
 - Skill first: when the model the selector trades on (or the one chosen) has an out-of-sample
   AUC at or below 0.5, or a 95 % interval reaching 0.5 (:func:`app.queries.forecasts.lacks_skill`),
   a warning stands above the tiles and the signals.
+
+Deep links (:mod:`app.links`): the view lives in the URL's query parameters, read when the page
+opens and written back as the selection changes, e.g.
+``forecasts?underlying=SPX&direction_model=logit_direction_5d&start=2020-01-02&end=2020-12-31``.
+
+=================== ===================================================================
+``underlying``      underlying of the current runs (default the first)
+``direction_model`` ``model_name`` of a current direction run (default xgb_direction_5d)
+``regime_model``    ``model_name`` of a current regime run (default xgb_iv_regime_5d)
+``start``, ``end``  ISO as-of dates of the window, within the runs' dates (default the last
+                    365 days)
+=================== ===================================================================
+
+A value the warehouse does not offer is ignored with a note on the page. Another underlying
+starts from its own default window.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
+from app import links
 from app.charts import forecasts as charts
 from app.formatting import fmt_pct
 from app.page import BUILD_HINT, Published, run_page
@@ -45,6 +61,18 @@ DEFAULT_RANGE_DAYS = 365
 SELECTOR_CUT = queries.SELECTOR_CUT
 #: Display of the warehouse's prediction kinds in the signals table.
 KIND_NAMES = {"walk_forward": "walk-forward", "live": "pending"}
+
+# Widget keys (session state) and the query parameters (app.links) they are shared through.
+UNDERLYING_KEY = "forecasts_underlying"
+MODEL_KEYS = {
+    queries.DIRECTION_FAMILY: "forecasts_direction_model",
+    queries.REGIME_FAMILY: "forecasts_regime_model",
+}
+MODEL_PARAMS = {queries.DIRECTION_FAMILY: "direction_model", queries.REGIME_FAMILY: "regime_model"}
+RANGE_KEY = "forecasts_dates"
+RANGE_OF_KEY = "forecasts_dates_of"  # not a widget: the underlying the window was picked for
+#: Query parameters of a link to this page (a name not written in a run is removed).
+LINK_PARAMS = ("underlying", *MODEL_PARAMS.values(), "start", "end")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -70,18 +98,73 @@ def _cached_window(
     return queries.forecast_window(db, underlying, direction_run_id, regime_run_id, start, end)
 
 
-def _pick_run(runs: pl.DataFrame, family: str, label: str, column) -> dict | None:
-    """A run selector over the runs of one family; ``None`` (and a note) when there are none."""
+def _keep_choice(key: str, options: list, default: object) -> None:
+    """Reset widget state ``key`` to ``default`` when its value is no longer offered (another
+    underlying, a new publish), before the widget is created."""
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def _seed_model(runs: pl.DataFrame, family: str) -> None:
+    """Put the link's (or the default) model of ``family`` in its selector's state; called
+    before the selectors' columns, so that a note on an ignored value stands above them."""
+    names = runs.filter(pl.col("family") == family).get_column("model_name").to_list()
+    if not names:
+        return
+    default = DEFAULT_MODELS[family] if DEFAULT_MODELS[family] in names else names[0]
+    _keep_choice(MODEL_KEYS[family], names, default)
+    links.seed_value(
+        MODEL_KEYS[family],
+        MODEL_PARAMS[family],
+        default,
+        valid=names.__contains__,
+        what=f"current {family} model of this underlying",
+    )
+
+
+def _pick_run(
+    runs: pl.DataFrame, family: str, label: str, column, shared: dict[str, object]
+) -> dict | None:
+    """A run selector over the runs of one family (seeded by :func:`_seed_model`); ``None``
+    (and a note) when there are none."""
     candidates = runs.filter(pl.col("family") == family)
     if candidates.is_empty():
         column.info(f"No current `{family}` run for this underlying.")
         return None
     names = candidates.get_column("model_name").to_list()
-    default = DEFAULT_MODELS[family]
-    name = column.selectbox(
-        label, options=names, index=names.index(default) if default in names else 0
-    )
+    name = column.selectbox(label, options=names, key=MODEL_KEYS[family])
+    shared[MODEL_PARAMS[family]] = name
     return candidates.row(names.index(name), named=True)
+
+
+def _pick_window(underlying: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The as-of window: the link's ``start``/``end`` on the page's first run, the last
+    :data:`DEFAULT_RANGE_DAYS` days for a new underlying; ``None`` while half picked."""
+    default = (max(first, last - dt.timedelta(days=DEFAULT_RANGE_DAYS)), last)
+    owner = st.session_state.get(RANGE_OF_KEY)
+    st.session_state[RANGE_OF_KEY] = underlying
+    current = st.session_state.get(RANGE_KEY)
+    if current is not None:
+        if owner != underlying or any(not first <= day <= last for day in current):
+            st.session_state[RANGE_KEY] = default
+    else:
+        read = {
+            "parse": links.parse_date,
+            "valid": lambda day: first <= day <= last,
+            "what": f"as-of date from {first} to {last}",
+        }
+        start = links.read_value("start", default[0], **read)
+        end = links.read_value("end", default[1], **read)
+        if start > end:
+            links.note_ignored("end", [end.isoformat()], f"before `start` {start}")
+            start, end = default
+        st.session_state[RANGE_KEY] = (start, end)
+    dates = st.date_input(
+        "As-of dates", min_value=first, max_value=last, format="YYYY-MM-DD", key=RANGE_KEY
+    )
+    if not isinstance(dates, tuple | list) or len(dates) != 2:
+        return None
+    return dates[0], dates[1]
 
 
 def _latest_heading(latest_date: dt.date, last_session: dt.date | None) -> str:
@@ -271,35 +354,50 @@ def _skill_warnings(
 
 
 def body(published: Published) -> None:
-    """Draw the page from the published warehouse."""
+    """Draw the page from the published warehouse; the selection goes to the URL (see the
+    module docstring)."""
+    shared: dict[str, object] = dict.fromkeys(LINK_PARAMS)
+    try:
+        _draw(published, shared)
+    finally:
+        links.write(shared)
+
+
+def _draw(published: Published, shared: dict[str, object]) -> None:
     db, db_version = published.key
     runs = _cached_forecast_runs(db, db_version)
     if runs.is_empty():
         st.info(f"The warehouse has no current direction or regime model runs. {BUILD_HINT}")
         return
     underlyings = sorted(set(runs.get_column("underlying_symbol")))
-    underlying = st.selectbox("Underlying", options=underlyings)
+    _keep_choice(UNDERLYING_KEY, underlyings, underlyings[0])
+    links.seed_value(
+        UNDERLYING_KEY,
+        "underlying",
+        underlyings[0],
+        valid=underlyings.__contains__,
+        what="underlying with current model runs",
+    )
+    underlying = st.selectbox("Underlying", options=underlyings, key=UNDERLYING_KEY)
+    shared["underlying"] = underlying
     runs = runs.filter(pl.col("underlying_symbol") == underlying)
+    for family in MODEL_KEYS:
+        _seed_model(runs, family)
     left, right = st.columns(2)
-    direction_run = _pick_run(runs, queries.DIRECTION_FAMILY, "Direction model", left)
-    regime_run = _pick_run(runs, queries.REGIME_FAMILY, "Regime model", right)
+    direction_run = _pick_run(runs, queries.DIRECTION_FAMILY, "Direction model", left, shared)
+    regime_run = _pick_run(runs, queries.REGIME_FAMILY, "Regime model", right, shared)
     chosen = [run for run in (direction_run, regime_run) if run is not None]
     if not chosen:
         return
     first = min(run["first_date"] for run in chosen)
     last = max(run["last_date"] for run in chosen)
-    dates = st.date_input(
-        "As-of dates",
-        value=(max(first, last - dt.timedelta(days=DEFAULT_RANGE_DAYS)), last),
-        min_value=first,
-        max_value=last,
-        format="YYYY-MM-DD",
-        key=f"forecasts-dates-{underlying}",
-    )
-    if not isinstance(dates, tuple | list) or len(dates) != 2:
+    window = _pick_window(underlying, first, last)
+    if window is None:
+        del shared["start"], shared["end"]  # half a window: the URL keeps the last whole one
         st.info("Choose the end of the date range.")
         return
-    start, end = dates
+    start, end = window
+    shared.update(start=start, end=end)
     window = _cached_window(
         db,
         db_version,

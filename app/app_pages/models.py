@@ -3,6 +3,12 @@
 For the chosen run: pooled walk-forward metrics against the naive baselines (tiles), the metric
 per fold, the ROC curve (classifiers) or the rank IC by date (regression), the calibration
 curve, feature importance and feature drift. Reads through :mod:`app.queries.models` only.
+
+Deep link (:mod:`app.links`): the chosen run lives in the URL's ``model`` query parameter, read
+when the page opens and written back when it changes: ``models?model=logit_direction_5d`` opens
+that model's current run (the name is written while the run is its model's only current one,
+so the link survives a retrain), ``models?model=6f2122d6360ff767`` one run by its id (written
+for a run that is not current). A value naming no run is ignored with a note on the page.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from app import links
 from app.charts import models as charts
 from app.formatting import fmt_int, fmt_pct, fmt_ratio
 from app.page import BUILD_HINT, Published, run_page
@@ -19,6 +26,7 @@ from app.queries import models as queries
 REQUIRED: dict[str, tuple[str, ...]] = dict(queries.REQUIRED)
 
 DEFAULT_MODEL = "xgb_direction_5d"
+RUN_KEY = "models_run"  # the run selector's widget key
 DEFAULT_METRIC = {"binary": "auc", "multiclass": "auc", "regression": "rank_ic"}
 OUT_OF_SAMPLE = (
     "All scores are out-of-sample: walk-forward test folds, each predicted by a model trained "
@@ -44,6 +52,43 @@ def _fmt_metric(metric: str, value: float | None) -> str:
     return fmt_ratio(value, digits=3)
 
 
+def _current_run_of(runs: pl.DataFrame, model_name: str) -> str | None:
+    """The run id of ``model_name``'s only current run, else ``None``."""
+    current = runs.filter((pl.col("model_name") == model_name) & pl.col("is_current"))
+    return current.item(0, "run_id") if current.height == 1 else None
+
+
+def resolve_model(text: str, runs: pl.DataFrame) -> str:
+    """The run a link's ``model`` value names: a run id, or a model name (its current run).
+
+    Parameters
+    ----------
+    text
+        Run id (``"6f2122d6360ff767"``) or ``model_name`` (``"logit_direction_5d"``).
+    runs
+        The registry, :func:`app.queries.models.list_runs`: ``run_id``, ``model_name``,
+        ``is_current``.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is neither a run id nor the name of a model with one current run.
+    """
+    if text in set(runs.get_column("run_id")):
+        return text
+    run_id = _current_run_of(runs, text)
+    if run_id is None:
+        raise ValueError(f"no run or current model {text!r}")
+    return run_id
+
+
+def link_value(runs: pl.DataFrame, run_id: str) -> str:
+    """The ``model`` parameter for ``run_id``: its model's name when it is that model's only
+    current run (a link that follows retraining), else the run id."""
+    row = runs.row(runs.get_column("run_id").to_list().index(run_id), named=True)
+    return row["model_name"] if _current_run_of(runs, row["model_name"]) == run_id else run_id
+
+
 def _show_runs(runs: pl.DataFrame) -> str:
     """Draw the registry table and the run selector; return the chosen run id."""
     st.subheader("Runs")
@@ -64,8 +109,25 @@ def _show_runs(runs: pl.DataFrame) -> str:
     }
     run_ids = list(labels)
     defaults = runs.filter((pl.col("model_name") == DEFAULT_MODEL) & pl.col("is_current"))
-    index = run_ids.index(defaults.item(0, "run_id")) if defaults.height else 0
-    return st.selectbox("Run", options=run_ids, index=index, format_func=labels.__getitem__)
+    default = defaults.item(0, "run_id") if defaults.height else run_ids[0]
+    if st.session_state.get(RUN_KEY, default) not in run_ids:  # gone after a publish
+        st.session_state[RUN_KEY] = default
+    links.seed_value(
+        RUN_KEY,
+        "model",
+        default,
+        parse=lambda text: resolve_model(text, runs),
+        what="run id or current model name",
+    )
+    run_id = st.selectbox(
+        "Run",
+        options=run_ids,
+        format_func=labels.__getitem__,
+        key=RUN_KEY,
+        help="The address bar keeps this choice (`?model=`): copy it to share the view.",
+    )
+    links.write({"model": link_value(runs, run_id)})
+    return run_id
 
 
 def _show_pooled(detail: queries.RunDetail) -> None:

@@ -8,16 +8,18 @@ Tests marked ``slow`` read the real warehouse (``real_published``; set
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from app.charts import attribution as charts
 from app.db import read, reader
 from app.queries import attribution as queries
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 slow = pytest.mark.slow
 
@@ -259,3 +261,81 @@ def test_another_model_changes_the_decile_tiles(real_published: Path) -> None:
     after = {m.label: m.value for m in at.metric}
     assert after["Baseline hit rate"] != before["Baseline hit rate"]
     assert after["Trades"] == before["Trades"]  # the backtest part did not change
+
+
+# ---- deep links (app.links): backtest run and model in the URL ------------------------------------
+
+
+def test_model_link_values(warehouse_dir: Path) -> None:
+    """SYNTHETIC decile runs: model a has one run, model b two (two underlyings). The page
+    module is imported with an empty warehouse directory (``run_page`` only notes it)."""
+    page = importlib.import_module("app.app_pages.attribution")
+    runs = pl.DataFrame({"run_id": ["a-1", "b-1", "b-2"], "model_name": ["a", "b", "b"]})
+
+    assert page.resolve_model("a", runs) == "a-1"
+    assert page.resolve_model("b-2", runs) == "b-2"
+    for bad in ("b", "c", ""):
+        with pytest.raises(ValueError, match="no decile report"):
+            page.resolve_model(bad, runs)
+    assert page.model_link_value(runs, "a-1") == "a"
+    assert page.model_link_value(runs, "b-1") == "b-1"
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Attribution page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/attribution.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+@slow
+def test_the_url_follows_both_choices(real_published: Path) -> None:
+    at = open_app_page("attribution.py")
+    backtests = queries.backtest_runs(real_published)["backtest_run_id"].to_list()
+    assert at.query_params == {"run": backtests[0], "model": "xgb_direction_5d"}
+
+    at.selectbox(key="attribution_run").select(backtests[-1]).run()
+    regime = queries.decile_runs(real_published).filter(pl.col("model_name") == "xgb_iv_regime_5d")
+    at.selectbox(key="attribution_model").select(regime.item(0, "run_id")).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {"run": backtests[-1], "model": "xgb_iv_regime_5d"}
+
+
+@slow
+def test_a_link_opens_its_backtest_and_model(real_published: Path) -> None:
+    gated = (
+        queries.backtest_runs(real_published)
+        .filter(pl.col("forecast_model").is_not_null())
+        .item(-1, "backtest_run_id")
+    )
+    logit = queries.decile_runs(real_published).filter(pl.col("model_name") == "logit_direction_5d")
+    at = _linked_page(run=gated, model=logit.item(0, "run_id"))  # the model by its run id
+
+    assert not _notes(at) and not at.error
+    assert at.selectbox(key="attribution_run").value == gated
+    assert at.selectbox(key="attribution_model").value == logit.item(0, "run_id")
+    trades = _trade_count(real_published, gated)
+    assert {m.label: m.value for m in at.metric}["Trades"] == f"{trades:,}"
+    assert any("`logit_direction_5d`" in c.value for c in at.caption)
+    assert at.query_params == {"run": gated, "model": "logit_direction_5d"}  # by name
+
+
+@slow
+def test_bad_link_values_are_noted_and_replaced_by_defaults(real_published: Path) -> None:
+    at = _linked_page(run="deleted-run-123", model="no_such_model")
+
+    notes = _notes(at)
+    assert len(notes) == 2, notes
+    assert any("`run`" in n and "'deleted-run-123'" in n and "backtest run" in n for n in notes)
+    assert any("`model`" in n and "'no_such_model'" in n for n in notes)
+    first = queries.backtest_runs(real_published).item(0, "backtest_run_id")
+    assert at.query_params == {"run": first, "model": "xgb_direction_5d"}

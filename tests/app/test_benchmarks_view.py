@@ -15,11 +15,12 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from app.charts import benchmarks as charts
 from app.queries import benchmarks
 from tests.app.browser import CHROMIUM
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 BXM_RUN, PUT_RUN = "synthetic-bxm", "synthetic-put"
 
@@ -252,6 +253,65 @@ def test_page_without_replications_explains(benchmarks_db: Path) -> None:
 
     assert any("No benchmark replication" in info.value for info in at.info)
     assert not at.selectbox
+
+
+# ---- deep link (app.links): the replication in the URL, SYNTHETIC warehouse -----------------------
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Benchmarks page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/benchmarks.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+def test_the_url_follows_the_replication(benchmarks_db: Path) -> None:
+    at = open_app_page("benchmarks.py")
+    assert at.query_params == {"benchmark": "BXM", "chain_source": "modeled"}
+
+    at.selectbox(key="benchmark_replication").set_value(("PUT", "real")).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {"benchmark": "PUT", "chain_source": "real"}
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        {"benchmark": "PUT", "chain_source": "real"},
+        {"benchmark": "put"},  # any case; alone: PUT's only replication
+        {"chain_source": "REAL"},  # alone: the first real-chain replication
+    ],
+)
+def test_a_link_opens_its_replication(benchmarks_db: Path, link: dict[str, str]) -> None:
+    at = _linked_page(**link)
+
+    assert not _notes(at) and not at.error
+    assert at.selectbox(key="benchmark_replication").value == ("PUT", "real")
+    assert any("No published PUT history is loaded" in text for text in _texts(at))
+    assert at.query_params == {"benchmark": "PUT", "chain_source": "real"}
+
+
+def test_bad_link_values_are_noted(benchmarks_db: Path) -> None:
+    at = _linked_page(benchmark="VIX", chain_source="real")  # no VIX: the real chain's PUT
+
+    (note,) = _notes(at)
+    assert "`benchmark`" in note and "'VIX'" in note and "BXM, PUT" in note
+    assert at.selectbox(key="benchmark_replication").value == ("PUT", "real")
+
+    at = _linked_page(benchmark="BXM", chain_source="real")  # BXM is replicated on modeled only
+    (note,) = _notes(at)
+    assert "`chain_source`" in note and "'real'" in note and "chain source of BXM (modeled)" in note
+    assert at.selectbox(key="benchmark_replication").value == ("BXM", "modeled")
+    assert at.query_params == {"benchmark": "BXM", "chain_source": "modeled"}
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import doctest
+import importlib
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.charts import chains as charts
 from app.queries import chains as queries
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 slow = pytest.mark.slow
 
@@ -78,6 +79,23 @@ GREEKS = pl.DataFrame(
 def test_doctests() -> None:
     assert doctest.testmod(queries).failed == 0
     assert doctest.testmod(charts).failed == 0
+
+
+def test_page_link_helpers_doctests(warehouse_dir: Path) -> None:
+    """The page's pure link helpers (expiry tokens, flags); imported with an empty warehouse
+    directory, the module's ``run_page`` only notes that nothing is published."""
+    page = importlib.import_module("app.app_pages.chains")
+
+    assert doctest.testmod(page).failed == 0
+    assert page.parse_flag("TRUE") is True and page.parse_flag("0") is False
+    with pytest.raises(ValueError, match="'yes'"):
+        page.parse_flag("yes")
+    # SYNTHETIC tokens: an AM monthly and a PM weekly on one date make a bare date ambiguous
+    tokens = ["2019-07-19-AM", "2019-07-19-PM", "2019-07-26-PM"]
+    assert page.resolve_expiry("2019-07-26", tokens) == "2019-07-26-PM"
+    for bad in ("2019-07-19", "2019-07-20", "2019-07-19-XX", ""):
+        with pytest.raises(ValueError, match="no single expiry"):
+            page.resolve_expiry(bad, tokens)
 
 
 def _values(chart: alt.Chart) -> list[dict]:
@@ -378,6 +396,30 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _tokens(expiries: pl.DataFrame) -> list[str]:
+    """The page's URL form of each expiry (``YYYY-MM-DD-AM``), computed here independently."""
+    return [
+        f"{row['expiration']:%Y-%m-%d}-{row['settlement_type']}"
+        for row in expiries.iter_rows(named=True)
+    ]
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Chains page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/chains.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
 @slow
 def test_page_defaults_to_the_latest_spx_chain(real_published: Path) -> None:
     at = open_app_page("chains.py")
@@ -425,14 +467,15 @@ def test_smile_controls_change_the_chart(real_published: Path) -> None:
     at = open_app_page("chains.py")
     smile_spec, smile_data = _charts(at)[0]
     assert smile_spec["encoding"]["x"]["field"] == "log_moneyness"
-    picked = at.multiselect[0].value
-    assert set(smile_data[0]["expiry_label"]) == set(picked)
+    picked = at.multiselect[0].value  # expiry tokens, shown by their labels
+    label = at.multiselect[0].format_func
+    assert set(smile_data[0]["expiry_label"]) == {label(token) for token in picked}
 
     at.radio[0].set_value("strike_to_forward").run()
     assert _charts(at)[0][0]["encoding"]["x"]["field"] == "strike_to_forward"
 
     at.multiselect[0].set_value(picked[:1]).run()
-    assert set(_charts(at)[0][1][0]["expiry_label"]) == {picked[0]}
+    assert set(_charts(at)[0][1][0]["expiry_label"]) == {label(picked[0])}
 
     at.multiselect[0].set_value([]).run()
     assert not at.exception and not at.error
@@ -467,7 +510,9 @@ def test_spy_greeks_open_on_an_expiry_with_curves_and_list_a_sparse_one(
     at.selectbox[0].select("SPY").run()
     assert not at.exception and not at.error
     snapshot = queries.chain_snapshot(real_published, "SPY", at.selectbox[1].value)
-    counts = dict(snapshot.expiries.select("expiry_label", "n_solved_with_bid").iter_rows())
+    counts = dict(
+        zip(_tokens(snapshot.expiries), snapshot.expiries["n_solved_with_bid"], strict=True)
+    )
     assert counts[at.selectbox[2].value] >= queries.MIN_CURVE_CONTRACTS
     greek_specs = [spec for spec, _ in _charts(at) if spec.get("title") in ("Delta", "Theta")]
     assert len(greek_specs) == 2
@@ -495,3 +540,118 @@ def test_greeks_follow_the_chosen_expiry(real_published: Path) -> None:
     at.selectbox[2].select(last).run()
     assert not at.exception and not at.error
     assert set(_charts(at)[4][1][0]["strike"]) != strikes_first
+
+
+# ---- deep links (app.links): the chain on screen in the URL, on the real warehouse --------------
+
+
+@slow
+def test_the_url_follows_the_selection(real_published: Path) -> None:
+    at = open_app_page("chains.py")
+    dates = queries.quote_dates(real_published, "SPX")
+    snapshot = queries.chain_snapshot(real_published, "SPX", dates[0])
+    tokens = _tokens(snapshot.expiries)
+
+    # opened without a link: the defaults, written out (constant defaults left out)
+    assert at.query_params == {
+        "underlying": "SPX",
+        "quote_date": dates[0].isoformat(),
+        "smile": at.multiselect[0].value,
+        "expiration": at.selectbox[2].value,
+    }
+    assert set(at.multiselect[0].value) <= set(tokens) and at.selectbox[2].value in tokens
+
+    at.selectbox[1].select(dates[1]).run()
+    at.toggle[0].set_value(True).run()
+    at.radio[0].set_value("strike_to_forward").run()
+    at.radio[1].set_value("put").run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params["quote_date"] == dates[1].isoformat()
+    assert at.query_params["zero_bid"] == "true"
+    assert at.query_params["moneyness"] == "strike_to_forward"
+    assert at.query_params["option_type"] == "put"
+    greeks = next(data[0] for spec, data in _charts(at) if spec.get("title") == "Delta")
+    assert set(greeks["option_type"]) == {"put"} and (greeks["delta"] < 0).all()
+
+    at.multiselect[0].set_value([]).run()  # an emptied smile is shared as such
+    assert at.query_params["smile"] == ""
+    at.toggle[0].set_value(False).run()
+    assert "zero_bid" not in at.query_params  # back at its default
+
+
+@slow
+def test_a_link_reopens_the_chain_it_names(real_published: Path) -> None:
+    spy_dates = queries.quote_dates(real_published, "SPY")
+    day = spy_dates[len(spy_dates) // 2]  # neither end: not a default
+    expiries = queries.chain_snapshot(real_published, "SPY", day).expiries
+    tokens = _tokens(expiries)
+    smile = [tokens[-1], tokens[0]]
+    link = {
+        "underlying": "SPY",
+        "quote_date": day.isoformat(),
+        "zero_bid": "true",
+        "smile": smile,
+        "moneyness": "strike_to_forward",
+        "expiration": tokens[1][:10],  # a bare date: SPY has one expiry a date
+        "option_type": "call",
+    }
+    at = _linked_page(**link)
+
+    assert not _notes(at) and not at.error
+    assert at.selectbox[0].value == "SPY" and at.selectbox[1].value == day
+    assert at.toggle[0].value is True
+    assert at.multiselect[0].value == smile  # in the link's order
+    assert at.radio[0].value == "strike_to_forward" and at.radio[1].value == "call"
+    assert at.selectbox[2].value == tokens[1]
+    assert f"SPY chain of {day:%Y-%m-%d}" in at.caption[0].value
+    assert any(c.value.startswith("Showing all") for c in at.caption)  # bid = 0 kept
+    # the URL keeps the link, the bare date spelled out as its token
+    assert at.query_params == {**link, "expiration": tokens[1]}
+
+
+@slow
+def test_bad_link_values_are_noted_and_replaced_by_defaults(real_published: Path) -> None:
+    latest = queries.quote_dates(real_published, "SPX")[0]
+    at = _linked_page(
+        underlying="NO-SUCH",
+        quote_date="2019-02-30",
+        zero_bid="maybe",
+        smile=["2099-01-01-AM"],
+        moneyness="strike",
+        expiration="1999-01-01-PM",
+        option_type="straddle",
+    )
+
+    assert not at.error
+    notes = _notes(at)
+    assert len(notes) == 7, notes
+    for name, value in (
+        ("underlying", "'NO-SUCH'"),
+        ("quote_date", "'2019-02-30'"),
+        ("zero_bid", "'maybe'"),
+        ("smile", "'2099-01-01-AM'"),
+        ("moneyness", "'strike'"),
+        ("expiration", "'1999-01-01-PM'"),
+        ("option_type", "'straddle'"),
+    ):
+        assert any(f"`{name}`" in note and value in note for note in notes), name
+    assert at.selectbox[0].value == "SPX" and at.selectbox[1].value == latest
+    assert at.toggle[0].value is False and at.radio[1].value == "both"
+    assert at.query_params["underlying"] == "SPX"  # the URL no longer holds the bad values
+    assert at.query_params["quote_date"] == latest.isoformat()
+    assert not {"zero_bid", "moneyness", "option_type"} & set(at.query_params)
+
+    at.toggle[0].set_value(True).run()  # the notes are said once, not on every rerun
+    assert not _notes(at)
+
+
+@slow
+def test_another_underlying_keeps_the_date_only_when_it_has_a_chain(real_published: Path) -> None:
+    spx = queries.quote_dates(real_published, "SPX")
+    at = _linked_page(underlying="SPX", quote_date=spx[-1].isoformat())  # 2011, iVolatility
+    assert at.selectbox[1].value == spx[-1]
+
+    at.selectbox[0].select("SPY").run()  # SPY has no 2011 chain: its latest
+    assert not at.exception and not _notes(at)
+    assert at.selectbox[1].value == queries.quote_dates(real_published, "SPY")[0]
+    assert at.query_params["quote_date"] == at.selectbox[1].value.isoformat()

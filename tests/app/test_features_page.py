@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.charts import features as charts
 from app.queries import features as queries
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 slow = pytest.mark.slow
 
@@ -362,3 +362,96 @@ def test_changing_underlying_and_dates(real_published: Path) -> None:
     assert not at.exception and not at.error
     assert "from 2020-01-02 to 2020-06-30" in at.caption[0].value
     assert len(_specs(at)) == len(queries.DEFAULT_FEATURES)
+
+
+# ---- deep links (app.links): the window and features in the URL, on the real warehouse ----------
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Features page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/features.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+@slow
+def test_the_url_follows_the_selection(real_published: Path) -> None:
+    at = open_app_page("features.py")
+    start, end = at.date_input[0].value
+    assert at.query_params == {
+        "underlying": "SPX",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "features": list(queries.DEFAULT_FEATURES),
+    }
+
+    at.selectbox[0].select("QQQ").run()  # another underlying: its own default window
+    qqq_start, qqq_end = at.date_input[0].value
+    assert (qqq_start, qqq_end) != (start, end)
+    assert at.query_params["underlying"] == "QQQ"
+    assert at.query_params["start"] == qqq_start.isoformat()
+
+    at.date_input[0].set_value((dt.date(2020, 1, 2), dt.date(2020, 6, 30))).run()
+    at.multiselect[0].set_value(["vix"]).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {
+        "underlying": "QQQ",
+        "start": "2020-01-02",
+        "end": "2020-06-30",
+        "features": "vix",
+    }
+
+    at.date_input[0].set_value((dt.date(2020, 3, 2),)).run()  # half a window: URL unchanged
+    assert any("both ends" in info.value for info in at.info)
+    assert at.query_params["start"] == "2020-01-02" and at.query_params["end"] == "2020-06-30"
+
+
+@slow
+def test_a_link_reopens_its_window_and_features(real_published: Path) -> None:
+    link = {
+        "underlying": "QQQ",
+        "start": "2020-01-02",
+        "end": "2020-06-30",
+        "features": ["rsi_14d_points", "vix"],
+    }
+    at = _linked_page(**link)
+
+    assert not _notes(at) and not at.error
+    assert at.selectbox[0].value == "QQQ"
+    assert at.date_input[0].value == (dt.date(2020, 1, 2), dt.date(2020, 6, 30))
+    assert _line_fields(at) == ["rsi_14d_points", "vix"]  # the link's order
+    assert "QQQ, " in at.caption[0].value and "from 2020-01-02 to 2020-06-30" in at.caption[0].value
+    assert at.query_params == link
+
+
+@slow
+def test_bad_link_values_are_noted_and_replaced_by_defaults(real_published: Path) -> None:
+    at = _linked_page(underlying="NO-SUCH", start="1800-01-02", end="2020-13-01", features="nope")
+
+    assert not at.error
+    notes = _notes(at)
+    for name, value in (
+        ("underlying", "'NO-SUCH'"),
+        ("start", "'1800-01-02'"),
+        ("end", "'2020-13-01'"),
+        ("features", "'nope'"),
+    ):
+        assert any(f"`{name}`" in note and value in note for note in notes), name
+    assert at.selectbox[0].value == "SPX"
+    assert at.multiselect[0].value == list(queries.DEFAULT_FEATURES)
+    assert at.query_params["underlying"] == "SPX" and at.query_params["start"] != "1800-01-02"
+
+    # two good dates the wrong way round: the window falls back to its default, noted
+    at = _linked_page(start="2019-06-28", end="2019-01-02")
+    (note,) = _notes(at)
+    assert "`end`" in note and "before `start` 2019-06-28" in note
+    assert at.date_input[0].value[0] < dt.date(2019, 1, 2)  # the default window, not the link's

@@ -15,11 +15,12 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from app.charts import forecasts as charts
 from app.db import read
 from app.queries import forecasts as queries
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 slow = pytest.mark.slow
 
@@ -380,3 +381,97 @@ def test_page_warns_when_the_selector_s_model_has_no_skill(real_published: Path)
         assert any("without demonstrated out-of-sample skill" in text for text in warnings)
     else:
         assert not any("trades on `xgb_direction_5d`" in text for text in warnings)
+
+
+# ---- deep links (app.links): models and as-of window in the URL, real warehouse ------------------
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Forecasts page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/forecasts.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+@slow
+def test_the_url_follows_the_selection(real_published: Path) -> None:
+    at = open_app_page("forecasts.py")
+    start, end = at.date_input[0].value
+    assert at.query_params == {
+        "underlying": "SPX",
+        "direction_model": "xgb_direction_5d",
+        "regime_model": "xgb_iv_regime_5d",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+    }
+
+    at.selectbox[1].select("logit_direction_5d").run()
+    at.selectbox[2].select("logit_iv_regime_5d").run()
+    at.date_input[0].set_value((dt.date(2022, 12, 1), dt.date(2022, 12, 15))).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {
+        "underlying": "SPX",
+        "direction_model": "logit_direction_5d",
+        "regime_model": "logit_iv_regime_5d",
+        "start": "2022-12-01",
+        "end": "2022-12-15",
+    }
+
+
+@slow
+def test_a_link_reopens_its_models_and_window(real_published: Path) -> None:
+    link = {
+        "underlying": "SPX",
+        "direction_model": "logit_direction_5d",
+        "regime_model": "logit_iv_regime_5d",
+        "start": "2020-03-02",
+        "end": "2020-03-31",
+    }
+    at = _linked_page(**link)
+
+    assert not _notes(at) and not at.error
+    assert [box.value for box in at.selectbox] == [
+        "SPX",
+        "logit_direction_5d",
+        "logit_iv_regime_5d",
+    ]
+    assert at.date_input[0].value == (dt.date(2020, 3, 2), dt.date(2020, 3, 31))
+    signals = at.dataframe[0].value
+    as_of = signals["as_of_date"].dt.date
+    assert as_of.min() >= dt.date(2020, 3, 2) and as_of.max() <= dt.date(2020, 3, 31)
+    assert any("`logit_direction_5d`'s probability" in c.value for c in at.caption)
+    assert at.query_params == link
+
+
+@slow
+def test_bad_link_values_are_noted_and_replaced_by_defaults(real_published: Path) -> None:
+    at = _linked_page(
+        underlying="NDX",
+        direction_model="xgb_iv_regime_5d",  # a regime model is no direction model
+        regime_model="",  # empty: the default, without a note
+        start="1900-01-01",
+        end="not-a-date",
+    )
+
+    assert not at.error
+    notes = _notes(at)
+    assert len(notes) == 4, notes
+    for name, value in (
+        ("underlying", "'NDX'"),
+        ("direction_model", "'xgb_iv_regime_5d'"),
+        ("start", "'1900-01-01'"),
+        ("end", "'not-a-date'"),
+    ):
+        assert any(f"`{name}`" in note and value in note for note in notes), name
+    assert [box.value for box in at.selectbox] == ["SPX", "xgb_direction_5d", "xgb_iv_regime_5d"]
+    assert at.query_params["direction_model"] == "xgb_direction_5d"
+    assert at.query_params["start"] != "1900-01-01"

@@ -8,6 +8,7 @@ Tests marked ``slow`` read the real warehouse (``real_published``; set
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 from pathlib import Path
 
@@ -16,11 +17,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from app.charts import models as charts
 from app.db import read
 from app.queries import models as queries
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 slow = pytest.mark.slow
 
@@ -355,3 +357,80 @@ def test_regression_run_shows_rank_ic_not_roc(real_published: Path) -> None:
     assert not any(t.startswith("ROC") for t in titles)
     assert any("no calibration curve" in info.value for info in at.info)
     assert "rank_ic" in _metrics(at)
+
+
+# ---- deep link (app.links): the chosen run in the URL ----------------------------------------------
+
+# SYNTHETIC registry: model a has a current and an old run, model b two current runs (two
+# underlyings), so only a's name names one run.
+REGISTRY = pl.DataFrame(
+    {
+        "run_id": ["a-new", "a-old", "b-spx", "b-spy"],
+        "model_name": ["a", "a", "b", "b"],
+        "is_current": [True, False, True, True],
+    }
+)
+
+
+def test_model_link_values_name_a_current_model_or_a_run(warehouse_dir: Path) -> None:
+    """SYNTHETIC registry; the page module imported with an empty warehouse directory (its
+    ``run_page`` only notes that nothing is published)."""
+    page = importlib.import_module("app.app_pages.models")
+
+    assert page.resolve_model("a", REGISTRY) == "a-new"  # a name: its current run
+    assert page.resolve_model("a-old", REGISTRY) == "a-old"  # a run id: that run
+    assert page.resolve_model("b-spy", REGISTRY) == "b-spy"
+    for bad in ("b", "c", "", "A"):  # b: two current runs; names are case-sensitive
+        with pytest.raises(ValueError, match="no run or current model"):
+            page.resolve_model(bad, REGISTRY)
+    assert page.link_value(REGISTRY, "a-new") == "a"  # follows a retrain
+    assert page.link_value(REGISTRY, "a-old") == "a-old"
+    assert page.link_value(REGISTRY, "b-spx") == "b-spx"
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Models page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/models.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+@slow
+def test_the_url_follows_the_chosen_run(real_published: Path) -> None:
+    at = open_app_page("models.py")
+    assert at.query_params == {"model": "xgb_direction_5d"}
+
+    at.selectbox(key="models_run").select(_current_run(real_published, "xgb_option_sign_5d")).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {"model": "xgb_option_sign_5d"}
+
+
+@slow
+@pytest.mark.parametrize("by", ["model_name", "run_id"])
+def test_a_link_opens_its_run(real_published: Path, by: str) -> None:
+    logit = _current_run(real_published, "logit_direction_5d")
+    at = _linked_page(model="logit_direction_5d" if by == "model_name" else logit)
+
+    assert not _notes(at) and not at.error
+    assert at.selectbox(key="models_run").value == logit
+    assert _metrics(at)["auc"] == f"{_pooled(real_published, logit, 'auc'):.3f}"
+    assert at.query_params == {"model": "logit_direction_5d"}  # a current run: by its name
+
+
+@slow
+def test_a_bad_link_value_is_noted_and_the_default_opens(real_published: Path) -> None:
+    at = _linked_page(model="no_such_model")
+
+    (note,) = _notes(at)
+    assert "`model`" in note and "'no_such_model'" in note and "run id or current model" in note
+    assert at.selectbox(key="models_run").value == _current_run(real_published, "xgb_direction_5d")
+    assert at.query_params == {"model": "xgb_direction_5d"}

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from app.charts.overview import coverage_chart
 from app.charts.quality import dbt_tests_chart
 from app.queries import overview, quality
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +90,68 @@ def test_rejected_rows_filter_by_rule(real_published: Path) -> None:
 def test_rule_filter_is_a_parameter_not_sql(real_published: Path) -> None:
     assert quality.rejected_rows(real_published, "x' or '1'='1").height == 0
     assert quality.dbt_test_results(real_published, ["pass') or ('1'='1"]).height == 0
+
+
+# ---- Data quality deep links (app.links): the filters in the URL ---------------------------------
+
+CROSSED = "expect_column_pair_values_a_to_be_greater_than_b:ask,bid"
+
+
+def _linked_page(**params: str | list[str]) -> AppTest:
+    """The Data quality page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/data_quality.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _notes(at: AppTest) -> list[str]:
+    """The notes of ignored link parameters (app.links)."""
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+def test_quality_url_follows_the_filters(real_published: Path) -> None:
+    at = open_app_page("data_quality.py")
+    assert at.query_params == {}  # every filter at its default
+
+    status, severity = at.multiselect
+    status.set_value(["pass"]).run()
+    severity.set_value(["warn"]).run()
+    at.selectbox[0].set_value(CROSSED).run()
+    assert not at.exception and not _notes(at)
+    assert at.query_params == {"status": "pass", "severity": "warn", "rule": CROSSED}
+
+    at.multiselect[0].set_value([]).run()  # no status filter: all, shared as such
+    at.selectbox[0].set_value("(all rules)").run()
+    assert at.query_params == {"status": "", "severity": "warn"}
+
+
+def test_quality_link_reopens_its_filters(real_published: Path) -> None:
+    at = _linked_page(status=["pass", "warn"], severity="warn", rule=CROSSED)
+
+    assert not _notes(at) and not at.error
+    assert [box.value for box in at.multiselect] == [["pass", "warn"], ["warn"]]
+    tests = at.dataframe[1].value
+    assert set(tests["status"]) <= {"pass", "warn"} and set(tests["severity"]) == {"warn"}
+    assert at.selectbox[0].value == CROSSED and at.dataframe[2].value.shape[0] == 17
+    assert at.query_params == {"status": ["pass", "warn"], "severity": "warn", "rule": CROSSED}
+
+
+def test_quality_bad_link_values_are_noted(real_published: Path) -> None:
+    at = _linked_page(status=["fail", "broken"], severity="info", rule="x' or '1'='1")
+
+    notes = _notes(at)
+    assert len(notes) == 3, notes
+    assert any("`status`" in n and "'broken'" in n for n in notes)
+    assert any("`severity`" in n and "'info'" in n for n in notes)
+    assert any("`rule`" in n and "landing rule" in n for n in notes)
+    # the good status kept; severity and rule back at their defaults
+    assert [box.value for box in at.multiselect] == [["fail"], ["error", "warn"]]
+    assert at.selectbox[0].value == "(all rules)" and at.dataframe[2].value.shape[0] == 18
+    assert at.query_params == {"status": "fail"}
 
 
 # ---- chart builders, on SYNTHETIC frames -----------------------------------------------------
