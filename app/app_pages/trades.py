@@ -8,6 +8,10 @@ greeks (``backtest.positions_daily``), its P&L path since the fill against the r
 and stop-loss levels, its payoff at entry (Black-76) and at expiry (intrinsic), and its
 attribution session by session.
 
+The run and the trade are in the URL, ``?run=<run_id>&trade=<trade_id>`` (:mod:`app.links`): a
+link opens them (a value the warehouse does not have is ignored with a note), and the address
+bar follows the pickers.
+
 Reads the published warehouse through :mod:`app.queries.trade_detail` (and :mod:`app.queries`
 for the chain labels) only; a missing warehouse or missing ``backtest`` tables is explained on
 the page by :func:`app.page.run_page`.
@@ -20,7 +24,7 @@ import streamlit as st
 
 import app.queries as backtest_queries
 import app.queries.trade_detail as trade_queries
-from app import charts
+from app import charts, links
 from app.charts import trades as trade_charts
 from app.formatting import fmt_int, fmt_pct, fmt_usd, table_config
 from app.page import BUILD_HINT, Published, run_page
@@ -33,6 +37,7 @@ RUN_KEY = "trades_run"
 TRADE_KEY = "trades_trade"  # + run_id: options change with the run (a new widget each)
 TABLE_KEY = "trades_table"  # + run_id: each run's table keeps its own selection
 TABLE_IDS_KEY = "trades_table_ids"  # trade ids in table row order, for the click handler
+RUN_PARAM, TRADE_PARAM = "run", "trade"  # the URL's query parameters (?run=…&trade=…)
 
 #: Numeric columns of the legs table drawn narrow (every column fits beside the sidebar).
 _SMALL_LEG_COLUMNS = (
@@ -380,6 +385,61 @@ def _show_trade(
         )
 
 
+# ---- the picks, in step with the URL -----------------------------------------------------------
+
+
+def _pick_run(labels: dict[str, str]) -> str:
+    """The run picker, in step with the URL's ``?run=`` (:mod:`app.links`).
+
+    A pick no longer offered (a deleted run, a republished warehouse) is forgotten; on the
+    picker's first draw of a page visit the link's run is picked, a run id that is not saved
+    ignored with a note (the newest run instead). The pick is written back to the URL; when it
+    is not the run the URL named, the URL's ``trade`` (that run's) is dropped, so a trade id of
+    one run never opens a trade of another.
+    """
+    options = list(labels)
+    if st.session_state.get(RUN_KEY, options[0]) not in labels:
+        del st.session_state[RUN_KEY]
+    links.seed_value(RUN_KEY, RUN_PARAM, options[0], valid=labels.__contains__, what="saved run")
+    run_id = st.selectbox(
+        "Run",
+        options=options,
+        format_func=labels.__getitem__,
+        key=RUN_KEY,
+        help="Saved runs of backtest.runs, the most recently written first. The address bar "
+        "keeps the run and the trade (?run=…&trade=…): copy it to share this trade.",
+    )
+    changes: dict[str, str | None] = {RUN_PARAM: run_id}
+    linked = st.query_params.get(RUN_PARAM)
+    if linked is not None and linked != run_id:
+        changes[TRADE_PARAM] = None  # the URL's trade is the other run's
+    links.write(changes)
+    return run_id
+
+
+def _pick_trade(run_id: str, rows: dict[int, dict]) -> int:
+    """The trade picker of run ``run_id`` (one widget per run: its options are the run's), in
+    step with the URL's ``?trade=<trade_id>`` as :func:`_pick_run` is with the run; a trade id
+    the run does not have is ignored with a note (its first trade instead)."""
+    trade_ids = list(rows)
+    trade_key = f"{TRADE_KEY}_{run_id}"
+    if st.session_state.get(trade_key, trade_ids[0]) not in rows:
+        del st.session_state[trade_key]
+    links.seed_value(
+        trade_key,
+        TRADE_PARAM,
+        trade_ids[0],
+        parse=int,
+        valid=rows.__contains__,
+        what=f"trade of run {run_id}",
+    )
+    trade_id = st.selectbox(
+        "Trade", options=trade_ids, format_func=lambda t: _trade_label(rows[t]), key=trade_key
+    )
+    links.write({TRADE_PARAM: trade_id})
+    return trade_id
+
+
 def body(published: Published) -> None:
     """Draw the page from the published warehouse."""
     runs = _cached_trade_runs(*published.key)
@@ -387,18 +447,12 @@ def body(published: Published) -> None:
         st.info(f"The warehouse has no backtest runs. {BUILD_HINT}")
         return
     labels = {run["run_id"]: _run_label(run) for run in runs.iter_rows(named=True)}
-    run_id = st.selectbox(
-        "Run",
-        options=list(labels),
-        index=0,
-        format_func=labels.__getitem__,
-        key=RUN_KEY,
-        help="Saved runs of backtest.runs, the most recently written first.",
-    )
+    run_id = _pick_run(labels)
     run = _cached_run(*published.key, run_id)
     modeled = _show_chain(run.run)
     chain = "MODELED chain" if modeled else "real chain"
     if run.trades.is_empty():
+        links.write({TRADE_PARAM: None})
         st.info("This run made no trades.")
         return
     if run.quotes_relation is None:
@@ -415,14 +469,8 @@ def body(published: Published) -> None:
         _show_run_attribution(attribution, by_trade, chain)
     _show_trades(run_id, run.trades, by_trade)
 
-    trade_ids = run.trades["trade_id"].to_list()
-    trade_key = f"{TRADE_KEY}_{run_id}"
-    if st.session_state.get(trade_key) not in trade_ids:
-        st.session_state[trade_key] = trade_ids[0]
     rows = {row["trade_id"]: row for row in run.trades.iter_rows(named=True)}
-    trade_id = st.selectbox(
-        "Trade", options=trade_ids, format_func=lambda t: _trade_label(rows[t]), key=trade_key
-    )
+    trade_id = _pick_trade(run_id, rows)
     _show_trade(run, rows[trade_id], attribution, chain)
 
 

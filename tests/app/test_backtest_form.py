@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import backtest_runner as runner
+from app import run_form
 from engine.config import load_config
 from tests.app.conftest import RUN_WITH_TRADES, open_app_page
 
@@ -152,7 +153,7 @@ def test_an_exit_cleared_stays_cleared_and_zero_stays_zero(published_db: Path) -
     assert at.number_input(key="bt_holding_days").value is None
     assert at.number_input(key="bt_exit_dte").value == 0
     values = at.session_state["bt_form"]
-    cfg = runner.build_config(values, at.session_state["bt_base"])
+    cfg = run_form.build_config(values, at.session_state["bt_base"])
     assert (cfg.exits.holding_days, cfg.exits.exit_dte, cfg.exits.take_profit_pct) == (None, 0, 0.0)
 
 
@@ -170,7 +171,7 @@ def test_legs_are_editable(published_db: Path) -> None:
     at.number_input(key="bt_leg3_value").set_value(20.0).run()
     _ok(at)
     values = at.session_state["bt_form"]
-    cfg = runner.build_config(values, at.session_state["bt_base"])
+    cfg = run_form.build_config(values, at.session_state["bt_base"])
     assert cfg.strategy.name == "custom_bull_put_spread"
     assert [(leg.leg_type, leg.rule, leg.value, leg.of) for leg in cfg.strategy.legs] == [
         ("put", "delta", 0.3, None),
@@ -230,7 +231,7 @@ def test_clone_fills_the_form_and_switches_to_it(published_db: Path) -> None:
     assert at.selectbox(key="bt_n_legs").value == 4
     assert at.number_input(key="bt_leg1_value").value == 0.16
     assert at.number_input(key="bt_target_dte").value == 35
-    built = runner.build_config(at.session_state["bt_form"], at.session_state["bt_base"])
+    built = run_form.build_config(at.session_state["bt_form"], at.session_state["bt_base"])
     assert built.run_id == cfg.run_id
 
 

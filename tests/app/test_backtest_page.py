@@ -3,6 +3,7 @@
 The first tests use SYNTHETIC warehouses (conftest); the ones marked ``slow`` run the form on the
 real published warehouse (``real_published``, read-only) and save into a throwaway copy of it.
 The form's widgets (legs, hidden fields, clearable exits, clones) are in test_backtest_form.py.
+Deep links (``?run=<run_id>``) are round-tripped through ``AppTest.query_params``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import backtest_runner as runner
-from app import queries
+from app import queries, run_form
 from app.db import db_version
 from app.formatting import TRADE_COLUMNS, metric_tiles
 from engine.config import load_config
@@ -240,6 +241,66 @@ def test_a_publish_is_picked_up_on_the_next_run(published_db: Path, backtest_db_
     assert _metrics(at)["Total return"] == "5.00%"
 
 
+# ---- deep links: ?run=<run_id> ------------------------------------------------------------------
+
+
+def _linked(**params: str) -> AppTest:
+    """The Backtest page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/backtest.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _link_notes(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+def test_the_saved_run_picked_is_in_the_url(published_db: Path) -> None:
+    at = _run_app()
+    assert at.query_params["run"] == RUN_WITH_TRADES  # the first run, written on open
+
+    at.selectbox(key="saved_run").select(RUN_WITHOUT_TRADES).run()
+
+    assert not at.exception
+    assert at.query_params["run"] == RUN_WITHOUT_TRADES  # the address bar follows
+    assert _metrics(at)["Trades"] == "0"
+    # the New run tab and back: the pick (and the URL) stay
+    _open_new_run(at)
+    assert at.query_params["run"] == RUN_WITHOUT_TRADES
+    at.session_state["bt_tab"] = "Saved runs"
+    at.run()
+    assert at.selectbox(key="saved_run").value == RUN_WITHOUT_TRADES
+    assert at.query_params["run"] == RUN_WITHOUT_TRADES
+    assert not _link_notes(at)
+
+
+def test_a_link_opens_its_saved_run(published_db: Path) -> None:
+    at = _linked(run=RUN_WITHOUT_TRADES)
+
+    assert at.selectbox(key="saved_run").value == RUN_WITHOUT_TRADES
+    assert _metrics(at)["Trades"] == "0"
+    assert at.query_params["run"] == RUN_WITHOUT_TRADES
+    assert not _link_notes(at)
+    # the link is read once per visit: the user's pick then wins
+    at.selectbox(key="saved_run").select(RUN_WITH_TRADES).run()
+    assert at.selectbox(key="saved_run").value == RUN_WITH_TRADES
+    assert at.query_params["run"] == RUN_WITH_TRADES
+
+
+def test_a_link_to_a_run_not_saved_is_noted_and_ignored(published_db: Path) -> None:
+    at = _linked(run="deleted-run")
+
+    (note,) = _link_notes(at)
+    assert "`run`" in note and "'deleted-run'" in note and "not a valid saved run" in note
+    assert at.selectbox(key="saved_run").value == RUN_WITH_TRADES  # the first run instead
+    assert at.query_params["run"] == RUN_WITH_TRADES  # the URL no longer holds the bad id
+    assert _metrics(at)["Trades"] == "2"
+
+
 # ---- the form on the real published warehouse (slow) -------------------------------------------
 
 
@@ -410,8 +471,8 @@ def _published_runs(root: Path) -> list[str]:
 
 
 def _stop_loss_run_id() -> str:
-    values = dataclasses.replace(runner.default_form_values(), stop_loss_pct=10.0)
-    return runner.build_config(values).run_id
+    values = dataclasses.replace(run_form.default_form_values(), stop_loss_pct=10.0)
+    return run_form.build_config(values).run_id
 
 
 @pytest.mark.slow
@@ -432,6 +493,7 @@ def test_saving_publishes_the_run(warehouse_copy: Path) -> None:
     picker = at.selectbox(key="saved_run")
     assert any(label.startswith(f"{run_id} ·") for label in picker.options)
     assert picker.value == run_id
+    assert at.query_params["run"] == run_id  # and in the URL
     assert _metrics(_saved(at))["Total return"] == "-7.44%"
     # the attribution models were rebuilt with it: the Attribution page can show it
     con = duckdb.connect(str(warehouse_copy / "options.duckdb"), read_only=True)

@@ -4,7 +4,8 @@ On a SYNTHETIC published warehouse written below (engine DDL from engine.io, han
 the arithmetic in comments): ``synthetic-real``, one long call on the real chain with take-profit
 50 % and stop-loss 100 %, and ``synthetic-modeled``, written after it, two short puts on the
 modeled chain ``ssvi-1`` (one settled, one open). Tests marked ``slow`` read the real published
-warehouse (``real_published``).
+warehouse (``real_published``). Deep links (``?run=…&trade=…``) are round-tripped through
+``AppTest.query_params``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import app.queries as backtest_queries
 import app.queries.trade_detail as trade_queries
 from app.charts import trades as charts
 from engine import greeks_pnl
 from engine.io import ensure_output_tables
-from tests.app.conftest import open_app_page
+from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 from warehouse.paths import WarehousePaths
 
 REAL_RUN, MODELED_RUN = "synthetic-real", "synthetic-modeled"
@@ -421,6 +423,102 @@ def test_page_of_a_run_without_trades(trades_db: Path) -> None:
 
     assert any("made no trades" in i.value for i in at.info)
     assert not at.error
+
+
+# ---- deep links: ?run=<run_id>&trade=<trade_id> ------------------------------------------------
+
+
+def _linked(**params: str) -> AppTest:
+    """The Trades page opened from a link with query parameters ``params``."""
+    at = AppTest.from_file(str(APP), default_timeout=PAGE_TIMEOUT_S)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page("app_pages/trades.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _link_notes(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if w.value.startswith("The link's")]
+
+
+def test_the_run_and_trade_picked_are_in_the_url(trades_db: Path) -> None:
+    at = open_app_page("trades.py")
+    assert at.query_params == {"run": MODELED_RUN, "trade": "1"}  # written on open
+
+    at.selectbox(key=f"trades_trade_{MODELED_RUN}").set_value(2).run()
+    assert at.query_params == {"run": MODELED_RUN, "trade": "2"}
+
+    at.selectbox(key="trades_run").set_value(REAL_RUN).run()  # the other run's first trade
+    assert not at.exception and not _link_notes(at)
+    assert at.query_params == {"run": REAL_RUN, "trade": "1"}
+
+
+def test_a_trade_picked_in_the_table_is_in_the_url(trades_db: Path) -> None:
+    at = open_app_page("trades.py")
+    # a row click's callback (_on_table_select) puts the row's trade in the picker's state;
+    # AppTest fires no on_select callback for a selection written to the state, so the test
+    # writes what the callback writes
+    at.session_state[f"trades_trade_{MODELED_RUN}"] = 2
+    at.run()
+
+    assert any(h.value == "Trade 2" for h in at.subheader)
+    assert at.query_params["trade"] == "2"
+
+
+def test_a_link_opens_its_run_and_trade(trades_db: Path) -> None:
+    at = _linked(run=REAL_RUN, trade="1")
+
+    assert at.selectbox(key="trades_run").value == REAL_RUN
+    assert at.selectbox(key=f"trades_trade_{REAL_RUN}").value == 1
+    assert any(h.value == "Trade 1" for h in at.subheader)
+    assert not _link_notes(at) and not at.error
+
+    at = _linked(run=MODELED_RUN, trade="2")
+    assert at.selectbox(key=f"trades_trade_{MODELED_RUN}").value == 2
+    assert any(h.value == "Trade 2" for h in at.subheader)
+    assert at.query_params == {"run": MODELED_RUN, "trade": "2"}
+    # a trade without a run: a trade of the newest run
+    at = _linked(trade="2")
+    assert at.selectbox(key=f"trades_trade_{MODELED_RUN}").value == 2
+    assert at.query_params == {"run": MODELED_RUN, "trade": "2"}
+
+
+@pytest.mark.parametrize(
+    ("params", "noted", "picked"),
+    [
+        # a run not saved: the newest run, on its first trade (the link's trade was the other's)
+        ({"run": "deleted-run", "trade": "2"}, ["'deleted-run'", "not a valid saved run"], 1),
+        # a trade the run does not have, or not a number: the run's first trade
+        ({"run": MODELED_RUN, "trade": "99"}, ["'99'", "not a valid trade of run"], 1),
+        ({"run": MODELED_RUN, "trade": "two"}, ["'two'", "not a valid trade of run"], 1),
+    ],
+)
+def test_a_bad_link_is_noted_and_ignored(
+    trades_db: Path, params: dict[str, str], noted: list[str], picked: int
+) -> None:
+    at = _linked(**params)
+
+    (note,) = _link_notes(at)
+    assert all(text in note for text in noted), note
+    assert at.selectbox(key="trades_run").value == MODELED_RUN
+    assert at.selectbox(key=f"trades_trade_{MODELED_RUN}").value == picked
+    # the URL now holds what is shown, and the note is not repeated on the next rerun
+    assert at.query_params == {"run": MODELED_RUN, "trade": str(picked)}
+    at.run()
+    assert not _link_notes(at)
+
+
+def test_a_link_to_a_run_without_trades_drops_its_trade(trades_db: Path) -> None:
+    con = duckdb.connect(str(trades_db))
+    con.execute("delete from backtest.trades where run_id = ?", [REAL_RUN])
+    con.close()
+
+    at = _linked(run=REAL_RUN, trade="1")
+
+    assert any("made no trades" in i.value for i in at.info)
+    assert at.query_params == {"run": REAL_RUN}
 
 
 # ---- real data ------------------------------------------------------------------------------------
