@@ -120,14 +120,21 @@ summary: setup ## print the published backtest runs, one line each
 app: setup ## serve the Streamlit app on http://127.0.0.1:8501 (reads the published warehouse)
 	$(BIN)/streamlit run app/streamlit_app.py
 
-screenshots: setup ## open every app page in headless Chromium: render times, errors, screenshots in warehouse/reports/screenshots
+# `make screenshots` needs Debian's chromium (`apt-get install chromium`) and a published warehouse
+# (`make all`): without either it says which and exits 2. The tasks (tests/app/test_browser_tasks.py:
+# a 20-delta bull put spread built in the form, run, saved, a trade drilled into, named on Compare)
+# save into a throwaway copy of the warehouse, never into it.
+screenshots: setup ## open every app page in headless Chromium (render times, errors), then a researcher's tasks on a copy of the warehouse (click-to-result times); screenshots in warehouse/reports/screenshots
 	$(BIN)/python -m tests.app.browser --out $(WAREHOUSE_DIR)/reports/screenshots
+	SCREENSHOTS_DIR=$(WAREHOUSE_DIR)/reports/screenshots/tasks OPTIONS_TEST_WAREHOUSE=$(WAREHOUSE_DIR) \
+		$(BIN)/python -m pytest -q -s -p no:cacheprovider tests/app/test_browser_tasks.py
 
 docs: setup ## dbt docs generate into target/docs (serve: .venv/bin/dbt docs serve --target-path target/docs)
 	mkdir -p $(WAREHOUSE_DIR)/build
 	$(BIN)/dbt docs generate --target-path target/docs
 
-test: setup ## the whole test suite (includes an end-to-end build of a throwaway warehouse)
+test: setup ## the whole test suite (includes an end-to-end build of a throwaway warehouse; installs Debian's chromium for the browser tests when run as root)
+	@bash .ci/install-chromium
 	$(BIN)/python -m pytest
 
 test-fast: setup ## tests without the end-to-end build

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.charts import benchmarks as charts
 from app.queries import benchmarks
-from tests.app.browser import CHROMIUM
+from tests.app.browser import CHROMIUM, require_browser
 from tests.app.conftest import APP, PAGE_TIMEOUT_S, open_app_page
 
 BXM_RUN, PUT_RUN = "synthetic-bxm", "synthetic-put"
@@ -315,10 +315,10 @@ def test_bad_link_values_are_noted(benchmarks_db: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
 def test_page_renders_in_chromium(benchmarks_db: Path, tmp_path: Path) -> None:
     """The page in headless Debian Chromium: no error element, a chart drawn (a screenshot of
     some size); saved to ``$APP_SCREENSHOTS_DIR`` when set."""
+    require_browser()  # fails in CI without Chromium, skips with the reason elsewhere
     from playwright.sync_api import sync_playwright
 
     from tests.app.browser import ERROR_SELECTOR, _wait_rendered, serve
