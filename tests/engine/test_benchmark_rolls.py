@@ -240,7 +240,7 @@ def test_bfly_sells_the_atm_straddle_with_5_percent_wings():
 
 # --- the default run: the replication marts are the engine's own runs ---------------------------
 
-BENCHMARKS = ("BXM", "BXMD", "PUT", "PPUT", "CNDR", "BFLY")
+BENCHMARKS = ("BXM", "BXMD", "PUT", "PPUT", "CNDR", "BFLY", "CLL")  # every benchmark of `make all`
 
 
 @pytest.mark.slow
