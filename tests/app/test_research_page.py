@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import doctest
 import json
-import os
 import time
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from app import research_runner as runner
 from app.charts import research as charts
 from app.charts.research import GREY, axis_label, scan_heatmap, sweep_heatmap
 from tests.app.conftest import open_app_page
-from warehouse.paths import REPO_ROOT
 
 PAGE = "research.py"
 
@@ -248,14 +246,11 @@ def test_a_modeled_config_carries_the_badge_synthetic(published_db: Path) -> Non
 
 
 @pytest.fixture
-def real_db(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The real published warehouse (read-only) as the active one; skips when absent."""
-    root = Path(os.environ.get("OPTIONS_TEST_WAREHOUSE") or REPO_ROOT / "warehouse").resolve()
-    db = root / "options.duckdb"
-    if not db.is_file():
-        pytest.skip(f"no published warehouse at {db} (run `make all`)")
-    monkeypatch.setenv("WAREHOUSE_DIR", str(root))
-    return db
+def real_db(real_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The real published warehouse (read-only) as the active one: the session's end-to-end
+    build (tests/conftest.py ``real_warehouse``), or ``OPTIONS_TEST_WAREHOUSE``'s."""
+    monkeypatch.setenv("WAREHOUSE_DIR", str(real_warehouse))
+    return real_warehouse / "options.duckdb"
 
 
 def _specs(block) -> list[dict]:
@@ -268,6 +263,7 @@ def _heatmap_data(block) -> list[dict]:
     return pl.from_arrow(pa.ipc.open_stream(dataset.data.data).read_all()).to_dicts()
 
 
+@pytest.mark.slow
 def test_sweep_round_trip_on_the_real_chain(real_db: Path) -> None:
     before = real_db.stat().st_mtime_ns
     at = open_app_page(PAGE)
@@ -309,6 +305,7 @@ def test_sweep_round_trip_on_the_real_chain(real_db: Path) -> None:
     assert real_db.stat().st_mtime_ns == before  # nothing written
 
 
+@pytest.mark.slow
 def test_one_axis_sweep_of_a_saved_run(real_db: Path) -> None:
     at = open_app_page(PAGE)
     at.radio(key="rs_source").set_value("Saved run").run()
@@ -330,6 +327,7 @@ def test_one_axis_sweep_of_a_saved_run(real_db: Path) -> None:
     assert {c["y_label"] for c in cells} == {""}
 
 
+@pytest.mark.slow
 def test_a_busy_slot_is_explained(real_db: Path) -> None:
     at = open_app_page(PAGE)
     with runner.exclusive_job("a test holding the slot"):
@@ -339,6 +337,7 @@ def test_a_busy_slot_is_explained(real_db: Path) -> None:
     assert "research_sweep_outcome" not in at.session_state
 
 
+@pytest.mark.slow
 def test_scan_round_trip_on_the_real_chain(real_db: Path) -> None:
     at = open_app_page(PAGE)
     assert at.selectbox(key="rs_scan_underlying").value == "SPX"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import doctest
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -24,18 +23,11 @@ from engine.scan import ScanConfig, ScanConfigError
 from warehouse.paths import REPO_ROOT
 
 
-def _published_or_skip() -> Path:
-    root = Path(os.environ.get("OPTIONS_TEST_WAREHOUSE") or REPO_ROOT / "warehouse")
-    db = root.resolve() / "options.duckdb"
-    if not db.is_file():
-        pytest.skip(f"no published warehouse at {db} (run `make all`)")
-    return db
-
-
 @pytest.fixture
-def published() -> Path:
-    """The real published warehouse file (read-only here); skips when there is none."""
-    return _published_or_skip()
+def published(real_warehouse: Path) -> Path:
+    """The real published warehouse file (read-only here): the session's end-to-end build
+    (tests/conftest.py ``real_warehouse``), or ``OPTIONS_TEST_WAREHOUSE``'s."""
+    return real_warehouse / "options.duckdb"
 
 
 def test_doctests() -> None:
@@ -138,6 +130,7 @@ def test_saved_config_mapping_refuses_garbage_synthetic() -> None:
         runner.saved_config_mapping('{"strategy": {"name": "x", "legs": [{"side": "long"}]}}')
 
 
+@pytest.mark.slow
 def test_every_saved_run_rebuilds_to_its_run_id(published: Path) -> None:
     runs = runner.saved_runs(published)
     if runs.is_empty():
@@ -256,6 +249,7 @@ def test_scan_cells_keep_the_median_and_name_a_null_delta_synthetic() -> None:
 # ---- on the published warehouse (read-only) ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_3x3_sweep_on_the_real_chain(published: Path) -> None:
     before = published.stat().st_mtime_ns
     base = runner.config_file_mapping("iron_condor_spx.yaml")
@@ -290,6 +284,7 @@ def test_a_3x3_sweep_on_the_real_chain(published: Path) -> None:
         assert cell[column] == pytest.approx(metrics[column], nan_ok=True), column
 
 
+@pytest.mark.slow
 def test_a_sweep_of_a_saved_run(published: Path) -> None:
     real = [
         config_json
@@ -308,6 +303,7 @@ def test_a_sweep_of_a_saved_run(published: Path) -> None:
     assert outcome.table.height == 2
 
 
+@pytest.mark.slow
 def test_scan_on_the_real_chain_long_and_short(published: Path) -> None:
     outcomes = {
         side: runner.run_scan_on_published(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import doctest
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import polars as pl
 import pytest
 
 from engine import greeks_pnl as g
-from warehouse.paths import REPO_ROOT, connect_hardened
+from warehouse.paths import connect_hardened
 from warehouse.pricing import black_price
 
 D0, D1, D2, D3 = (dt.date(2024, 1, d) for d in (2, 3, 4, 5))
@@ -430,15 +429,8 @@ def test_spot_grid_covers_the_strikes_and_three_sigma() -> None:
 # ---- real data ----------------------------------------------------------------------------------
 
 
-def _published() -> Path:
-    root = os.environ.get("OPTIONS_TEST_WAREHOUSE")
-    return (Path(root) if root else REPO_ROOT / "warehouse") / "options.duckdb"
-
-
-def _real_straddle_runs() -> dict[str, dict[str, pl.DataFrame]]:
-    db = _published()
-    if not db.exists():
-        pytest.skip(f"no published warehouse at {db} (run `make all`)")
+def _real_straddle_runs(warehouse: Path) -> dict[str, dict[str, pl.DataFrame]]:
+    db = warehouse / "options.duckdb"
     con = connect_hardened(db)
     try:
         tables = {
@@ -491,13 +483,14 @@ def _real_straddle_runs() -> dict[str, dict[str, pl.DataFrame]]:
     return runs
 
 
-def test_real_spx_straddles_are_explained_by_their_greeks() -> None:
+@pytest.mark.slow
+def test_real_spx_straddles_are_explained_by_their_greeks(real_warehouse: Path) -> None:
     """The real SPX 2019 long straddles (SPXW, ~30 DTE, held 5 sessions): measured on the
     published warehouse of 2026-12-07 (13 trades, 62 trade-sessions): residual share
     Σ|residual| / Σ|daily mark P&L| = 5.3 %, R² of the daily mark P&L 0.993, total residual
     $96 of $185 net P&L moved by $12.7k of theta and $11.6k of gamma. Bounds here: 15 % and
     0.95."""
-    for run_id, frames in _real_straddle_runs().items():
+    for run_id, frames in _real_straddle_runs(real_warehouse).items():
         out = g.attribute_greeks_pnl(
             frames["positions_daily"], frames["trades"], frames["legs"], frames["quotes"]
         )
@@ -513,10 +506,11 @@ def test_real_spx_straddles_are_explained_by_their_greeks() -> None:
         assert (closed["pnl_usd"] - closed["realised"]).abs().max() < 1e-6, run_id
 
 
-def test_real_leg_vegas_add_up_to_the_stored_vega_usd() -> None:
+@pytest.mark.slow
+def test_real_leg_vegas_add_up_to_the_stored_vega_usd(real_warehouse: Path) -> None:
     """The vega term sums the legs' chain vegas × quantity × 100: on every fresh session
     their sum is the engine's stored vega_usd (same unit: USD per vol point)."""
-    for run_id, frames in _real_straddle_runs().items():
+    for run_id, frames in _real_straddle_runs(real_warehouse).items():
         legs = frames["legs"].filter(pl.col("leg_type") != "stock")
         summed = (
             frames["positions_daily"]
