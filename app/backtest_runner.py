@@ -14,7 +14,8 @@ No Streamlit here, so every step is testable on its own. The config comes from t
    (:func:`missing_trade_ids`).
 3. :func:`save_run` stores a result the way ``python -m engine run`` does, under the pipeline
    lock: :func:`engine.io.write_result` into the build database, then
-   :func:`warehouse.publish.publish`. Every refusal is a :class:`SaveError` whose message says
+   :func:`warehouse.publish.publish`, by :func:`locked_build_write`, the one locked path every
+   change from the app takes (names and deletes too: :mod:`app.run_admin`). Every refusal is a :class:`SaveError` whose message says
    what happened and what to do; a run that opened no position is refused
    (:func:`save_refusal`) before anything is written.
 """
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -49,6 +51,8 @@ from warehouse.publish import (
     default_run_results,
     publish,
 )
+
+T = TypeVar("T")
 
 #: Seconds the attribution rebuild of a save may take (about 10 s here) before it is abandoned.
 REPORTS_TIMEOUT_S = 300
@@ -472,81 +476,94 @@ def refresh_reports(paths: WarehousePaths, target_dir: Path) -> None:
         )
 
 
-def save_run(
-    outcome: RunOutcome,
+def locked_build_write(
     paths: WarehousePaths,
+    action: str,
+    run_id: str,
+    write: Callable[[duckdb.DuckDBPyConnection], T],
     *,
     run_results: Path | None = None,
     rebuild_reports: bool = True,
-) -> SaveReport:
-    """Write ``outcome`` into the build database and publish it, under the pipeline lock.
+    check: Callable[[], None] | None = None,
+    error: type[SaveError] = SaveError,
+    busy: type[SaveError] | None = None,
+) -> tuple[T, Path, dict[str, float]]:
+    """Change the build database and publish it, under the pipeline lock: the one path every
+    change from the app takes (a save here, a name or a delete in :mod:`app.run_admin`), because
+    the published warehouse is a read-only copy of the build database (../shared/FIELD_NOTES.md,
+    DuckDB; :mod:`warehouse.publish`).
 
     In order, each refusal before the write leaving everything untouched:
 
-    0. a run that opened no position is refused (:func:`save_refusal`);
-    1. take :func:`warehouse.pipeline.pipeline_lock` (busy: :class:`WarehouseBusyError`);
-    2. the published file must be the one the run read (a publish since then: run again);
+    1. take :func:`warehouse.pipeline.pipeline_lock` (busy: ``busy``, default
+       :class:`WarehouseBusyError`);
+    2. ``check()``, when given (a save: the published file is still the one the run read);
     3. :func:`warehouse.publish.check_publishable` on ``run_results`` (default: dbt's, as
        ``python -m warehouse publish`` reads it): a green build and every stage of the pipeline
        run completed (:mod:`warehouse.manifest`); and the build database must exist;
-    4. :func:`engine.io.ensure_output_tables` and :func:`engine.io.write_result` (this run's
-       rows replaced, one transaction), as ``python -m engine run`` does;
+    4. ``write(con)`` on the build database, which runs in one transaction of its own;
     5. with ``rebuild_reports``, :func:`refresh_reports` (the ``tag:forecasts`` dbt models, whose
        ``run_results.json`` replaces ``run_results``), recorded in the run manifest as the run's
-       ``attribute`` stage: a save killed during it leaves that stage unfinished, so publish
+       ``attribute`` stage: a change killed during it leaves that stage unfinished, so publish
        refuses until ``make attribution`` (or ``make all``);
     6. :func:`warehouse.publish.publish`.
 
+    Parameters
+    ----------
+    action, run_id
+        What is done to which run (``save``, ``label``, ``delete``), for messages and the manifest.
+    write
+        Called once with a read-write connection to the build database; its result is returned.
+
+    Returns
+    -------
+    tuple
+        ``write``'s result, the published file, seconds per step (``write``, ``reports`` when
+        rebuilt, ``publish``, ``total``).
+
     Raises
     ------
-    WarehouseBusyError
-        A pipeline holds the lock.
     SaveError
-        Any other refusal or failure; ``written`` says whether step 4 had happened.
+        ``busy`` when a pipeline holds the lock; ``error`` for any other refusal or failure
+        (``write`` raising ``ValueError`` or ``duckdb.Error`` included), whose ``written`` says
+        whether step 4 had happened.
     """
-    refusal = save_refusal(outcome)
-    if refusal is not None:
-        raise SaveError(refusal + " Nothing was written.")
     run_results = run_results or default_run_results()
+    busy = busy or WarehouseBusyError
     started = time.perf_counter()
     timings: dict[str, float] = {}
     try:
         with pipeline_lock(paths.root):
-            if outcome.published_version is None or (
-                db_version(paths.published_db) != outcome.published_version
-            ):
-                raise SaveError(
-                    "The warehouse was published again since this run was computed, so its "
-                    "inputs may differ from the build database. Run the backtest again, then "
-                    "save. Nothing was written."
-                )
+            if check is not None:
+                check()
             try:
                 check_publishable(paths, run_results)
             except (PublishRefusedError, OSError, ValueError) as exc:  # bad or unreadable json
-                raise SaveError(
-                    f"Publishing is refused: {exc}. The run stays unsaved; run `make all` "
-                    "(a green dbt build and a publish), then save again."
+                raise error(
+                    f"Publishing is refused: {exc}. Nothing was written; run `make all` (a green "
+                    "dbt build and a publish), then try again."
                 ) from exc
             if not paths.build_db.is_file():
-                raise SaveError(
-                    f"There is no build database at `{paths.build_db}` to write into. The run "
-                    "stays unsaved; run `make all`, then save again."
+                raise error(
+                    f"There is no build database at `{paths.build_db}`. Nothing was written; "
+                    "run `make all`, then try again."
                 )
             step = time.perf_counter()
             try:
                 con = io.open_database(paths.build_db)
             except duckdb.IOException as exc:
-                raise SaveError(
-                    f"The build database is in use by another process ({exc}). The run stays "
-                    "unsaved; save again when it is free."
+                raise error(
+                    f"The build database is in use by another process ({exc}). Nothing was "
+                    "written; try again when it is free."
                 ) from exc
             try:
-                io.ensure_output_tables(con)
-                io.write_result(con, outcome.result)
+                written = write(con)
+            except ValueError as exc:
+                raise error(f"{exc}. Nothing was written.") from exc
             except duckdb.Error as exc:
-                raise SaveError(
-                    f"Writing the run into the build database failed ({exc}); its transaction "
-                    "was rolled back, so nothing was written."
+                raise error(
+                    f"Writing to the build database failed ({exc}); its transaction was rolled "
+                    "back, so nothing was written."
                 ) from exc
             finally:
                 con.close()
@@ -556,13 +573,15 @@ def save_run(
                 manifest.begin_stage(
                     paths,
                     "attribute",
-                    f"app save of {outcome.result.run_id}: dbt build --select tag:forecasts",
+                    f"app {action} of {run_id}: dbt build --select tag:forecasts",
                     manifest.dbt_invocation_id(run_results),
                 )
                 code = 1
                 try:
                     refresh_reports(paths, run_results.parent)
                     code = 0
+                except SaveError as exc:
+                    raise error(str(exc), written=True) from exc
                 finally:
                     manifest.finish_stage(
                         paths,
@@ -575,13 +594,64 @@ def save_run(
             try:
                 published = publish(paths, run_results)
             except (PublishRefusedError, FileNotFoundError, duckdb.Error) as exc:
-                raise SaveError(
-                    f"The run was written to the build database but publishing failed ({exc}). "
-                    "Run `make publish` to make it visible.",
+                raise error(
+                    f"The {action} of {run_id} was written to the build database but publishing "
+                    f"failed ({exc}). Run `make publish` to make it visible.",
                     written=True,
                 ) from exc
             timings["publish"] = time.perf_counter() - step
     except PipelineBusyError as exc:
-        raise WarehouseBusyError(exc.pid or running_pipeline(paths.root)) from exc
+        raise busy(exc.pid or running_pipeline(paths.root)) from exc
     timings["total"] = time.perf_counter() - started
+    return written, published, timings
+
+
+def save_run(
+    outcome: RunOutcome,
+    paths: WarehousePaths,
+    *,
+    run_results: Path | None = None,
+    rebuild_reports: bool = True,
+) -> SaveReport:
+    """Write ``outcome`` into the build database and publish it: :func:`locked_build_write` with
+    :func:`engine.io.ensure_output_tables` and :func:`engine.io.write_result` (this run's rows
+    replaced, one transaction) as the write, as ``python -m engine run`` does.
+
+    A run that opened no position is refused first (:func:`save_refusal`); under the lock, the
+    published file must still be the one the run read (a publish since then: run again).
+
+    Raises
+    ------
+    WarehouseBusyError
+        A pipeline holds the lock.
+    SaveError
+        Any other refusal or failure; ``written`` says whether the run was written.
+    """
+    refusal = save_refusal(outcome)
+    if refusal is not None:
+        raise SaveError(refusal + " Nothing was written.")
+
+    def unchanged_since_run() -> None:
+        if outcome.published_version is None or (
+            db_version(paths.published_db) != outcome.published_version
+        ):
+            raise SaveError(
+                "The warehouse was published again since this run was computed, so its "
+                "inputs may differ from the build database. Run the backtest again, then "
+                "save. Nothing was written."
+            )
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        io.ensure_output_tables(con)
+        io.write_result(con, outcome.result)
+
+    _, published, timings = locked_build_write(
+        paths,
+        "save",
+        outcome.result.run_id,
+        write,
+        run_results=run_results,
+        rebuild_reports=rebuild_reports,
+        check=unchanged_since_run,
+    )
     return SaveReport(outcome.result.run_id, published, timings)

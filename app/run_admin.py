@@ -1,8 +1,8 @@
 """Changes to saved runs from the app: names and tags, and deleting a run.
 
-No Streamlit here. Every change takes the path a save takes (:func:`app.backtest_runner.save_run`),
-because the published warehouse is a read-only copy of the build database
-(../shared/FIELD_NOTES.md, DuckDB; :mod:`warehouse.publish`):
+No Streamlit here. Every change takes the path a save takes
+(:func:`app.backtest_runner.locked_build_write`), because the published warehouse is a
+read-only copy of the build database (../shared/FIELD_NOTES.md, DuckDB; :mod:`warehouse.publish`):
 
 1. take :func:`warehouse.pipeline.pipeline_lock` (busy: :class:`WarehouseBusyError`);
 2. :func:`warehouse.publish.check_publishable` (a green dbt build and a complete pipeline run)
@@ -25,7 +25,6 @@ rows from *every* ``backtest`` table with a ``run_id`` column, labels included.
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,18 +33,9 @@ from pathlib import Path
 
 import duckdb
 
-from app.backtest_runner import SaveError, refresh_reports
+from app.backtest_runner import SaveError, locked_build_write
 from app.queries.compare import LABELS_TABLE
-from engine import io
-from warehouse import manifest
 from warehouse.paths import WarehousePaths
-from warehouse.pipeline import PipelineBusyError, pipeline_lock, running_pipeline
-from warehouse.publish import (
-    PublishRefusedError,
-    check_publishable,
-    default_run_results,
-    publish,
-)
 from warehouse.safe_yaml import excerpt
 
 #: Longest name, in characters.
@@ -315,79 +305,18 @@ def _locked_change(
     run_results: Path | None,
     rebuild_reports: bool,
 ) -> AdminReport:
-    """Steps 1-5 of the module docstring around ``change`` (see there)."""
-    run_results = run_results or default_run_results()
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
-    try:
-        with pipeline_lock(paths.root):
-            try:
-                check_publishable(paths, run_results)
-            except (PublishRefusedError, OSError, ValueError) as exc:
-                raise AdminError(
-                    f"Publishing is refused: {exc}. Nothing was written; run `make all` (a "
-                    "green dbt build and a publish), then try again."
-                ) from exc
-            if not paths.build_db.is_file():
-                raise AdminError(
-                    f"There is no build database at `{paths.build_db}`. Nothing was written; "
-                    "run `make all`, then try again."
-                )
-            step = time.perf_counter()
-            try:
-                con = io.open_database(paths.build_db)
-            except duckdb.IOException as exc:
-                raise AdminError(
-                    f"The build database is in use by another process ({exc}). Nothing was "
-                    "written; try again when it is free."
-                ) from exc
-            try:
-                rows = change(con)
-            except ValueError as exc:
-                raise AdminError(f"{exc}. Nothing was written.") from exc
-            except duckdb.Error as exc:
-                raise AdminError(
-                    f"Writing to the build database failed ({exc}); its transaction was rolled "
-                    "back, so nothing was written."
-                ) from exc
-            finally:
-                con.close()
-            timings["write"] = time.perf_counter() - step
-            if rebuild_reports:
-                step = time.perf_counter()
-                manifest.begin_stage(
-                    paths,
-                    "attribute",
-                    f"app {action} of {run_id}: dbt build --select tag:forecasts",
-                    manifest.dbt_invocation_id(run_results),
-                )
-                code = 1
-                try:
-                    refresh_reports(paths, run_results.parent)
-                    code = 0
-                except SaveError as exc:
-                    raise AdminError(str(exc), written=True) from exc
-                finally:
-                    manifest.finish_stage(
-                        paths,
-                        "attribute",
-                        code,
-                        dbt_invocation_id=manifest.dbt_invocation_id(run_results),
-                    )
-                timings["reports"] = time.perf_counter() - step
-            step = time.perf_counter()
-            try:
-                published = publish(paths, run_results)
-            except (PublishRefusedError, FileNotFoundError, duckdb.Error) as exc:
-                raise AdminError(
-                    f"The {action} was written to the build database but publishing failed "
-                    f"({exc}). Run `make publish` to make it visible.",
-                    written=True,
-                ) from exc
-            timings["publish"] = time.perf_counter() - step
-    except PipelineBusyError as exc:
-        raise WarehouseBusyError(exc.pid or running_pipeline(paths.root)) from exc
-    timings["total"] = time.perf_counter() - started
+    """Steps 1-5 of the module docstring around ``change``: the save's locked path
+    (:func:`app.backtest_runner.locked_build_write`) with this module's errors."""
+    rows, published, timings = locked_build_write(
+        paths,
+        action,
+        run_id,
+        change,
+        run_results=run_results,
+        rebuild_reports=rebuild_reports,
+        error=AdminError,
+        busy=WarehouseBusyError,
+    )
     return AdminReport(run_id, action, rows, published, timings)
 
 

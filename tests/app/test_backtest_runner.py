@@ -254,7 +254,7 @@ def test_save_refuses_a_red_build_and_writes_nothing(tiny_warehouse: WarehousePa
     message = str(excinfo.value)
     assert "Publishing is refused" in message
     assert "model.options.synthetic (fail)" in message
-    assert "stays unsaved" in message and "make all" in message
+    assert "Nothing was written" in message and "make all" in message
     assert not excinfo.value.written
     assert paths.build_db.stat().st_mtime_ns == before
     assert _published_runs(paths) == []
