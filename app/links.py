@@ -30,6 +30,14 @@ max_values=50) -> list[T]``
 :func:`keep_only` ``(key, allowed) -> None``
     Drop from a list-valued widget state the values no longer offered (a deleted run, a
     republished warehouse), before the widget is created.
+:func:`keep_choice` ``(key, options, default) -> None``
+    The same for a single-valued widget (selectbox, radio): its state becomes ``default``
+    when its value is no longer among ``options`` (another underlying or date, a new publish).
+:func:`seed_date_range` ``(key, owner_key, owner, first, last, default, *, what) -> None``
+    Seed a date-range widget: the link's ``start``/``end`` on the page's first run, ``default``
+    when the window was picked for another ``owner`` (an underlying) or no longer fits
+    ``[first, last]``; :func:`whole_range` ``(picked) -> (start, end) | None`` reads the widget's
+    value (``None`` while only one end is picked).
 :func:`write` ``(params, *, defaults=None) -> None``
     Write the current selection back to the URL: ``None`` (or a value equal to
     ``defaults[name]``) removes the parameter; lists and tuples become repeated parameters
@@ -222,6 +230,87 @@ def keep_only(key: str, allowed: Collection[Any]) -> None:
     current = st.session_state.get(key)
     if isinstance(current, list) and any(v not in allowed for v in current):
         st.session_state[key] = [v for v in current if v in allowed]
+
+
+def keep_choice(key: str, options: Collection[Any], default: Any) -> None:
+    """Reset single-valued widget state ``key`` to ``default`` when its value is not in ``options``
+    (another underlying or date offers other values, a publish removed one).
+
+    Call before the widget is created (Streamlit refuses changes to a created widget's state). A
+    widget without state is left alone, so a later :func:`seed_value` still reads the URL.
+    """
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def seed_date_range(
+    key: str,
+    owner_key: str,
+    owner: str,
+    first: dt.date,
+    last: dt.date,
+    default: tuple[dt.date, dt.date],
+    *,
+    what: str,
+    names: tuple[str, str] = ("start", "end"),
+) -> None:
+    """Put a ``(start, end)`` window in date-range widget state ``key`` before it is created.
+
+    In order: a window picked for another ``owner`` (e.g. the underlying it was picked for), or
+    one with a day outside ``[first, last]``, becomes ``default``; a widget with state keeps it
+    (the user's pick); on the page's first run (no state) the link's ``names`` parameters are read
+    (:func:`read_value` of ISO dates within ``[first, last]``; an ``end`` before ``start`` is
+    noted and both ignored), ``default`` standing in for what is absent or ignored.
+
+    Parameters
+    ----------
+    key
+        Widget key of an ``st.date_input`` over a range.
+    owner_key
+        Session-state key (not a widget) that remembers which ``owner`` the window is for.
+    owner
+        What the window belongs to (an underlying symbol).
+    first, last
+        The dates the widget offers, inclusive.
+    default
+        The window for a new owner, or when the link gives none.
+    what
+        What a date is, for a note on an ignored value (``"SPX date"`` reads "not a valid SPX
+        date from 2019-04-25 to 2019-07-22").
+    names
+        Query parameters of the two ends.
+    """
+    previous = st.session_state.get(owner_key)
+    st.session_state[owner_key] = owner
+    current = st.session_state.get(key)
+    if current is not None:
+        if previous != owner or any(not first <= day <= last for day in current):
+            st.session_state[key] = default  # a new owner starts from its own window
+        return
+    read = {
+        "parse": parse_date,
+        "valid": lambda day: first <= day <= last,
+        "what": f"{what} from {first} to {last}",
+    }
+    start = read_value(names[0], default[0], **read)
+    end = read_value(names[1], default[1], **read)
+    if start > end:
+        note_ignored(names[1], [end.isoformat()], f"before `{names[0]}` {start}")
+        start, end = default
+    st.session_state[key] = (start, end)
+
+
+def whole_range(picked: Any) -> tuple[dt.date, dt.date] | None:
+    """Both ends of an ``st.date_input`` range value, or ``None`` while one end is picked.
+
+    >>> whole_range((dt.date(2019, 6, 3), dt.date(2019, 6, 14)))
+    (datetime.date(2019, 6, 3), datetime.date(2019, 6, 14))
+    >>> whole_range((dt.date(2019, 6, 3),)) is None
+    True
+    """
+    if not isinstance(picked, tuple | list) or len(picked) != 2:
+        return None
+    return picked[0], picked[1]
 
 
 def _as_strings(value: Any) -> list[str]:

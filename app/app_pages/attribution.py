@@ -37,13 +37,6 @@ RUN_KEY = "attribution_run"
 MODEL_KEY = "attribution_model"
 
 
-def _keep_choice(key: str, options: list, default: object) -> None:
-    """Reset widget state ``key`` to ``default`` when its value is no longer offered (a new
-    publish), before the widget is created."""
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = default
-
-
 def resolve_model(text: str, runs: pl.DataFrame) -> str:
     """The decile run a link's ``model`` value names: a run id, or a ``model_name`` that one
     run of ``runs`` (``run_id``, ``model_name``) has.
@@ -122,7 +115,7 @@ def _show_backtest(db: str, db_version: str) -> None:
         for row in backtests.iter_rows(named=True)
     }
     options = list(labels)
-    _keep_choice(RUN_KEY, options, options[0])
+    links.keep_choice(RUN_KEY, options, options[0])
     links.seed_value(
         RUN_KEY, "run", options[0], valid=options.__contains__, what="backtest run on offer"
     )
@@ -240,7 +233,7 @@ def _show_model_deciles(db: str, db_version: str) -> None:
     run_ids = list(labels)
     names = runs.get_column("model_name").to_list()
     default = run_ids[names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0]
-    _keep_choice(MODEL_KEY, run_ids, default)
+    links.keep_choice(MODEL_KEY, run_ids, default)
     links.seed_value(
         MODEL_KEY,
         "model",

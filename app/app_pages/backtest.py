@@ -30,8 +30,8 @@ import streamlit as st
 from app import backtest_runner as runner
 from app import links, queries, run_form
 from app import run_form_widgets as form_widgets
+from app.config_picker import run_with_status, saved_run_labels
 from app.db import missing_columns
-from app.formatting import run_label
 from app.page import BUILD_HINT, Published, run_page
 from app.run_views import RunView, show_run
 from engine.config import ConfigError
@@ -151,13 +151,7 @@ def _saved_runs(published: Published, runs: pl.DataFrame) -> None:
     if runs.is_empty():
         st.info(f"The warehouse has no backtest runs. {BUILD_HINT}")
         return
-    runs = runs.join(_cached_backtest_chains(*published.key), on="run_id", how="left")
-    labels = {
-        run["run_id"]: run_label(
-            run, queries.chain_label(run.get("chain_source"), run.get("chain_model_version"))
-        )
-        for run in runs.iter_rows(named=True)
-    }
+    labels = saved_run_labels(runs, _cached_backtest_chains(*published.key))
     run_id = _pick_saved_run(labels)
     view = _saved_view(published, run_id)
     st.button(
@@ -183,35 +177,24 @@ def _run(published: Published, values: run_form.FormValues, base: dict[str, Any]
     except ConfigError as exc:
         st.error(f"Invalid setting: {exc}", icon=":material/error:")
         return
-    steps = len(runner.STEPS)
-    failure: str | None = None
-    with st.status(f"Backtesting {cfg.run_id}", expanded=True) as status:
-        progress = st.progress(0.0)
-
-        def report(step: str, message: str) -> None:
-            n = runner.STEPS.index(step)
-            progress.progress(n / steps, text=f"{step}: {message}")
-            status.update(label=f"Step {n + 1} of {steps}: {message}")
-
-        try:
-            outcome = runner.run_on_published(cfg, published.path, progress=report)
-        except (MissingTableError, ValueError) as exc:
-            failure = str(exc)
-            status.update(label="The backtest could not run", state="error", expanded=False)
-        else:
-            t = outcome.timings_s
-            progress.progress(1.0, text="done")
-            status.update(
-                label=(
-                    f"Ran {cfg.run_id} in {t['total']:.2f} s (load {t['load']:.2f} s, "
-                    f"run {t['run']:.2f} s)"
-                ),
-                state="complete",
-                expanded=False,
+    outcome = run_with_status(
+        f"Backtesting {cfg.run_id}",
+        runner.STEPS,
+        lambda report: runner.run_on_published(cfg, published.path, progress=report),
+        done=lambda outcome: (
+            f"Ran {cfg.run_id} in {outcome.timings_s['total']:.2f} s "
+            f"(load {outcome.timings_s['load']:.2f} s, run {outcome.timings_s['run']:.2f} s)"
+        ),
+        failures=[
+            (
+                (MissingTableError, ValueError),
+                "The backtest could not run",
+                "The backtest could not run: {exc}",
             )
-            st.session_state[OUTCOME_KEY] = outcome
-    if failure is not None:
-        st.error(f"The backtest could not run: {failure}", icon=":material/error:")
+        ],
+    )
+    if outcome is not None:
+        st.session_state[OUTCOME_KEY] = outcome
 
 
 def _save(outcome: runner.RunOutcome) -> None:

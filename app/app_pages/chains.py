@@ -190,13 +190,6 @@ def parse_flag(text: str) -> bool:
         raise ValueError(f"expected true or false, got {text!r}") from None
 
 
-def _keep_choice(key: str, options: list, default: object) -> None:
-    """Reset widget state ``key`` to ``default`` when its value is no longer offered (another
-    underlying or date), before the widget is created."""
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = default
-
-
 def _show_kpis(summary: dict[str, object], underlying_symbol: str, quote_date: dt.date) -> None:
     spot = summary["spot_price"]
     tiles = [
@@ -322,7 +315,7 @@ def _show_greeks(
         expiries, DEFAULT_GREEKS_TARGET_DTE, include_zero_bid=include_zero_bid
     )
     default = tokens[row_index or 0]
-    _keep_choice(EXPIRY_KEY, tokens, default)
+    links.keep_choice(EXPIRY_KEY, tokens, default)
     links.seed_value(
         EXPIRY_KEY,
         "expiration",
@@ -416,7 +409,7 @@ def _draw(published: Published, shared: dict[str, object]) -> None:
         st.info(f"`{queries.OPTIONS_TABLE}` has no option quotes. {BUILD_HINT}")
         return
     default_symbol = "SPX" if "SPX" in symbols else symbols[0]
-    _keep_choice(UNDERLYING_KEY, symbols, default_symbol)
+    links.keep_choice(UNDERLYING_KEY, symbols, default_symbol)
     links.seed_value(
         UNDERLYING_KEY,
         "underlying",
@@ -429,7 +422,7 @@ def _draw(published: Published, shared: dict[str, object]) -> None:
     underlying_symbol = st.session_state[UNDERLYING_KEY]
     dates = _cached_quote_dates(db, db_version, underlying_symbol)
     if dates:
-        _keep_choice(DATE_KEY, dates, dates[0])
+        links.keep_choice(DATE_KEY, dates, dates[0])
         links.seed_value(
             DATE_KEY,
             "quote_date",

@@ -85,39 +85,13 @@ def _cached_series(
     return queries.feature_series(db, underlying_symbol, features, start_date, end_date)
 
 
-def _seed_range(
-    first: dt.date, last: dt.date, default: tuple[dt.date, dt.date], underlying_symbol: str
-) -> None:
-    """Put the window in the date widget's state before it is created: a new underlying's
-    default, else (first run of the page) the link's ``start`` and ``end``, else the default."""
-    owner = st.session_state.get(RANGE_OF_KEY)
-    st.session_state[RANGE_OF_KEY] = underlying_symbol
-    current = st.session_state.get(RANGE_KEY)
-    if current is not None:
-        if owner != underlying_symbol or any(not first <= day <= last for day in current):
-            st.session_state[RANGE_KEY] = default  # a new symbol starts from its own window
-        return
-    read = {
-        "parse": links.parse_date,
-        "valid": lambda day: first <= day <= last,
-        "what": f"{underlying_symbol} date from {first} to {last}",
-    }
-    start = links.read_value("start", default[0], **read)
-    end = links.read_value("end", default[1], **read)
-    if start > end:
-        links.note_ignored("end", [end.isoformat()], f"before `start` {start}")
-        start, end = default
-    st.session_state[RANGE_KEY] = (start, end)
-
-
 def _pick_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date] | None:
-    """The date widget (seeded by :func:`_seed_range`); ``None`` while half picked."""
+    """The date widget (seeded by :func:`app.links.seed_date_range`); ``None`` while half
+    picked."""
     picked = st.date_input(
         "Date range", min_value=first, max_value=last, format="YYYY-MM-DD", key=RANGE_KEY
     )
-    if not isinstance(picked, tuple | list) or len(picked) != 2:
-        return None
-    return picked[0], picked[1]
+    return links.whole_range(picked)
 
 
 def _periods_text(periods: pl.DataFrame) -> str:
@@ -150,8 +124,7 @@ def _draw(published: Published, shared: dict[str, object]) -> None:
 
     names = symbols["underlying_symbol"].to_list()
     default_symbol = next((s for s in DEFAULT_SYMBOLS if s in names), names[0])
-    if st.session_state.get(SYMBOL_KEY, default_symbol) not in names:  # gone after a publish
-        st.session_state[SYMBOL_KEY] = default_symbol
+    links.keep_choice(SYMBOL_KEY, names, default_symbol)  # gone after a publish
     links.seed_value(
         SYMBOL_KEY,
         "underlying",
@@ -168,7 +141,15 @@ def _draw(published: Published, shared: dict[str, object]) -> None:
     default = queries.default_window(
         first, last, periods, pad_days=DEFAULT_PAD_DAYS, fallback_days=DEFAULT_YEARS * 365
     )
-    _seed_range(first, last, default, underlying_symbol)
+    links.seed_date_range(
+        RANGE_KEY,
+        RANGE_OF_KEY,
+        underlying_symbol,
+        first,
+        last,
+        default,
+        what=f"{underlying_symbol} date",
+    )
     left, right = st.columns([1, 2])
     left.selectbox("Underlying", options=names, key=SYMBOL_KEY)
     shared["underlying"] = underlying_symbol

@@ -98,13 +98,6 @@ def _cached_window(
     return queries.forecast_window(db, underlying, direction_run_id, regime_run_id, start, end)
 
 
-def _keep_choice(key: str, options: list, default: object) -> None:
-    """Reset widget state ``key`` to ``default`` when its value is no longer offered (another
-    underlying, a new publish), before the widget is created."""
-    if key in st.session_state and st.session_state[key] not in options:
-        st.session_state[key] = default
-
-
 def _seed_model(runs: pl.DataFrame, family: str) -> None:
     """Put the link's (or the default) model of ``family`` in its selector's state; called
     before the selectors' columns, so that a note on an ignored value stands above them."""
@@ -112,7 +105,7 @@ def _seed_model(runs: pl.DataFrame, family: str) -> None:
     if not names:
         return
     default = DEFAULT_MODELS[family] if DEFAULT_MODELS[family] in names else names[0]
-    _keep_choice(MODEL_KEYS[family], names, default)
+    links.keep_choice(MODEL_KEYS[family], names, default)
     links.seed_value(
         MODEL_KEYS[family],
         MODEL_PARAMS[family],
@@ -141,30 +134,13 @@ def _pick_window(underlying: str, first: dt.date, last: dt.date) -> tuple[dt.dat
     """The as-of window: the link's ``start``/``end`` on the page's first run, the last
     :data:`DEFAULT_RANGE_DAYS` days for a new underlying; ``None`` while half picked."""
     default = (max(first, last - dt.timedelta(days=DEFAULT_RANGE_DAYS)), last)
-    owner = st.session_state.get(RANGE_OF_KEY)
-    st.session_state[RANGE_OF_KEY] = underlying
-    current = st.session_state.get(RANGE_KEY)
-    if current is not None:
-        if owner != underlying or any(not first <= day <= last for day in current):
-            st.session_state[RANGE_KEY] = default
-    else:
-        read = {
-            "parse": links.parse_date,
-            "valid": lambda day: first <= day <= last,
-            "what": f"as-of date from {first} to {last}",
-        }
-        start = links.read_value("start", default[0], **read)
-        end = links.read_value("end", default[1], **read)
-        if start > end:
-            links.note_ignored("end", [end.isoformat()], f"before `start` {start}")
-            start, end = default
-        st.session_state[RANGE_KEY] = (start, end)
+    links.seed_date_range(
+        RANGE_KEY, RANGE_OF_KEY, underlying, first, last, default, what="as-of date"
+    )
     dates = st.date_input(
         "As-of dates", min_value=first, max_value=last, format="YYYY-MM-DD", key=RANGE_KEY
     )
-    if not isinstance(dates, tuple | list) or len(dates) != 2:
-        return None
-    return dates[0], dates[1]
+    return links.whole_range(dates)
 
 
 def _latest_heading(latest_date: dt.date, last_session: dt.date | None) -> str:
@@ -370,7 +346,7 @@ def _draw(published: Published, shared: dict[str, object]) -> None:
         st.info(f"The warehouse has no current direction or regime model runs. {BUILD_HINT}")
         return
     underlyings = sorted(set(runs.get_column("underlying_symbol")))
-    _keep_choice(UNDERLYING_KEY, underlyings, underlyings[0])
+    links.keep_choice(UNDERLYING_KEY, underlyings, underlyings[0])
     links.seed_value(
         UNDERLYING_KEY,
         "underlying",

@@ -33,6 +33,7 @@ from app.charts.research import (
     scan_heatmap,
     sweep_heatmap,
 )
+from app.config_picker import run_with_status, saved_run_labels, short_run_label
 from app.db import missing_columns
 from app.formatting import fmt_int, table_config
 from app.page import BUILD_HINT, Published, run_page
@@ -83,21 +84,6 @@ def _modeled_badge(chain_source: str | None, chain_model_version: str | None) ->
         )
 
 
-def _progress_status(title: str, steps: tuple[str, ...]):
-    """A status box with a progress bar: ``(status, bar, report)``; ``report(step, message)``
-    moves the bar to the start of ``step`` (one of ``steps``)."""
-    status = st.status(title, expanded=True)
-    with status:
-        bar = st.progress(0.0)
-
-    def report(step: str, message: str) -> None:
-        n = steps.index(step)
-        bar.progress(n / len(steps), text=f"{step}: {message}")
-        status.update(label=f"Step {n + 1} of {len(steps)}: {message}")
-
-    return status, bar, report
-
-
 # ---- sweep --------------------------------------------------------------------------------------
 
 
@@ -122,11 +108,7 @@ def _choose_base(published: Published) -> tuple[dict, str | None, str] | None:
     if runs.is_empty():
         st.info(f"The warehouse has no saved backtest runs to start from. {BUILD_HINT}")
         return None
-    labels = {
-        row["run_id"]: f"{row['run_id']} · {row['underlying_symbol']} · "
-        f"{queries.chain_label(row.get('chain_source'), row.get('chain_model_version'))}"
-        for row in runs.iter_rows(named=True)
-    }
+    labels = saved_run_labels(runs, describe=short_run_label)
     run_id = st.selectbox(
         "Saved run (its configuration)",
         list(labels),
@@ -226,32 +208,27 @@ def _run_sweep(
     except ConfigError as exc:  # GridError included
         st.error(f"Invalid sweep: {exc}", icon=":material/error:")
         return
-    status, bar, report = _progress_status(
-        f"Sweeping {len(configs)} cells of {configs[0].strategy.name}", runner.SWEEP_STEPS
-    )
-    failure = None
-    try:
-        outcome = runner.run_sweep_on_published(configs, axes, published.path, progress=report)
-    except runner.ResearchBusyError as exc:
-        failure = str(exc)
-        status.update(label="Busy: the sweep did not start", state="error", expanded=False)
-    except (MissingTableError, ValueError) as exc:
-        failure = f"The sweep could not run: {exc}"
-        status.update(label="The sweep could not run", state="error", expanded=False)
-    else:
-        t = outcome.timings_s
-        bar.progress(1.0, text="done")
-        status.update(
-            label=(
-                f"Swept {len(configs)} cells in {t['total']:.2f} s "
-                f"(load {t['load']:.2f} s, sweep {t['sweep']:.2f} s)"
+    outcome = run_with_status(
+        f"Sweeping {len(configs)} cells of {configs[0].strategy.name}",
+        runner.SWEEP_STEPS,
+        lambda report: runner.run_sweep_on_published(
+            configs, axes, published.path, progress=report
+        ),
+        done=lambda outcome: (
+            f"Swept {len(configs)} cells in {outcome.timings_s['total']:.2f} s "
+            f"(load {outcome.timings_s['load']:.2f} s, sweep {outcome.timings_s['sweep']:.2f} s)"
+        ),
+        failures=[
+            (runner.ResearchBusyError, "Busy: the sweep did not start", "{exc}"),
+            (
+                (MissingTableError, ValueError),
+                "The sweep could not run",
+                "The sweep could not run: {exc}",
             ),
-            state="complete",
-            expanded=False,
-        )
+        ],
+    )
+    if outcome is not None:
         st.session_state[SWEEP_OUTCOME_KEY] = outcome
-    if failure is not None:
-        st.error(failure, icon=":material/error:")
 
 
 def _sample_caption(table: pl.DataFrame) -> str:
@@ -453,32 +430,23 @@ def _scan_form(published: Published) -> tuple[ScanConfig, str, list[str]] | None
 
 def _run_scan(published: Published, cfg: ScanConfig, symbol: str, roots: list[str]) -> None:
     st.session_state.pop(SCAN_OUTCOME_KEY, None)
-    status, bar, report = _progress_status(
-        f"Scanning {cfg.side} {cfg.structure} on {symbol}", runner.SCAN_STEPS
+    outcome = run_with_status(
+        f"Scanning {cfg.side} {cfg.structure} on {symbol}",
+        runner.SCAN_STEPS,
+        lambda report: runner.run_scan_on_published(
+            cfg, published.path, symbol, roots, progress=report
+        ),
+        done=lambda outcome: (
+            f"Scanned {fmt_int(outcome.n_trades)} trades in {outcome.timings_s['total']:.2f} s "
+            f"(read {outcome.timings_s['load']:.2f} s, scan {outcome.timings_s['scan']:.2f} s)"
+        ),
+        failures=[
+            (runner.ResearchBusyError, "Busy: the scan did not start", "{exc}"),
+            (ValueError, "The scan could not run", "The scan could not run: {exc}"),
+        ],
     )
-    failure = None
-    try:
-        outcome = runner.run_scan_on_published(cfg, published.path, symbol, roots, progress=report)
-    except runner.ResearchBusyError as exc:
-        failure = str(exc)
-        status.update(label="Busy: the scan did not start", state="error", expanded=False)
-    except ValueError as exc:
-        failure = f"The scan could not run: {exc}"
-        status.update(label="The scan could not run", state="error", expanded=False)
-    else:
-        t = outcome.timings_s
-        bar.progress(1.0, text="done")
-        status.update(
-            label=(
-                f"Scanned {fmt_int(outcome.n_trades)} trades in {t['total']:.2f} s "
-                f"(read {t['load']:.2f} s, scan {t['scan']:.2f} s)"
-            ),
-            state="complete",
-            expanded=False,
-        )
+    if outcome is not None:
         st.session_state[SCAN_OUTCOME_KEY] = outcome
-    if failure is not None:
-        st.error(failure, icon=":material/error:")
 
 
 def _leg_label(cfg: ScanConfig, leg: int) -> str:

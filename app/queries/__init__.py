@@ -6,7 +6,9 @@ Every public function opens the published database read-only (hardened: :mod:`ap
 its statements and closes the connection before returning (FIELD_NOTES: a held read lock blocks
 writers, and a DuckDB connection is not thread-safe, so none is ever cached). Values are bound
 as parameters; no identifier comes from the user. Numeric columns are cast to ``DOUBLE`` so
-charts never receive ``DECIMAL``s.
+charts never receive ``DECIMAL``s; the per-run reads of ``trades``, ``legs`` (here) and
+``positions_daily`` (:mod:`app.queries.trade_detail`) are built by :func:`run_rows_sql`, their
+casts taken once from the engine's schema (:data:`READ_TYPES`).
 
 Tables read (schema ``backtest``, written by the engine): ``runs``, ``trades``, ``legs``,
 ``equity_daily`` (with the portfolio's dollar greeks), ``metrics``. Their expected columns are
@@ -19,7 +21,7 @@ and the current forecast models (``ml.model_registry``) the Backtest page's form
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import polars as pl
 from app.db import frame as _frame
 from app.db import reader as _reader
 from app.db import user_sql_reader as _user_sql_reader
+from engine.schema import LEGS_SCHEMA, POSITIONS_SCHEMA, TRADES_SCHEMA
 from warehouse.sql import SqlLimits, StatementRefused, StatementStopped, run_statement
 
 #: Columns the app reads from each ``backtest`` table (the engine may add more; extras are ignored).
@@ -165,52 +168,83 @@ where equity_daily.run_id = ?
 order by equity_daily.quote_date
 """
 
-_TRADES_SQL = """
-select
-    trades.trade_id,
-    trades.strategy,
-    trades.underlying_symbol,
-    trades.expiration,
-    cast(trades.lots as integer) as lots,
-    trades.entry_date,
-    trades.exit_date,
-    cast(trades.holding_days_actual as integer) as holding_days_actual,
-    trades.exit_reason,
-    trades.settlement_method,
-    cast(trades.signal_value as double) as signal_value,
-    cast(trades.entry_underlying_price as double) as entry_underlying_price,
-    cast(trades.entry_value as double) as entry_value,
-    cast(trades.exit_value as double) as exit_value,
-    cast(trades.commission_usd as double) as commission_usd,
-    cast(trades.pnl_usd as double) as pnl_usd,
-    cast(trades.trade_return as double) as trade_return
-from backtest.trades as trades
-where trades.run_id = ?
-order by trades.entry_date, trades.trade_id
-"""
+#: SQL type of each engine dtype a per-run column is cast to when read.
+_SQL_TYPES: Mapping[str, str] = {"Float64": "double", "Int64": "bigint", "Int32": "integer"}
+#: Ids, read as stored.
+_ID_COLUMNS = ("run_id", "trade_id")
 
-_LEGS_SQL = """
-select
-    legs.trade_id,
-    cast(legs.leg_no as integer) as leg_no,
-    legs.contract_symbol,
-    legs.leg_type,
-    cast(legs.strike as double) as strike,
-    legs.expiration,
-    cast(legs.quantity as integer) as quantity,
-    legs.entry_date,
-    cast(legs.entry_price as double) as entry_price,
-    cast(legs.entry_mid as double) as entry_mid,
-    legs.exit_date,
-    cast(legs.exit_price as double) as exit_price,
-    cast(legs.exit_mid as double) as exit_mid,
-    legs.exit_kind,
-    legs.settlement_method,
-    cast(legs.settlement_price as double) as settlement_price
-from backtest.legs as legs
-where legs.run_id = ?
-order by legs.trade_id, legs.leg_no
-"""
+
+def _read_types(schema: Mapping[str, pl.DataType]) -> dict[str, str]:
+    return {
+        column: _SQL_TYPES[str(dtype)]
+        for column, dtype in schema.items()
+        if column not in _ID_COLUMNS and str(dtype) in _SQL_TYPES
+    }
+
+
+#: The SQL type a numeric column of a per-run ``backtest`` table is read as: the engine's own
+#: dtype of it (engine/schema.py, the one definition of these tables), so prices, USD amounts and
+#: ratios come back as ``DOUBLE`` (never a ``DECIMAL``, which plots 10^scale too large:
+#: FIELD_NOTES) and counts as the engine writes them (``leg_no`` INTEGER, the others BIGINT).
+#: Ids, dates, labels and flags are read as stored. The Backtest page's :func:`trades` /
+#: :func:`legs` and the Trades page (:mod:`app.queries.trade_detail`) read their columns through
+#: :func:`run_rows_sql` with these types.
+READ_TYPES: Mapping[str, Mapping[str, str]] = {
+    "trades": _read_types(TRADES_SCHEMA),
+    "legs": _read_types(LEGS_SCHEMA),
+    "positions_daily": _read_types(POSITIONS_SCHEMA),
+}
+
+
+def run_rows_sql(table: str, columns: Sequence[str], order_by: Sequence[str]) -> str:
+    """The statement that reads one run's rows of ``backtest.<table>``, ``run_id`` bound as ``$1``.
+
+    Parameters
+    ----------
+    table
+        A key of :data:`READ_TYPES` (``trades``, ``legs``, ``positions_daily``).
+    columns
+        Columns to select, in order (module constants, never user text); each is cast to its
+        :data:`READ_TYPES` type and keeps its name.
+    order_by
+        Columns of the row order.
+
+    Raises
+    ------
+    ValueError
+        When ``table`` is not a key of :data:`READ_TYPES`, or a column name is not an identifier.
+
+    >>> print(run_rows_sql("legs", ("trade_id", "strike"), ("trade_id",)))
+    select
+        legs.trade_id,
+        cast(legs.strike as double) as strike
+    from backtest.legs as legs
+    where legs.run_id = $1
+    order by legs.trade_id
+    """
+    if table not in READ_TYPES:
+        raise ValueError(f"table must be one of {sorted(READ_TYPES)}, got {table!r}")
+    bad = [c for c in (*columns, *order_by) if not c.isidentifier()]
+    if bad:
+        raise ValueError(f"column names must be identifiers, got {bad!r}")
+    types = READ_TYPES[table]
+    select = ",\n    ".join(
+        f"cast({table}.{c} as {types[c]}) as {c}" if c in types else f"{table}.{c}" for c in columns
+    )
+    order = ", ".join(f"{table}.{c}" for c in order_by)
+    return (
+        f"select\n    {select}\nfrom backtest.{table} as {table}\n"
+        f"where {table}.run_id = $1\norder by {order}"
+    )
+
+
+def _run_columns(table: str) -> tuple[str, ...]:
+    """The Backtest page's columns of ``backtest.<table>`` but ``run_id``, in order."""
+    return tuple(c for c in EXPECTED_COLUMNS[table] if c != "run_id")
+
+
+_TRADES_SQL = run_rows_sql("trades", _run_columns("trades"), ("entry_date", "trade_id"))
+_LEGS_SQL = run_rows_sql("legs", _run_columns("legs"), ("trade_id", "leg_no"))
 
 _RUNS_CHAIN_COLUMNS_SQL = """
 select count(*) = 2 as has_chain_columns

@@ -28,6 +28,7 @@ import polars as pl
 
 from app.db import frame as _frame
 from app.db import reader as _reader
+from app.queries import EXPECTED_COLUMNS, run_rows_sql
 
 #: "schema.table" -> columns this page reads (the page checks them before it runs).
 REQUIRED: Mapping[str, tuple[str, ...]] = {
@@ -42,11 +43,11 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "backtest.trades": (
         "run_id",
         "trade_id",
-        "expiration",
-        "lots",
         "status",
         "entry_date",
         "exit_date",
+        "expiration",
+        "lots",
         "holding_days_actual",
         "exit_reason",
         "exit_type",
@@ -58,25 +59,7 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
         "pnl_usd",
         "trade_return",
     ),
-    "backtest.legs": (
-        "run_id",
-        "trade_id",
-        "leg_no",
-        "contract_symbol",
-        "leg_type",
-        "strike",
-        "expiration",
-        "quantity",
-        "entry_date",
-        "entry_price",
-        "entry_mid",
-        "exit_date",
-        "exit_price",
-        "exit_mid",
-        "exit_kind",
-        "settlement_method",
-        "settlement_price",
-    ),
+    "backtest.legs": EXPECTED_COLUMNS["legs"],
     "backtest.positions_daily": (
         "run_id",
         "trade_id",
@@ -153,68 +136,19 @@ from backtest.runs as runs
 where runs.run_id = $1
 """
 
-_TRADES_SQL = """
-select
-    trades.trade_id,
-    trades.status,
-    trades.entry_date,
-    trades.exit_date,
-    trades.expiration,
-    cast(trades.lots as bigint) as lots,
-    cast(trades.holding_days_actual as bigint) as holding_days_actual,
-    trades.exit_reason,
-    trades.exit_type,
-    cast(trades.entry_underlying_price as double) as entry_underlying_price,
-    cast(trades.entry_value as double) as entry_value,
-    cast(trades.exit_value as double) as exit_value,
-    cast(trades.commission_usd as double) as commission_usd,
-    cast(trades.slippage_usd as double) as slippage_usd,
-    cast(trades.pnl_usd as double) as pnl_usd,
-    cast(trades.trade_return as double) as trade_return
-from backtest.trades as trades
-where trades.run_id = $1
-order by trades.trade_id
-"""
 
-_LEGS_SQL = """
-select
-    legs.trade_id,
-    cast(legs.leg_no as integer) as leg_no,
-    legs.contract_symbol,
-    legs.leg_type,
-    cast(legs.strike as double) as strike,
-    legs.expiration,
-    cast(legs.quantity as bigint) as quantity,
-    legs.entry_date,
-    cast(legs.entry_price as double) as entry_price,
-    cast(legs.entry_mid as double) as entry_mid,
-    legs.exit_date,
-    cast(legs.exit_price as double) as exit_price,
-    cast(legs.exit_mid as double) as exit_mid,
-    legs.exit_kind,
-    legs.settlement_method,
-    cast(legs.settlement_price as double) as settlement_price
-from backtest.legs as legs
-where legs.run_id = $1
-order by legs.trade_id, legs.leg_no
-"""
+def _columns(table: str) -> tuple[str, ...]:
+    """This page's columns of ``backtest.<table>`` (:data:`REQUIRED`) but ``run_id``, in order."""
+    return tuple(c for c in REQUIRED[f"backtest.{table}"] if c != "run_id")
 
-_POSITIONS_SQL = """
-select
-    positions_daily.trade_id,
-    positions_daily.quote_date,
-    cast(positions_daily.lots as bigint) as lots,
-    cast(positions_daily.mark_value_usd as double) as mark_value_usd,
-    cast(positions_daily.unrealized_pnl_usd as double) as unrealized_pnl_usd,
-    positions_daily.is_stale,
-    cast(positions_daily.delta_usd as double) as delta_usd,
-    cast(positions_daily.gamma_usd as double) as gamma_usd,
-    cast(positions_daily.vega_usd as double) as vega_usd,
-    cast(positions_daily.theta_usd as double) as theta_usd
-from backtest.positions_daily as positions_daily
-where positions_daily.run_id = $1
-order by positions_daily.trade_id, positions_daily.quote_date
-"""
+
+# The select lists and their casts are the package's (app.queries.READ_TYPES): one definition
+# for the Backtest page's trades and legs and this page's.
+_TRADES_SQL = run_rows_sql("trades", _columns("trades"), ("trade_id",))
+_LEGS_SQL = run_rows_sql("legs", _columns("legs"), ("trade_id", "leg_no"))
+_POSITIONS_SQL = run_rows_sql(
+    "positions_daily", _columns("positions_daily"), ("trade_id", "quote_date")
+)
 
 # {relation} is a value of CHAIN_TABLES, never user text; the contracts, their expirations and
 # the dates come bound. On the 20M-row modeled table a contract list filtered in the scan is

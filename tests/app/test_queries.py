@@ -127,3 +127,23 @@ def test_missing_columns_names_absent_tables_and_columns(
     con.execute("alter table backtest.trades drop column trade_return")
     con.close()
     assert missing_columns(db, required) == {"backtest.trades": ("trade_return",)}
+
+
+def test_trades_and_legs_read_the_engines_types(published_db: Path) -> None:
+    """SYNTHETIC rows stored as INTEGER / DOUBLE come back as the engine writes them
+    (engine/schema.py): counts Int64 (``leg_no`` Int32), prices and USD Float64."""
+    from engine.schema import LEGS_SCHEMA, TRADES_SCHEMA
+
+    trades = queries.trades(published_db, RUN_WITH_TRADES)
+    legs = queries.legs(published_db, RUN_WITH_TRADES)
+    for frame, schema in ((trades, TRADES_SCHEMA), (legs, LEGS_SCHEMA)):
+        for column in set(frame.columns) - {"trade_id"}:
+            assert frame.schema[column] == schema[column], column
+    assert legs.schema["leg_no"] == pl.Int32 and legs.schema["quantity"] == pl.Int64
+
+
+def test_run_rows_sql_refuses_what_is_not_allowed() -> None:
+    with pytest.raises(ValueError, match=r"table must be one of .* got 'metrics'"):
+        queries.run_rows_sql("metrics", ("run_id",), ("run_id",))
+    with pytest.raises(ValueError, match=r"identifiers, got \['pnl_usd; drop'\]"):
+        queries.run_rows_sql("trades", ("pnl_usd; drop",), ("trade_id",))

@@ -16,7 +16,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from app import config_picker
 from app import research_runner as runner
 from app.charts import research as charts
 from app.charts.research import GREY, axis_label, scan_heatmap, sweep_heatmap
@@ -194,6 +196,101 @@ def test_scan_heatmap_drops_text_on_wide_grids_synthetic() -> None:
     layers = chart.to_dict()["layer"]
     assert [layer["mark"]["type"] for layer in layers] == ["rect", "rect"]
     assert layers[0]["encoding"]["x"]["axis"]["labelAngle"] == -40  # slanted, none dropped
+
+
+# ---- app.config_picker: the status and the saved-run labels both pages use (SYNTHETIC) -------
+
+
+def test_config_picker_doctests() -> None:
+    assert doctest.testmod(config_picker).failed == 0
+
+
+def _status_app() -> None:
+    """A SYNTHETIC job of steps load, run: it reports both, then returns 42, or raises what
+    session state ``raise`` names (a ``ValueError`` is expected, a ``KeyError`` is not)."""
+    import streamlit as st
+
+    from app.config_picker import run_with_status
+
+    def job(report):
+        report("load", "Loading")
+        report("run", "Running")
+        kind = st.session_state.get("raise")
+        if kind == "value":
+            raise ValueError("no trading day in the window")
+        if kind == "key":
+            raise KeyError("a bug")
+        return 42
+
+    outcome = run_with_status(
+        "Working",
+        ("load", "run"),
+        job,
+        done=lambda n: f"Done: {n}",
+        failures=[(ValueError, "The job could not run", "The job could not run: {exc}")],
+    )
+    st.write(f"outcome={outcome}")
+
+
+def _run_status(kind: str | None) -> AppTest:
+    at = AppTest.from_function(_status_app, default_timeout=30)
+    at.session_state["raise"] = kind
+    return at.run()
+
+
+def test_run_with_status_completes_synthetic() -> None:
+    at = _run_status(None)
+    assert not at.exception, [e.message for e in at.exception]
+    (status,) = at.status
+    assert (status.label, status.state) == ("Done: 42", "complete")
+    (bar,) = at.get("progress")
+    assert (bar.value, bar.text) == (100, "done")
+    assert "outcome=42" in at.markdown[0].value
+    assert not at.error
+
+
+def test_run_with_status_names_an_expected_failure_synthetic() -> None:
+    at = _run_status("value")
+    assert not at.exception, [e.message for e in at.exception]
+    (status,) = at.status
+    assert (status.label, status.state) == ("The job could not run", "error")
+    (bar,) = at.get("progress")
+    assert (bar.value, bar.text) == (50, "run: Running")  # step 2 of 2 started: 1 / 2
+    assert [e.value for e in at.error] == ["The job could not run: no trading day in the window"]
+    assert "outcome=None" in at.markdown[0].value
+
+
+def test_run_with_status_lets_an_unexpected_error_through_synthetic() -> None:
+    at = _run_status("key")
+    assert len(at.exception) == 1  # raised, not named as an expected failure
+    assert not at.error
+    (status,) = at.status
+    assert status.state == "error"
+
+
+def test_saved_run_labels_name_the_chain_synthetic() -> None:
+    runs = pl.DataFrame(
+        {
+            "run_id": ["a-1", "b-2"],
+            "strategy": ["iron_condor", "long_call"],
+            "underlying_symbol": ["SPX", "SPY"],
+            "forecast_model": [None, "xgb_direction_5d"],
+            "model_version": [None, "v3"],
+        }
+    )
+    chains = pl.DataFrame(
+        {"run_id": ["b-2"], "chain_source": ["real"], "chain_model_version": [None]},
+        schema_overrides={"chain_model_version": pl.String},
+    )
+    assert config_picker.saved_run_labels(runs, chains) == {
+        "a-1": "a-1 · iron_condor · SPX · no forecast gate · chain unknown",
+        "b-2": "b-2 · long_call · SPY · xgb_direction_5d v3 · real chain",
+    }
+    joined = runs.join(chains, on="run_id", how="left")
+    assert config_picker.saved_run_labels(joined, describe=config_picker.short_run_label) == {
+        "a-1": "a-1 · SPX · chain unknown",
+        "b-2": "b-2 · SPY · real chain",
+    }
 
 
 # ---- the page on the SYNTHETIC warehouse -------------------------------------------------------

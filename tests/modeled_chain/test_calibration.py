@@ -2,13 +2,15 @@
 
 SYNTHETIC chains (quotes generated from a known SSVI surface whose ATM level solves synthetic
 index closes) check that the fit recovers what generated them; the real SPX chains of the
-published warehouse (skipped when it is absent) check the out-of-sample error that
-bench/bench_surface_error.py reports in full.
+session's end-to-end warehouse (tests/conftest.py ``real_warehouse``, built from the embedded real
+data, marked slow) check the out-of-sample error that bench/bench_surface_error.py reports in
+full.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -30,9 +32,7 @@ from warehouse.modeled_chain.variance_swap import (
     atm_term_structure,
     interpolate_theta,
 )
-from warehouse.paths import REPO_ROOT
 
-PUBLISHED = REPO_ROOT / "warehouse" / "options.duckdb"
 TRUE = {"rho": -0.65, "eta_fraction": 0.8, "gamma": 0.42}
 #: Expiries (calendar days): the index tenors 9, 30, 93, 184 are among them, so the chain's θ
 #: interpolated at a tenor is exact (θ(T) is piecewise linear between the tenors, with kinks).
@@ -236,16 +236,18 @@ def test_bad_inputs_are_named(market):
 
 
 # --------------------------------------------------------------------------------------------
-# Real data: the published warehouse (read-only)
+# Real data: the session's end-to-end warehouse (read-only)
 
 
 @pytest.fixture(scope="module")
-def real_spx() -> tuple[pl.DataFrame, pl.DataFrame]:
-    if not PUBLISHED.exists():
-        pytest.skip(f"published warehouse {PUBLISHED} is absent (run `make all`)")
+def real_spx(real_warehouse: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The real SPX chain from 2019-06-19 on and the Cboe indices around it, from the session's
+    published warehouse (tests/conftest.py ``real_warehouse``; ``OPTIONS_TEST_WAREHOUSE``
+    points it at an existing one)."""
     import duckdb
 
-    con = duckdb.connect(str(PUBLISHED), read_only=True)
+    published = real_warehouse / "options.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
     try:
         quotes = con.sql(
             "select quote_date, underlying_symbol, option_root, option_type, expiration, strike, "
@@ -261,11 +263,11 @@ def real_spx() -> tuple[pl.DataFrame, pl.DataFrame]:
         ).pl()
     finally:
         con.close()
-    if quotes["quote_date"].n_unique() < 20:
-        pytest.skip("the published warehouse holds no SPX 2019 chain")
+    assert quotes["quote_date"].n_unique() >= 20, f"{published} holds no SPX 2019 chain"
     return quotes, indices
 
 
+@pytest.mark.slow
 def test_real_spx_walk_forward_error_is_within_the_measured_bound(real_spx):
     """The last 23 real SPX 2019 days (2019-06-19..07-22), a 10-day window to stay fast.
 
@@ -284,6 +286,7 @@ def test_real_spx_walk_forward_error_is_within_the_measured_bound(real_spx):
     assert abs(overall["median_error_vol_pts"]) < 0.65
 
 
+@pytest.mark.slow
 def test_real_spx_fit_is_a_plausible_equity_skew(real_spx):
     quotes, indices = real_spx
     calibration = fit_surface(quotes, indices)

@@ -2,8 +2,10 @@
 pricing it runs on (warehouse.pricing.black_call_put, spreads.quote_bid_ask with stacked mids).
 
 SYNTHETIC tests use hand-set inputs whose expected values are worked out in comments; the real
-data test builds a fortnight of SPX inputs from the published warehouse (real closes, Cboe
-indices, FRED rates) and checks every generated row against the per-row reference functions.
+data test builds a fortnight of SPX inputs from the session's end-to-end warehouse
+(tests/conftest.py ``real_warehouse``, built from the embedded real data: real closes, Cboe
+indices, FRED rates; marked slow) and checks every generated row against the per-row reference
+functions.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from warehouse.modeled_chain.generate import generate_chain
 from warehouse.modeled_chain.spreads import SpreadModel, quote_bid_ask
 from warehouse.pricing import black_call_put, black_greeks, black_price
 
-PUBLISHED = Path(__file__).resolve().parents[2] / "warehouse" / "options.duckdb"
 KEY = ["quote_date", "expiration", "option_root", "option_type", "strike"]
 
 
@@ -65,8 +66,15 @@ def _calibration(*, rho: float, eta_fraction: float, gamma: float, bias=(0.0,) *
 FLAT = _calibration(rho=0.0, eta_fraction=1e-9, gamma=0.5)
 
 
-def _inputs(days: list[dt.date], *, spot: float = 2900.0, vol: float = 0.20, rate: float = 0.02,
-            dividend_yield: float = 0.0, max_dte: int = 40) -> pl.DataFrame:
+def _inputs(
+    days: list[dt.date],
+    *,
+    spot: float = 2900.0,
+    vol: float = 0.20,
+    rate: float = 0.02,
+    dividend_yield: float = 0.0,
+    max_dte: int = 40,
+) -> pl.DataFrame:
     """SYNTHETIC fct_modeled_chain_inputs rows: every index at ``vol``, a flat rate curve."""
     n = len(days)
     return pl.DataFrame(
@@ -90,8 +98,9 @@ def _inputs(days: list[dt.date], *, spot: float = 2900.0, vol: float = 0.20, rat
     )
 
 
-def _generate(inputs: pl.DataFrame, calibration: dict = FLAT, *, early_closes=(), band=3.0,
-              stage_seconds=None) -> pl.DataFrame:
+def _generate(
+    inputs: pl.DataFrame, calibration: dict = FLAT, *, early_closes=(), band=3.0, stage_seconds=None
+) -> pl.DataFrame:
     return generate_chain(
         inputs,
         calibration,
@@ -198,9 +207,7 @@ def test_early_close_quotes_at_13_et_synthetic() -> None:
     and a PM contract expiring Friday 2019-07-05 at 16:00 ET has T = 51 h / 8760 h."""
     day = dt.date(2019, 7, 3)
     out = _generate(_inputs([day]), early_closes=[day])
-    assert out["quoted_at"].unique().to_list() == [
-        dt.datetime(2019, 7, 3, 17, 0, tzinfo=dt.UTC)
-    ]
+    assert out["quoted_at"].unique().to_list() == [dt.datetime(2019, 7, 3, 17, 0, tzinfo=dt.UTC)]
     friday = out.filter(
         (pl.col("expiration") == dt.date(2019, 7, 5)) & (pl.col("settlement_type") == "PM")
     )
@@ -338,20 +345,20 @@ def test_quote_bid_ask_stacked_mids_equal_one_at_a_time_synthetic() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# real data: SPX 2019 closes, Cboe indices and FRED rates from the published warehouse
+# real data: SPX 2019 closes, Cboe indices and FRED rates from the session's warehouse
 # --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def real_inputs() -> pl.DataFrame:
-    """Two weeks of SPX inputs as fct_modeled_chain_inputs would hold them, from the published
-    warehouse's real closes, Cboe indices and FRED curve (the dividend yield is fixed at 1.9 %,
-    about SPY's trailing yield then: the input, not the generator, is not what is tested)."""
-    if not PUBLISHED.exists():
-        pytest.skip(f"published warehouse {PUBLISHED} is absent (make all builds it)")
+def real_inputs(real_warehouse: Path) -> pl.DataFrame:
+    """Two weeks of SPX inputs as fct_modeled_chain_inputs would hold them, from the real
+    closes, Cboe indices and FRED curve of the session's published warehouse (tests/conftest.py
+    ``real_warehouse``; the dividend yield is fixed at 1.9 %, about SPY's trailing yield then:
+    the input, not the generator, is not what is tested)."""
     import duckdb
 
-    con = duckdb.connect(str(PUBLISHED), read_only=True)
+    published = real_warehouse / "options.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
     try:
         frame = con.sql(
             """
@@ -377,11 +384,11 @@ def real_inputs() -> pl.DataFrame:
         ).pl()
     finally:
         con.close()
-    if frame.height < 5:
-        pytest.skip("the published warehouse lacks the 2019 SPX closes or indices")
+    assert frame.height >= 5, f"{published} lacks the 2019 SPX closes or indices"
     return frame
 
 
+@pytest.mark.slow
 def test_real_rows_equal_the_per_row_reference(real_inputs: pl.DataFrame) -> None:
     """Every generated row equals what the per-row reference functions give from its own
     columns: mid = black_price, greeks = black_greeks, (bid, ask) = quote_bid_ask,
@@ -416,8 +423,9 @@ def test_real_rows_equal_the_per_row_reference(real_inputs: pl.DataFrame) -> Non
     )
     assert np.array_equal(col["bid"], bid) and np.array_equal(col["ask"], ask)
     symbols = out.select(
-        occ_symbol(pl.col("option_root"), pl.col("expiration"), pl.col("option_type"),
-                   pl.col("strike"))
+        occ_symbol(
+            pl.col("option_root"), pl.col("expiration"), pl.col("option_type"), pl.col("strike")
+        )
     ).to_series()
     assert (symbols == out["contract_symbol"]).all()
     # put-call parity of the model mids: C - P = e^{-rT} (F - K), to rounding

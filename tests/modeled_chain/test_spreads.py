@@ -1,7 +1,8 @@
 """Tests of warehouse.modeled_chain.spreads: Cboe tick grid, bid/ask quoting, the spread model.
 
 SYNTHETIC tests use hand-computable inputs (arithmetic in the comments); the real-data tests
-read the published warehouse read-only and skip when it is absent.
+read the session's end-to-end warehouse read-only (tests/conftest.py ``real_warehouse``, built
+from the embedded real data; marked slow).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -22,9 +24,7 @@ from warehouse.modeled_chain.spreads import (
     tick_size,
     usable_quotes,
 )
-from warehouse.paths import REPO_ROOT
 
-PUBLISHED = REPO_ROOT / "warehouse" / "options.duckdb"
 D2007_PRE = dt.date(2007, 1, 25)  # before the Penny Pilot
 D2008_PRE = dt.date(2008, 3, 27)  # the day before AAPL/SPY joined (2008-03-28)
 D2008_IN = dt.date(2008, 3, 28)
@@ -352,7 +352,7 @@ def test_homogeneous_scaling_is_degree_one_in_price_SYNTHETIC():
 
 
 # --------------------------------------------------------------------------------------------
-# Real data: the published warehouse (read-only)
+# Real data: the session's end-to-end warehouse (read-only)
 # --------------------------------------------------------------------------------------------
 
 COLUMNS = (
@@ -362,12 +362,14 @@ COLUMNS = (
 
 
 @pytest.fixture(scope="module")
-def real_chains() -> dict[str, pl.DataFrame]:
-    if not PUBLISHED.exists():
-        pytest.skip(f"published warehouse {PUBLISHED} is absent (run `make all`)")
+def real_chains(real_warehouse: Path) -> dict[str, pl.DataFrame]:
+    """The real SPX 2019 and SPY 2021 chains of the session's published warehouse
+    (tests/conftest.py ``real_warehouse``; ``OPTIONS_TEST_WAREHOUSE`` points it at an existing
+    one)."""
     import duckdb
 
-    con = duckdb.connect(str(PUBLISHED), read_only=True)
+    published = real_warehouse / "options.duckdb"
+    con = duckdb.connect(str(published), read_only=True)
     try:
         spx = con.sql(
             f"select {COLUMNS} from marts.fct_option_features "
@@ -378,8 +380,7 @@ def real_chains() -> dict[str, pl.DataFrame]:
         ).pl()
     finally:
         con.close()
-    if spx.is_empty() or spy.is_empty():
-        pytest.skip("the published warehouse holds no SPX 2019 or SPY 2021 chain")
+    assert spx.height and spy.height, f"{published} holds no SPX 2019 or SPY 2021 chain"
     return {"spx": spx, "spy": spy}
 
 
@@ -395,6 +396,7 @@ def spx_split(real_chains):
     return first, last, fit_spread_model(first, underlying_class="index")
 
 
+@pytest.mark.slow
 def test_real_quotes_sit_on_the_tick_grid(real_chains):
     for name in ("spx", "spy"):
         q = real_chains[name].filter(pl.col("bid") > 0)
@@ -405,6 +407,7 @@ def test_real_quotes_sit_on_the_tick_grid(real_chains):
             assert not off_grid.any(), f"{name} {side} off the grid: {price[off_grid][:5]}"
 
 
+@pytest.mark.slow
 def test_real_spx_out_of_sample_accuracy(spx_split):
     # Measured (fit on the first 28 days, measured on the last 28): median |half-spread error|
     # 1.0 tick, mean 3.4, exact spread 0.41, within ±1 tick with a jittered mid 0.50, median
@@ -423,6 +426,7 @@ def test_real_spx_out_of_sample_accuracy(spx_split):
     assert in_sample["share_exact"] >= 0.38
 
 
+@pytest.mark.slow
 def test_real_spx_hinge_form_beats_the_loglinear_form(spx_split):
     # Measured out of sample: exact spread 0.41 (hinge) vs 0.31 (log-linear).
     first, last, hinge = spx_split
@@ -434,6 +438,7 @@ def test_real_spx_hinge_form_beats_the_loglinear_form(spx_split):
     assert gain >= 0.05
 
 
+@pytest.mark.slow
 def test_real_etf_equity_class_spx_shape_spy_level(real_chains, spx_split):
     # SPX shape (homogeneous in price) with a level fitted on the first half of SPY 2021,
     # measured on the second half. Measured: median |error| 0 ticks, exact 0.59, ±1 tick with

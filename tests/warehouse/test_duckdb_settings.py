@@ -27,7 +27,6 @@ from warehouse.paths import (
     reader_spill_directory,
 )
 
-PUBLISHED = REPO_ROOT / "warehouse" / "options.duckdb"
 #: A sort that cannot fit in 32 MB: 4M random BIGINT keys and values (64 MB) spill to disk.
 SPILLING_SORT = "select count(*) from (select range from range(4000000) order by random())"
 
@@ -231,13 +230,14 @@ def test_dbt_opens_its_connection_with_the_configured_settings(tmp_path: Path) -
 # ---- real data -------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not PUBLISHED.exists(), reason=f"no published warehouse at {PUBLISHED}")
+@pytest.mark.slow
 def test_a_reader_of_the_real_warehouse_runs_under_the_configured_limit(
-    warehouse_env: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse_env: Path, real_warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real SPX 2019 chain's features, grouped under a 256 MiB limit (read-only)."""
+    """The real SPX 2019 chain's features, grouped under a 256 MiB limit (read-only), in the
+    session's end-to-end warehouse (tests/conftest.py ``real_warehouse``)."""
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "256MiB")
-    con = connect(PUBLISHED, read_only=True)
+    con = connect(real_warehouse / "options.duckdb", read_only=True)
     try:
         assert _setting(con, "memory_limit") == "256.0 MiB"
         days, rows = con.sql(
