@@ -52,7 +52,7 @@ define timed
 endef
 
 .DEFAULT_GOAL := help
-.PHONY: help setup all pipeline load refused build forecast report attribution backtest publish sql summary app screenshots test test-fast dq-self-test lint docs bench bench-engine clean reproducibility
+.PHONY: help setup all pipeline load refused build forecast report attribution backtest publish sql summary app api screenshots test test-fast dq-self-test lint docs bench bench-engine clean reproducibility
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -119,6 +119,9 @@ summary: setup ## print the published backtest runs, one line each
 
 app: setup ## serve the Streamlit app on http://127.0.0.1:8501 (reads the published warehouse)
 	$(BIN)/streamlit run app/streamlit_app.py
+
+api: setup ## serve the HTTP API on http://127.0.0.1:8000/api/v1 (docs at /docs; API_HOST, API_PORT override; POST needs OPTIONS_API_TOKEN)
+	$(BIN)/python -m app.api --host $(or $(API_HOST),127.0.0.1) --port $(or $(API_PORT),8000)
 
 # `make screenshots` needs Debian's chromium (`apt-get install chromium`) and a published warehouse
 # (`make all`): without either it says which and exits 2. The tasks (tests/app/test_browser_tasks.py:

@@ -212,20 +212,20 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
-#: Session settings of a connection that runs user-written SQL (FIELD_NOTES: ``read_only`` is
-#: not a sandbox; a query could still ``read_csv('/etc/passwd')`` or ``COPY … TO`` a file).
-HARDENED_CONFIG: dict[str, str | bool] = {
-    "enable_external_access": False,
-    "autoload_known_extensions": False,
-    "autoinstall_known_extensions": False,
-}
-
-
 def connect_hardened(path: Path | str) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` read-only for user-written SQL: no file or network access, no extension
-    loading, and the configuration locked so a query cannot switch any of it back on.
+    """Open ``path`` read-only for the product's own reads (the app's pages, the HTTP API): no
+    file or network access, no extension loading, and the configuration locked so a query cannot
+    switch any of it back on.
 
-    Memory limit: :func:`duckdb_memory_limit`; spills to :func:`reader_spill_directory`.
+    The connection is a DuckDB instance of its own (in-memory, the file ``ATTACH``ed
+    ``READ_ONLY`` as the default catalog, named as DuckDB names a file it opens directly), so
+    that concurrent readers in one process (Streamlit sessions, API requests) never share an
+    instance: ``duckdb.connect`` on the file itself hands every connection of the process the
+    same cached instance, whose locked configuration then refused the second reader's
+    ``SET TimeZone`` (issue 20), and whose ``TimeZone`` is per connection anyway.
+
+    Settings: ``TimeZone`` UTC; memory limit :func:`duckdb_memory_limit`; spills to
+    :func:`reader_spill_directory`.
 
     Raises
     ------
@@ -233,16 +233,24 @@ def connect_hardened(path: Path | str) -> duckdb.DuckDBPyConnection:
         When the file does not exist.
     ValueError
         When ``WAREHOUSE_DUCKDB_MEMORY_LIMIT`` is malformed.
+    duckdb.IOException
+        When another process holds the file read-write.
     """
     limit = duckdb_memory_limit()
-    path = Path(path)
+    path = Path(path).resolve()
     if not path.exists():
         raise FileNotFoundError(f"warehouse database not found: {path} (run `make all` first)")
-    config = {**HARDENED_CONFIG, "temp_directory": str(reader_spill_directory(path))}
-    con = duckdb.connect(str(path), read_only=True, config=config)
+    config = {
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "temp_directory": str(reader_spill_directory(path)),
+    }
+    con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("SET TimeZone = 'UTC'")
         _set_memory_limit(con, limit)
+        _attach_as_default(con, path)
+        con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
         con.close()
@@ -257,12 +265,22 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``ATTACH`` ``path`` ``READ_ONLY`` on ``con`` and make it the default catalog, named after
+    the file's stem as DuckDB names a database opened directly (so ``backtest.trades`` and
+    ``current_database()`` read as they would), unless the stem is a name DuckDB reserves."""
+    stem = "published" if path.stem.lower() in _RESERVED_CATALOGS else path.stem
+    catalog = '"' + stem.replace('"', '""') + '"'
+    con.execute(f"ATTACH {_sql_string(str(path))} AS {catalog} (READ_ONLY)")
+    con.execute(f"USE {catalog}")
+
+
 def connect_user_sql(
     path: Path | str, *, memory_limit_mib: int, threads: int, timeout_s: float
 ) -> duckdb.DuckDBPyConnection:
     """Open ``path`` read-only for SQL a person typed: bounded, and with no file reachable.
 
-    Unlike :func:`connect_hardened`, the connection is a DuckDB instance of its own (in-memory,
+    Like :func:`connect_hardened`, the connection is a DuckDB instance of its own (in-memory,
     the file ``ATTACH``ed ``READ_ONLY`` and made the default catalog under its stem, so
     ``backtest.trades`` resolves as before): its memory and thread limits bound this statement
     alone, and other readers of the file in the process (the app's pages) keep theirs.
@@ -306,12 +324,7 @@ def connect_user_sql(
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        # DuckDB names a database opened directly after its file's stem: keep that name, unless
-        # it is one DuckDB reserves for its own catalogs.
-        stem = "published" if path.stem.lower() in _RESERVED_CATALOGS else path.stem
-        catalog = '"' + stem.replace('"', '""') + '"'
-        con.execute(f"ATTACH {_sql_string(str(path))} AS {catalog} (READ_ONLY)")
-        con.execute(f"USE {catalog}")
+        _attach_as_default(con, path)
         con.execute("SET enable_external_access = false")
         con.execute("SET disabled_filesystems = 'LocalFileSystem'")
         con.execute("SET lock_configuration = true")

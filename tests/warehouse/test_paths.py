@@ -113,6 +113,33 @@ def test_every_reader_spills_to_this_process_s_own_directory(tmp_path: Path) -> 
         assert Path(setting) == expected
 
 
+def test_hardened_readers_open_at_once_in_one_process_each_read_in_utc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before (issue 20): every connect_hardened of one file shared DuckDB's cached instance, so
+    # a second reader opened while the first was open (two Streamlit sessions, two API requests)
+    # failed on `SET TimeZone` ("the configuration has been locked"), and TimeZone, a
+    # per-connection setting, could not be made UTC on it. SYNTHETIC one-table warehouse.
+    monkeypatch.setenv("TZ", "America/New_York")
+    paths = _published_warehouse(tmp_path)
+    first = connect_hardened(paths.published_db)
+    try:
+        second = connect_hardened(paths.published_db)
+        try:
+            for con in (first, second):
+                assert con.sql(
+                    "select current_setting('TimeZone'), current_setting('lock_configuration'),"
+                    " current_setting('enable_external_access'), current_database(), sum(x)"
+                    " from t"
+                ).fetchall() == [("UTC", True, False, "options", 10)]
+            with pytest.raises(duckdb.Error, match="locked"):
+                second.execute("SET enable_external_access = true")
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
 @pytest.fixture
 def published(tmp_path: Path) -> Path:
     path = tmp_path / "options.duckdb"
