@@ -15,9 +15,9 @@ No Streamlit here, so every step is testable on its own. The config comes from t
 3. :func:`save_run` stores a result the way ``python -m engine run`` does, under the pipeline
    lock: :func:`engine.io.write_result` into the build database, then
    :func:`warehouse.publish.publish`, by :func:`locked_build_write`, the one locked path every
-   change from the app takes (names and deletes too: :mod:`app.run_admin`). Every refusal is a :class:`SaveError` whose message says
-   what happened and what to do; a run that opened no position is refused
-   (:func:`save_refusal`) before anything is written.
+   change from the app takes (names and deletes too: :mod:`app.run_admin`). Every refusal is
+   a :class:`SaveError` whose message says what happened and what to do; a run that opened no
+   position is refused (:func:`save_refusal`) before anything is written.
 """
 
 from __future__ import annotations

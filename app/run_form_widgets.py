@@ -288,7 +288,9 @@ def _legs_editor(form: _Form) -> tuple[LegSpec, ...]:
         width=160,
         persist_state="session",
     )
-    widths = [1, 1, 0.8, 0.9, 1.7, 1.0, 0.8]
+    # Value gets the room of its step buttons and clear button (~90 px) plus "-10.00": at 1440 px
+    # (and 1280 px) a target delta 0.20 or a moneyness 1.05 shows whole; the selects need less.
+    widths = [0.8, 0.8, 0.75, 0.85, 1.65, 1.55, 0.8]
     header = st.columns(widths)
     titles = ("Type", "Side", "Ratio", "Expiry", "Strike rule", "Value", "Of leg")
     for column, title in zip(header, titles, strict=True):

@@ -4,7 +4,10 @@
 chain carries a "Modeled chain" badge and says its quotes are model prices), its figures with
 their sample (annualised ones greyed out when the sample is too small), equity and drawdown,
 rolling Sharpe (long runs only), greeks exposure, the entries it skipped by reason, trades, legs,
-and the config it ran as YAML (shown and downloadable). The Backtest page
+and the config it ran as YAML (shown and downloadable). A saved run's trades link to their
+drill-down on the Trades page (``trades?run=<run_id>&trade=<trade_id>``, built with
+:func:`app.links.url`): a link on each row of the trades table (a new tab), and a trade picker
+with a link that opens it here. The Backtest page
 (:mod:`app.app_pages.backtest`) builds the view of a saved run from the published warehouse and
 of a new run from its :class:`app.backtest_runner.RunOutcome`.
 
@@ -22,7 +25,7 @@ import polars as pl
 import streamlit as st
 
 from app import backtest_runner as runner
-from app import charts, queries
+from app import charts, links, queries
 from app.formatting import (
     LEG_COLUMNS,
     SAMPLE_RULE,
@@ -38,6 +41,15 @@ from app.page import BUILD_HINT
 from app.run_form import config_yaml
 from engine.config import BacktestConfig
 
+#: :attr:`RunView.key` of a saved run: only a saved run is on the Trades page.
+SAVED_KEY = "saved"
+#: The Trades page: its URL path, its file (for ``st.page_link``) and its query parameters
+#: (app/app_pages/trades.py ``RUN_PARAM``, ``TRADE_PARAM``).
+TRADES_PAGE, TRADES_PAGE_FILE = "trades", "app_pages/trades.py"
+TRADES_RUN_PARAM, TRADES_TRADE_PARAM = "run", "trade"
+#: The trades table's link column.
+LINK_COLUMN = "drill-down"
+
 
 @dataclass(frozen=True)
 class RunView:
@@ -45,7 +57,8 @@ class RunView:
 
     ``metrics`` holds every column the engine wrote (the sample included where it did);
     ``skipped`` is ``None`` when the warehouse has no ``backtest.skipped_entries``; ``key`` tells
-    the widgets of the two tabs apart.
+    the widgets of the two tabs apart (:data:`SAVED_KEY` for a saved run, whose trades link to
+    the Trades page).
     """
 
     run_id: str
@@ -237,6 +250,65 @@ def _trade_config(frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+def trade_links(run_id: str, trade_ids: pl.Series) -> pl.Series:
+    """The Trades page's deep link of each trade of saved run ``run_id``.
+
+    Parameters
+    ----------
+    run_id
+        A run of ``backtest.runs``.
+    trade_ids
+        Its trades' ``trade_id`` (int), any order, shape ``(n_trades,)``.
+
+    Returns
+    -------
+    polars.Series
+        ``drill-down``: a relative link per trade, in the order of ``trade_ids``
+        (:func:`app.links.url`).
+
+    Examples
+    --------
+    >>> trade_links("bxm-432d1583d6e2", pl.Series([1, 5])).to_list()
+    ['trades?run=bxm-432d1583d6e2&trade=1', 'trades?run=bxm-432d1583d6e2&trade=5']
+    """
+    urls = [
+        links.url(TRADES_PAGE, {TRADES_RUN_PARAM: run_id, TRADES_TRADE_PARAM: int(trade_id)})
+        for trade_id in trade_ids  # a few hundred trades: microseconds each
+    ]
+    return pl.Series(LINK_COLUMN, urls, dtype=pl.String)
+
+
+def _trade_choice(row: dict[str, Any]) -> str:
+    return (
+        f"#{row['#']} · trade {row['trade_id']} · {row['entry_date']} → "
+        f"{row['exit_date'] or 'open'} · {fmt_usd(row['pnl_usd'])}"
+    )
+
+
+@st.fragment
+def _show_trade_link(run_id: str, key: str, shown: pl.DataFrame) -> None:
+    """A trade picker and a link that opens its drill-down on the Trades page (this tab).
+
+    A fragment: a pick reruns only the picker and its link, not the run's charts and tables.
+    """
+    rows = {row["trade_id"]: row for row in shown.iter_rows(named=True)}
+    picker, link = st.columns([3, 2], vertical_alignment="bottom")
+    trade_id = picker.selectbox(
+        "Drill into a trade",
+        list(rows),
+        format_func=lambda t: _trade_choice(rows[t]),
+        key=key,
+        help="Its legs, daily marks, P&L path against the exit levels, payoff and greeks "
+        "attribution, on the Trades page.",
+    )
+    link.page_link(
+        TRADES_PAGE_FILE,
+        label=f"Open trade {trade_id} on the Trades page",
+        icon=":material/receipt_long:",
+        query_params={TRADES_RUN_PARAM: run_id, TRADES_TRADE_PARAM: str(trade_id)},
+    )
+
+
 def _show_trades(view: RunView) -> None:
     trades = view.detail.trades
     st.subheader(f"Trades ({trades.height})")
@@ -244,11 +316,20 @@ def _show_trades(view: RunView) -> None:
         st.info("This run made no trades: the skipped entries above say why.")
         return
     shown = numbered_trades(trades)
-    st.dataframe(
-        shown.select(TRADE_COLUMNS),
-        hide_index=True,
-        column_config=_trade_config(shown),
-    )
+    saved = view.key == SAVED_KEY
+    columns = list(TRADE_COLUMNS)
+    config = _trade_config(shown)
+    if saved:
+        shown = shown.with_columns(trade_links(view.run_id, shown["trade_id"]))
+        columns.append(LINK_COLUMN)
+        config[LINK_COLUMN] = st.column_config.LinkColumn(
+            LINK_COLUMN,
+            display_text="open ↗",
+            width=80,
+            help="This trade on the Trades page (a new tab): legs, daily marks, P&L path, "
+            "payoff and greeks attribution.",
+        )
+    st.dataframe(shown.select(columns), hide_index=True, column_config=config)
     missing = runner.missing_trade_ids(trades["trade_id"])
     gaps = (
         f" Here ids {_id_list(missing)} are missing: {len(missing)} candidate(s) sized to zero "
@@ -265,9 +346,16 @@ def _show_trades(view: RunView) -> None:
         "(+ debit, − credit); the expiration, `exit_value` (an open trade's last mark) and the "
         "costs are in All trade columns." + gaps
     )
+    if saved:
+        # one picker per run (its options are the run's trades)
+        _show_trade_link(
+            view.run_id,
+            f"bt_trade_link_{view.key}_{view.run_id}",
+            shown.select("#", "trade_id", "entry_date", "exit_date", "pnl_usd"),
+        )
     box = _lazy_expander("All trade columns", f"bt_all_trades_{view.key}")
     if box is not None:
-        box.dataframe(shown, hide_index=True, column_config=_trade_config(shown))
+        box.dataframe(shown, hide_index=True, column_config=config)
 
 
 def _id_list(ids: list[int], limit: int = 12) -> str:

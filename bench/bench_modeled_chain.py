@@ -82,8 +82,7 @@ def load_inputs(
             params=[symbol],
         ).pl()
         early_closes = con.sql(
-            f"select session_date from {tables['nyse_sessions']}.nyse_sessions "
-            "where is_early_close"
+            f"select session_date from {tables['nyse_sessions']}.nyse_sessions where is_early_close"
         ).pl()["session_date"]
     finally:
         con.close()

@@ -40,6 +40,11 @@ TAGS_KEY = "compare_label_tags"
 CONFIRM_KEY = "compare_delete_confirm"
 NOTICE_KEY = "compare_notice"  # a change's success message, shown once after the rerun
 PENDING_KEY = "compare_pending_state"  # widget state to set before the widgets of the next run
+DIFF_LEFT_KEY = "compare_diff_left"
+DIFF_RIGHT_KEY = "compare_diff_right"
+LABELS_KEY = "compare_labels_drawn"  # the run pickers' labels as last drawn (see _relabel)
+#: The pickers whose option labels are run names (re-set by :func:`_relabel` on a rename).
+RUN_PICKER_KEYS = (RUNS_KEY, DIFF_LEFT_KEY, DIFF_RIGHT_KEY, MANAGE_KEY)
 
 #: "schema.table" -> columns this page reads (checked before the body runs).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -109,6 +114,38 @@ def _apply_pending() -> None:
             st.session_state.pop(key, None)
         else:
             st.session_state[key] = value
+
+
+def _relabel(runs: pl.DataFrame, names: dict[str, str]) -> None:
+    """Make the run pickers show the runs' current labels after a name or tags changed.
+
+    A keyed selectbox or multiselect whose options stay the same while their ``format_func``
+    labels change keeps showing the old label in the browser (streamlit/streamlit#13788, open
+    in 1.67): its value travels as the label, and the frontend adopts a new one only when
+    the widget's state is set through ``st.session_state`` before the widget is drawn. So when
+    the labels differ from those of the previous rerun (a rename or retag here, or in another
+    session, then published), every run picker that has state gets its own value (run ids,
+    unchanged) written back; a value that is no longer offered (a deleted run) is dropped and
+    re-seeded by its picker. Call before any picker is drawn.
+    """
+    labels = {
+        row["run_id"]: (names[row["run_id"]], queries.run_option_label(row, names[row["run_id"]]))
+        for row in runs.iter_rows(named=True)
+    }
+    drawn = st.session_state.get(LABELS_KEY)
+    st.session_state[LABELS_KEY] = labels
+    if drawn is None or drawn == labels:
+        return
+    for key in RUN_PICKER_KEYS:
+        if key not in st.session_state:
+            continue
+        value = st.session_state[key]
+        if isinstance(value, list):
+            st.session_state[key] = [run_id for run_id in value if run_id in labels]
+        elif value in labels:
+            st.session_state[key] = value
+        else:
+            del st.session_state[key]
 
 
 def _modeled_notice(runs: pl.DataFrame, chosen: list[str], modeled_baselines: list[str]) -> None:
@@ -232,20 +269,9 @@ def _metrics(
     table = queries.side_by_side(
         pl.concat([metrics, baselines.metrics], how="diagonal_relaxed"), names
     )
-    # every metric row visible without scrolling (35 px a row, the header included), and every
-    # column as wide as its longest text (about 7 px a character), so no value is cut
-    widths = {
-        name: min(max(len(name), *(len(v) for v in table[name])) * 7 + 28, 320)
-        for name in table.columns
-    }
-    st.dataframe(
-        table,
-        hide_index=True,
-        height=(table.height + 1) * 35 + 3,
-        column_config={
-            name: st.column_config.TextColumn(name, width=width) for name, width in widths.items()
-        },
-    )
+    # a static table: with several runs and baselines a dataframe scrolled sideways and cut
+    # the last columns (issue 19); here every value shows, long ones wrapping
+    st.table(table, hide_index=True)
     st.caption(
         "Returns, CAGR, volatility, drawdown and win rate in percent; Sharpe, Sortino and "
         "Calmar annualised (252 trading days, risk-free rate 0) over the Sessions row's "
@@ -265,22 +291,15 @@ def _config_diff(
         return
     defaults = (chosen + [r for r in options if r not in chosen])[:2]
     left_col, right_col, all_col = st.columns([3, 3, 1], vertical_alignment="bottom")
+    # seeded through the session state, not ``index``, so _relabel can re-set them
+    for key, default in ((DIFF_LEFT_KEY, defaults[0]), (DIFF_RIGHT_KEY, defaults[1])):
+        if st.session_state.get(key, default) not in names:
+            del st.session_state[key]
+        links.seed_widget(key, default)
     with left_col:
-        left = st.selectbox(
-            "Run A",
-            options,
-            index=options.index(defaults[0]),
-            format_func=names.__getitem__,
-            key="compare_diff_left",
-        )
+        left = st.selectbox("Run A", options, format_func=names.__getitem__, key=DIFF_LEFT_KEY)
     with right_col:
-        right = st.selectbox(
-            "Run B",
-            options,
-            index=options.index(defaults[1]),
-            format_func=names.__getitem__,
-            key="compare_diff_right",
-        )
+        right = st.selectbox("Run B", options, format_func=names.__getitem__, key=DIFF_RIGHT_KEY)
     with all_col:
         all_keys = st.toggle(
             "Every key", key="compare_diff_all", help="Show the keys that are the same too."
@@ -458,6 +477,7 @@ def body(published: Published) -> None:
         st.info(f"The warehouse has no backtest runs to compare. {BUILD_HINT}")
         return
     names = queries.display_names(runs)
+    _relabel(runs, names)
     chosen = _pick_runs(runs, names)
     if not chosen:
         st.info("Pick one or more runs to compare.")

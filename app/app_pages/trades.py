@@ -26,6 +26,7 @@ import app.queries as backtest_queries
 import app.queries.trade_detail as trade_queries
 from app import charts, links
 from app.charts import trades as trade_charts
+from app.charts.attribution import fmt_usd_compact
 from app.formatting import fmt_int, fmt_pct, fmt_usd, table_config
 from app.page import BUILD_HINT, Published, run_page
 from engine import greeks_pnl
@@ -39,19 +40,50 @@ TABLE_KEY = "trades_table"  # + run_id: each run's table keeps its own selection
 TABLE_IDS_KEY = "trades_table_ids"  # trade ids in table row order, for the click handler
 RUN_PARAM, TRADE_PARAM = "run", "trade"  # the URL's query parameters (?run=…&trade=…)
 
-#: Numeric columns of the legs table drawn narrow (every column fits beside the sidebar).
-_SMALL_LEG_COLUMNS = (
-    "leg_no",
-    "strike",
-    "quantity",
-    "entry_price",
-    "entry_mid",
-    "exit_price",
-    "exit_mid",
-    "settlement_price",
-)
-#: Attribution component -> column label of the tables.
+#: Numeric columns of the legs table drawn narrow (every column fits beside the sidebar; the
+#: prices, whose fills carry four decimals, keep the width of their header).
+_SMALL_LEG_COLUMNS = ("leg_no", "strike", "quantity")
+#: Attribution component -> column name of the tables (shown under its short label).
 _COMPONENT_COLUMNS = {c: f"{label} (USD)" for c, label in trade_charts.COMPONENT_LABELS.items()}
+
+
+#: Largest amount (USD) a narrow money column shows in full ("-$99,999.99"); a table with a
+#: larger one (a modeled 2007-2022 run: hundreds of millions) shows them all compact ("-68.5M").
+_FULL_MONEY_LIMIT_USD = 1e5
+#: Largest amount a metric tile shows in full; above, compact ("-$783.2M", which fits a tile).
+_FULL_TILE_LIMIT_USD = 1e6
+
+
+def _money_columns(table: pl.DataFrame) -> dict[str, object]:
+    """``pnl_usd`` and the attribution columns of ``table``: narrow, headed by the component's
+    name alone ("Delta", not "Delta (USD)", whose header a narrow column cut short), in dollars,
+    or compact when an amount exceeds :data:`_FULL_MONEY_LIMIT_USD` (its digits were cut)."""
+    names = ["pnl_usd", *_COMPONENT_COLUMNS.values()]
+    present = [name for name in names if name in table.columns]
+    largest = table.select(pl.max_horizontal(pl.col(present).abs().max())).item() or 0.0
+    money = "dollar" if largest < _FULL_MONEY_LIMIT_USD else "compact"
+    unit = "" if money == "dollar" else " (compact: K thousand, M million, B billion USD)"
+    config: dict[str, object] = {
+        "pnl_usd": st.column_config.NumberColumn(
+            "pnl_usd", format=money, width="small", help=f"pnl_usd{unit}"
+        )
+    }
+    for column, name in _COMPONENT_COLUMNS.items():
+        config[name] = st.column_config.NumberColumn(
+            trade_charts.COMPONENT_LABELS[column],
+            format=money,
+            width="small",
+            help=f"{name}: this part of the P&L (greeks P&L attribution, see above){unit}",
+        )
+    return config
+
+
+def _usd_tile(value: float | None, digits: int = 2) -> str:
+    """A USD amount for a metric tile: in full up to :data:`_FULL_TILE_LIMIT_USD`, else compact
+    (a tile cut "-$783,242,…")."""
+    if value is not None and value == value and abs(value) >= _FULL_TILE_LIMIT_USD:
+        return fmt_usd_compact(value)
+    return fmt_usd(value, digits)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -124,8 +156,11 @@ def _show_run_attribution(attribution: pl.DataFrame, by_trade: pl.DataFrame, cha
     total = greeks_pnl.attribution_by_run(attribution).row(0, named=True)
     _tiles(
         [
-            ("Run P&L", fmt_usd(total["pnl_usd"], 0)),
-            *((label, fmt_usd(total[c], 0)) for c, label in trade_charts.COMPONENT_LABELS.items()),
+            ("Run P&L", _usd_tile(total["pnl_usd"], 0)),
+            *(
+                (label, _usd_tile(total[c], 0))
+                for c, label in trade_charts.COMPONENT_LABELS.items()
+            ),
         ]
     )
     st.caption(
@@ -159,10 +194,7 @@ def _show_trades(run_id: str, trades: pl.DataFrame, by_trade: pl.DataFrame) -> N
     table = _trades_table(trades, by_trade)
     st.session_state[TABLE_IDS_KEY] = table["trade_id"].to_list()
     table_key = f"{TABLE_KEY}_{run_id}"
-    money = {  # "small": every column fits beside the sidebar at 1440 px
-        name: st.column_config.NumberColumn(name, format="dollar", width="small")
-        for name in ("pnl_usd", *_COMPONENT_COLUMNS.values())
-    }
+    money = _money_columns(table)  # "small": every column fits beside the sidebar at 1440 px
     st.dataframe(
         table,
         hide_index=True,
@@ -178,7 +210,8 @@ def _show_trades(run_id: str, trades: pl.DataFrame, by_trade: pl.DataFrame) -> N
     st.caption(
         "Click a row to open the trade below. exit_reason `open`: still open at the run's end. "
         "pnl_usd realised (open trades: to their last mark), net of costs; trade_return on the "
-        "capital at risk; the attribution columns sum to pnl_usd (see above)."
+        "capital at risk; the attribution columns (Delta … Residual, USD) sum to pnl_usd (see "
+        "above)."
     )
 
 
@@ -247,7 +280,7 @@ def _show_trade(
     st.subheader(f"Trade {trade_id}")
     _tiles(
         [
-            ("Trade P&L", fmt_usd(trade["pnl_usd"])),
+            ("Trade P&L", _usd_tile(trade["pnl_usd"])),
             ("Return on capital at risk", fmt_pct(trade["trade_return"])),
             ("Sessions held", fmt_int(trade["holding_days_actual"])),
             ("Lots", fmt_int(trade["lots"])),
@@ -364,19 +397,25 @@ def _show_trade(
             hide_index=True,
             column_config={
                 **table_config(table),
-                "spot": st.column_config.NumberColumn("spot", format="%.2f", width="small"),
-                "spot_return": st.column_config.NumberColumn(
-                    "spot_return", format="percent", width="small"
+                # pixel widths: the 13 columns fit beside the sidebar at 1440 px
+                "quote_date": st.column_config.DateColumn(
+                    "quote_date", format="YYYY-MM-DD", width=90
                 ),
-                "elapsed_days": st.column_config.NumberColumn("days", width="small"),
-                "is_stale": st.column_config.CheckboxColumn("is_stale", width="small"),
-                **{
-                    name: st.column_config.NumberColumn(name, format="dollar", width="small")
-                    for name in ("pnl_usd", *_COMPONENT_COLUMNS.values())
-                },
+                "greeks_date": st.column_config.DateColumn(
+                    "greeks_date", format="YYYY-MM-DD", width=90
+                ),
+                "spot": st.column_config.NumberColumn("spot", format="%.2f", width=70),
+                "spot_return": st.column_config.NumberColumn(
+                    "spot Δ", format="percent", width=60, help="spot_return"
+                ),
+                "elapsed_days": st.column_config.NumberColumn("days", width=45),
+                "is_stale": st.column_config.CheckboxColumn("stale", width=50),
+                **_money_columns(table),
             },
         )
         st.caption(
+            "spot Δ: the underlying's return since greeks_date (none on the entry session); "
+            "P&L columns in USD. "
             "days: calendar days since greeks_date, the session whose greeks expand the move "
             "(the last one before with "
             "every leg fresh). A stale session explains nothing: its own P&L is residual. The "

@@ -3,6 +3,9 @@
 Every encoding names its type (``:T``, ``:Q``, ``:N``) so Altair never guesses from the data, and
 each builder keeps only the columns it plots (smaller Vega-Lite payload, no NaN from unused
 columns). Inputs must hold floats, not ``DECIMAL``s: :mod:`app.queries` casts to ``DOUBLE``.
+The daily series of a run (equity, drawdown, rolling Sharpe, greeks) reach the browser
+downsampled to at most :data:`~app.charts.sampling.MAX_POINTS` points, every extreme kept
+(:func:`app.charts.sampling.downsample_extremes`), and the chart's subtitle says so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ from collections.abc import Sequence
 import altair as alt
 import polars as pl
 
+from app.charts.sampling import MAX_POINTS, downsample_extremes, sampled_title
+
 CHART_HEIGHT = 280  # pixels
+#: Longest series drawn with a point on each value (beyond it the points merge into a blot).
+MAX_POINT_MARKS = 120
 
 
 def require_columns(df: pl.DataFrame, columns: Sequence[str], what: str) -> pl.DataFrame:
@@ -35,7 +42,7 @@ def _date_axis() -> alt.X:
     return alt.X("yearmonthdate(quote_date):T", title="Quote date")
 
 
-def equity_chart(equity_df: pl.DataFrame) -> alt.Chart:
+def equity_chart(equity_df: pl.DataFrame, *, max_points: int = MAX_POINTS) -> alt.Chart:
     """Line chart of account equity over time.
 
     Parameters
@@ -43,6 +50,9 @@ def equity_chart(equity_df: pl.DataFrame) -> alt.Chart:
     equity_df
         One row per ``quote_date`` (date) with ``equity_usd`` (float, USD), as returned by
         :func:`app.queries.equity_curve`. Other columns are ignored.
+    max_points
+        Most points drawn (:func:`~app.charts.sampling.downsample_extremes`; the subtitle
+        says when the curve was downsampled).
 
     Returns
     -------
@@ -55,8 +65,9 @@ def equity_chart(equity_df: pl.DataFrame) -> alt.Chart:
         When a required column is missing; the message names it.
     """
     data = require_columns(equity_df, ["quote_date", "equity_usd"], "equity_chart")
+    sampled = downsample_extremes(data, "quote_date", "equity_usd", max_points=max_points)
     return (
-        alt.Chart(data, height=CHART_HEIGHT, title="Equity")
+        alt.Chart(sampled.data, height=CHART_HEIGHT, title=sampled_title("Equity", sampled))
         .mark_line()
         .encode(
             x=_date_axis(),
@@ -74,7 +85,7 @@ def equity_chart(equity_df: pl.DataFrame) -> alt.Chart:
     )
 
 
-def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
+def drawdown_chart(equity_df: pl.DataFrame, *, max_points: int = MAX_POINTS) -> alt.Chart:
     """Area chart of drawdown from the running equity peak.
 
     Parameters
@@ -82,6 +93,9 @@ def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
     equity_df
         One row per ``quote_date`` (date) with ``drawdown`` (decimal fraction, <= 0; -0.25 means
         25 % below the peak), as returned by :func:`app.queries.equity_curve`.
+    max_points
+        Most points drawn, the deepest drawdown always among them
+        (:func:`~app.charts.sampling.downsample_extremes`; the subtitle says when).
 
     Returns
     -------
@@ -94,8 +108,9 @@ def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
         When a required column is missing; the message names it.
     """
     data = require_columns(equity_df, ["quote_date", "drawdown"], "drawdown_chart")
+    sampled = downsample_extremes(data, "quote_date", "drawdown", max_points=max_points)
     return (
-        alt.Chart(data, height=CHART_HEIGHT, title="Drawdown")
+        alt.Chart(sampled.data, height=CHART_HEIGHT, title=sampled_title("Drawdown", sampled))
         .mark_area(opacity=0.6, color="#d62728", line=True)
         .encode(
             x=_date_axis(),
@@ -108,7 +123,9 @@ def drawdown_chart(equity_df: pl.DataFrame) -> alt.Chart:
     )
 
 
-def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.LayerChart:
+def rolling_sharpe_chart(
+    sharpe_df: pl.DataFrame, window_days: int, *, max_points: int = MAX_POINTS
+) -> alt.LayerChart:
     """Line chart of the trailing-window Sharpe ratio, with a rule at zero.
 
     Parameters
@@ -118,6 +135,9 @@ def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.Layer
         dimensionless), as from :func:`app.backtest_runner.rolling_sharpe`.
     window_days
         The window in trading days, shown in the title.
+    max_points
+        Most points drawn (:func:`~app.charts.sampling.downsample_extremes`; the subtitle
+        says when the line was downsampled).
 
     Raises
     ------
@@ -125,8 +145,9 @@ def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.Layer
         When a required column is missing; the message names it.
     """
     data = require_columns(sharpe_df, ["quote_date", "rolling_sharpe"], "rolling_sharpe_chart")
+    sampled = downsample_extremes(data, "quote_date", "rolling_sharpe", max_points=max_points)
     line = (
-        alt.Chart(data)
+        alt.Chart(sampled.data)
         .mark_line(color="#1f77b4")
         .encode(
             x=_date_axis(),
@@ -138,8 +159,9 @@ def rolling_sharpe_chart(sharpe_df: pl.DataFrame, window_days: int) -> alt.Layer
         )
     )
     zero = alt.Chart(pl.DataFrame({"zero": [0.0]})).mark_rule(color="gray").encode(y="zero:Q")
+    title = f"Rolling Sharpe ({window_days} trading days, annualised)"
     return alt.layer(line, zero).properties(
-        height=CHART_HEIGHT, title=f"Rolling Sharpe ({window_days} trading days, annualised)"
+        height=CHART_HEIGHT, title=sampled_title(title, sampled)
     )
 
 
@@ -152,7 +174,7 @@ GREEKS: dict[str, str] = {
 }
 
 
-def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
+def greek_chart(equity_df: pl.DataFrame, greek: str, *, max_points: int = MAX_POINTS) -> alt.Chart:
     """Line chart of one of the portfolio's dollar greeks over time.
 
     Parameters
@@ -162,12 +184,16 @@ def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
         open positions; see :func:`app.queries.equity_curve`).
     greek
         One of :data:`GREEKS`: ``delta_usd``, ``gamma_usd``, ``vega_usd``, ``theta_usd``.
+    max_points
+        Most points drawn (:func:`~app.charts.sampling.downsample_extremes`; the subtitle
+        says when the line was downsampled).
 
     Returns
     -------
     altair.Chart
-        ``quote_date:T`` on x, the greek on y (dollar format, axis not forced to zero); the
-        title is its label with the unit.
+        ``quote_date:T`` on x, the greek on y (dollar format, axis not forced to zero), a
+        point on each value when at most :data:`MAX_POINT_MARKS` are drawn; the title is its
+        label with the unit.
 
     Raises
     ------
@@ -177,9 +203,12 @@ def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
     if greek not in GREEKS:
         raise ValueError(f"greek must be one of {list(GREEKS)}, got {greek!r}")
     data = require_columns(equity_df, ["quote_date", greek], "greek_chart")
+    sampled = downsample_extremes(data, "quote_date", greek, max_points=max_points)
     return (
-        alt.Chart(data, height=CHART_HEIGHT * 3 // 4, title=GREEKS[greek])
-        .mark_line(point=True)
+        alt.Chart(
+            sampled.data, height=CHART_HEIGHT * 3 // 4, title=sampled_title(GREEKS[greek], sampled)
+        )
+        .mark_line(point=sampled.data.height <= MAX_POINT_MARKS)
         .encode(
             x=_date_axis(),
             y=alt.Y(f"{greek}:Q", title="USD", axis=alt.Axis(format="$,.0f")),
@@ -189,57 +218,3 @@ def greek_chart(equity_df: pl.DataFrame, greek: str) -> alt.Chart:
             ],
         )
     )
-
-
-def _runs_overlaid(data: pl.DataFrame, field: str, label: str, title: str) -> alt.Chart:
-    """One line per ``run_id`` of the decimal column ``field`` on a percent axis."""
-    return (
-        alt.Chart(data, height=CHART_HEIGHT, title=title)
-        .mark_line()
-        .encode(
-            x=_date_axis(),
-            y=alt.Y(f"{field}:Q", title=label, axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "run_id:N", title="Run", legend=alt.Legend(orient="bottom", labelLimit=0)
-            ),
-            tooltip=[
-                alt.Tooltip("run_id:N", title="Run"),
-                alt.Tooltip("quote_date:T", title="Date"),
-                alt.Tooltip(f"{field}:Q", title=label, format=".2%"),
-            ],
-        )
-    )
-
-
-def compare_equity_chart(compare_df: pl.DataFrame) -> alt.Chart:
-    """Cumulative return of several runs overlaid, one line per run.
-
-    Parameters
-    ----------
-    compare_df
-        One row per ``run_id`` per ``quote_date`` with ``cumulative_return`` (decimal, from the
-        run's start), as :func:`app.queries.compare.compare_runs` returns it.
-
-    Raises
-    ------
-    ValueError
-        When a required column is missing; the message names it.
-    """
-    data = require_columns(
-        compare_df, ["run_id", "quote_date", "cumulative_return"], "compare_equity"
-    )
-    return _runs_overlaid(
-        data, "cumulative_return", "Cumulative return", "Cumulative return from each run's start"
-    )
-
-
-def compare_drawdown_chart(compare_df: pl.DataFrame) -> alt.Chart:
-    """Drawdowns of several runs overlaid, one line per run (decimal, <= 0, percent axis).
-
-    Raises
-    ------
-    ValueError
-        When a required column is missing; the message names it.
-    """
-    data = require_columns(compare_df, ["run_id", "quote_date", "drawdown"], "compare_drawdown")
-    return _runs_overlaid(data, "drawdown", "Drawdown", "Drawdown")

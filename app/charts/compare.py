@@ -7,7 +7,10 @@ light tint of itself (dark blue, light blue, dark red, light red, ...), which ma
 look alike (issue 19).
 
 Inputs hold floats, never ``DECIMAL``\\ s (FIELD_NOTES: a DuckDB ``DECIMAL`` plots 10^scale too
-large): :mod:`app.queries.compare` casts to ``DOUBLE``.
+large): :mod:`app.queries.compare` casts to ``DOUBLE``. Each series reaches the browser
+downsampled to at most :data:`~app.charts.sampling.MAX_POINTS` points, its extremes kept
+(:func:`app.charts.sampling.downsample_extremes`: eight 2007-2022 runs and their baselines
+would otherwise send some 40,000 rows a chart); the subtitle says when.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import altair as alt
 import polars as pl
 
 from app.charts import CHART_HEIGHT, require_columns
+from app.charts.sampling import MAX_POINTS, downsample_extremes, sampled_title
 
 #: Run colours: Tableau 10 (M. Stone, Tableau Software, 2016; Vega's ``tableau10`` scheme) in
 #: its order, without its brown and grey (kept for baselines); the light yellow and pink last.
@@ -93,6 +97,7 @@ def _overlaid(
     runs: Sequence[str],
     baselines: Sequence[str],
     what: str,
+    max_points: int,
 ) -> alt.Chart:
     data = require_columns(paths, ["series", "quote_date", field], what)
     styles = series_styles(runs, baselines)
@@ -102,8 +107,13 @@ def _overlaid(
     domain = list(styles)
     legend = alt.Legend(orient="bottom", labelLimit=0, columns=LEGEND_COLUMNS, symbolStrokeWidth=3)
     legend_rows = -(-len(domain) // LEGEND_COLUMNS)
+    sampled = downsample_extremes(data, "quote_date", field, by="series", max_points=max_points)
     return (
-        alt.Chart(data, height=CHART_HEIGHT + LEGEND_ROW_PX * legend_rows, title=title)
+        alt.Chart(
+            sampled.data,
+            height=CHART_HEIGHT + LEGEND_ROW_PX * legend_rows,
+            title=sampled_title(title, sampled),
+        )
         .mark_line(strokeWidth=2)
         .encode(
             x=alt.X("yearmonthdate(quote_date):T", title="Quote date"),
@@ -130,7 +140,11 @@ def _overlaid(
 
 
 def compare_equity_chart(
-    paths: pl.DataFrame, runs: Sequence[str], baselines: Sequence[str] = ()
+    paths: pl.DataFrame,
+    runs: Sequence[str],
+    baselines: Sequence[str] = (),
+    *,
+    max_points: int = MAX_POINTS,
 ) -> alt.Chart:
     """Cumulative return of each run and baseline from its own start, overlaid.
 
@@ -141,6 +155,9 @@ def compare_equity_chart(
         ``prod(1 + r) - 1`` from the series' first session).
     runs, baselines
         The series names in ``paths``, in legend order (:func:`series_styles`).
+    max_points
+        Most points drawn per series (:func:`~app.charts.sampling.downsample_extremes`, by
+        ``series``; the subtitle says when the paths were downsampled).
 
     Returns
     -------
@@ -169,15 +186,21 @@ def compare_equity_chart(
         runs,
         baselines,
         "compare_equity_chart",
+        max_points,
     )
 
 
 def compare_drawdown_chart(
-    paths: pl.DataFrame, runs: Sequence[str], baselines: Sequence[str] = ()
+    paths: pl.DataFrame,
+    runs: Sequence[str],
+    baselines: Sequence[str] = (),
+    *,
+    max_points: int = MAX_POINTS,
 ) -> alt.Chart:
     """Drawdown (decimal, <= 0, from the running peak) of each run and baseline, overlaid.
 
-    As :func:`compare_equity_chart`, with ``drawdown`` on the y axis.
+    As :func:`compare_equity_chart`, with ``drawdown`` on the y axis (each series' deepest
+    drawdown is among the points drawn).
 
     Raises
     ------
@@ -185,5 +208,12 @@ def compare_drawdown_chart(
         A missing column, a series not listed, or too many runs (named).
     """
     return _overlaid(
-        paths, "drawdown", "Drawdown", "Drawdown", runs, baselines, "compare_drawdown_chart"
+        paths,
+        "drawdown",
+        "Drawdown",
+        "Drawdown",
+        runs,
+        baselines,
+        "compare_drawdown_chart",
+        max_points,
     )

@@ -4,7 +4,9 @@ Inputs are the frames of :mod:`app.queries.features` (floats, never ``DECIMAL``s
 gets its own chart (they have different units); the regime bands sit behind the line, and a thin
 strip along the top marks the dates with option chains. The unit of each y axis is in its
 title. :func:`date_x` (also used by the Forecasts page) keeps a daily date axis free of
-times of day.
+times of day. A long series (2007-2022 is ~4,000 sessions) reaches the browser downsampled to
+at most :data:`~app.charts.sampling.MAX_POINTS` points, its extremes kept
+(:func:`app.charts.sampling.downsample_extremes`); the chart's subtitle says when.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import altair as alt
 import polars as pl
 
 from app.charts import require_columns
+from app.charts.sampling import MAX_POINTS, downsample_extremes, sampled_title
 
 # Total pixels: Streamlit fits title, axes and legend inside this height, not the plot alone.
 FEATURE_CHART_HEIGHT = 230
@@ -207,6 +210,7 @@ def feature_chart(
     *,
     show_legend: bool = True,
     option_periods: pl.DataFrame | None = None,
+    max_points: int = MAX_POINTS,
 ) -> alt.LayerChart:
     """Daily line of one feature over the IV-regime bands of the same dates.
 
@@ -231,6 +235,9 @@ def feature_chart(
     option_periods
         Periods with option chains (:func:`option_period_strip`); ``None`` or empty for no
         strip. Only the parts inside the series' dates are drawn.
+    max_points
+        Most points of the line drawn (:func:`~app.charts.sampling.downsample_extremes`; the
+        subtitle says when it was downsampled).
 
     Returns
     -------
@@ -251,11 +258,12 @@ def feature_chart(
     if scale is not None:
         data = data.with_columns(pl.col(feature) * scale)
     axis_format, tooltip_format = UNIT_FORMATS[unit]
+    sampled = downsample_extremes(data, "trade_date", feature, max_points=max_points)
     axis = date_axis(series["trade_date"])
     x = alt.X("yearmonthdate(trade_date):T", title=None, axis=axis)
     title = axis_title(feature, unit)
     line = (
-        alt.Chart(data, height=FEATURE_CHART_HEIGHT)
+        alt.Chart(sampled.data, height=FEATURE_CHART_HEIGHT)
         .mark_line(color="#1f1f1f", strokeWidth=1.2)
         .encode(
             x=x,
@@ -285,4 +293,4 @@ def feature_chart(
         if inside.height:
             strip_x = alt.X("yearmonthdate(first_quote_date):T", title=None, axis=axis)
             layers.append(option_period_strip(inside, strip_x))
-    return alt.layer(*layers, title=feature)
+    return alt.layer(*layers, title=sampled_title(feature, sampled))

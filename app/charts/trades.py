@@ -245,7 +245,13 @@ def payoff_chart(profile: pl.DataFrame, entry_spot: float | None, title: str) ->
         alt.Chart(data)
         .mark_line()
         .encode(
-            x=alt.X("spot:Q", title="Underlying price (index points)", scale=alt.Scale(zero=False)),
+            # not "nice": a domain widened to a round number put its label over the next one
+            x=alt.X(
+                "spot:Q",
+                title="Underlying price (index points)",
+                scale=alt.Scale(zero=False, nice=False),
+                axis=alt.Axis(format=",.0f", labelOverlap=True),
+            ),
             y=alt.Y("pnl_usd:Q", title="P&L (USD)", axis=alt.Axis(format="$,.0f")),
             color=alt.Color(
                 "curve:N",

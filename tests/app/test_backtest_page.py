@@ -133,7 +133,7 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
     frames = _saved(at).dataframe
     assert len(frames) == 2
     trades, legs = (frame.value for frame in frames)
-    assert list(trades.columns) == list(TRADE_COLUMNS)
+    assert list(trades.columns) == [*TRADE_COLUMNS, "drill-down"]  # a saved run: its links
     assert list(trades["#"]) == list(trades["trade_id"]) == [1, 2]
     assert list(trades["pnl_usd"]) == [3000.0, -1000.0]
     # SYNTHETIC legs: a call and a put per trade, entry prices summing to the trade's entry_value
@@ -152,6 +152,30 @@ def test_page_shows_metrics_charts_and_trades(published_db: Path) -> None:
     _, all_trades, _, all_legs = (frame.value for frame in _saved(at).dataframe)
     assert "commission_usd" in all_trades.columns and "exit_value" in all_trades.columns
     assert "settlement_price" in all_legs.columns
+
+
+def test_a_saved_runs_trades_link_to_their_drill_down(published_db: Path) -> None:
+    """Each trade row links to the Trades page's deep link (``?run=&trade=``, opened in a new
+    tab), and the trade picker's link opens the picked trade in this tab (``st.page_link``)."""
+    at = _run_app()
+    trades = _saved(at).dataframe[0]
+    assert list(trades.value["drill-down"]) == [
+        f"trades?run={RUN_WITH_TRADES}&trade=1",
+        f"trades?run={RUN_WITH_TRADES}&trade=2",
+    ]
+    column = json.loads(trades.proto.columns)["drill-down"]
+    assert column["type_config"] == {"type": "link", "display_text": "open ↗"}
+    picker = at.selectbox(key=f"bt_trade_link_saved_{RUN_WITH_TRADES}")
+    assert picker.value == 1
+    # SYNTHETIC trade 2: #2, 2024-01-03 -> 2024-01-05, P&L -1000 (conftest)
+    assert picker.format_func(2) == "#2 · trade 2 · 2024-01-03 → 2024-01-05 · -$1,000.00"
+
+    picker.set_value(2).run()
+    (link,) = at.get("page_link")
+    assert link.proto.label == "Open trade 2 on the Trades page"
+    assert link.proto.page.endswith("trades")
+    assert link.proto.query_string == f"run={RUN_WITH_TRADES}&trade=2"
+    assert not at.exception
 
 
 def test_selecting_a_run_without_trades(published_db: Path) -> None:

@@ -1,7 +1,8 @@
 """A researcher's day in a real browser (product issue 19, "Tests"): Debian Chromium driven by
-Playwright builds a 20-delta bull put spread in the Backtest page's New run form, runs it on the
-real 2019 SPX chain, saves it, opens one of its trades on the Trades page, finds it on Compare
-and names it there.
+Playwright builds a 20-delta bull put spread in the Backtest page's New run form (every leg's
+Value shown whole), runs it on the real 2019 SPX chain, saves it, opens one of its trades from
+the saved run's trade link on the Trades page, finds it on Compare and names it there (every run
+picker then shows the name, in the same session and after a reload).
 
 It runs on a throwaway copy of the real published warehouse (:func:`copy_warehouse`: its inputs
 and ``backtest`` tables, the real chain only), which the app's Save and Compare's name write into
@@ -13,10 +14,9 @@ Each task is timed from its click to its result drawn with the app idle
 ``$SCREENSHOTS_DIR`` when set. Without Chromium the test skips, or fails under CI
 (:func:`tests.app.browser.require_browser`).
 
-Known gap, reported as XFAIL (not hidden): after the name is saved, Compare's run pickers in the
-same session still show the old label (Streamlit keeps a keyed widget's shown label when only its
-``format_func`` output changes, streamlit/streamlit#13788); the config diff shows the name at once
-and every picker after a reload. The test passes once app/app_pages/compare.py re-sets them.
+Streamlit keeps a keyed picker's shown label when only its ``format_func`` output changes
+(streamlit/streamlit#13788): Compare re-sets its run pickers after a rename
+(app/app_pages/compare.py ``_relabel``), and this test checks that they show the new name at once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import duckdb
 import pytest
@@ -236,6 +237,11 @@ def test_a_researcher_runs_saves_drills_into_and_names_a_20_delta_bull_put_sprea
             assert value.input_value() == "0.20"
             assert page.locator(".st-key-bt_leg2_value input").input_value() == "-2.00"
             assert page.locator(".st-key-bt_leg2_of input").input_value() == "1"
+            # each Value field shows its number whole (the text fits its box, 1440 px window)
+            for i in (1, 2):
+                box = page.locator(f".st-key-bt_leg{i}_value input")
+                fits = box.evaluate("e => [e.scrollWidth <= e.clientWidth, e.clientWidth]")
+                assert fits[0], f"leg {i}'s Value is cut: {fits[1]} px for {box.input_value()!r}"
             shot(page, "backtest_form_20_delta_bull_put")
 
             # 2. run it: a result with trades, under the run id the engine gives this config
@@ -275,33 +281,35 @@ def test_a_researcher_runs_saves_drills_into_and_names_a_20_delta_bull_put_sprea
             assert config["exits"]["holding_days"] is None
             shot(page, "backtest_saved")
 
-            # 4. the Trades page (the newest run first) and one trade's drill-down
-            nav = page.locator('[data-testid="stSidebarNav"]')
-            timings["open the Trades page"] = time_until(
-                page,
-                lambda: nav.get_by_role("link", name="Trades", exact=True).click(),
-                page.locator(f".st-key-trades_run [role=combobox][value$='{run_id}']"),
-                "the run on the Trades page",
-                PAGE_TIMEOUT_S,
-            )
-            trade_key = f"trades_trade_{run_id}"
-            options = _options(page, trade_key)
-            # the second trade (the first is drawn already): a click that changes the drill-down
+            # 4. from the saved run, one trade's drill-down on the Trades page: every row of the
+            # trades table links to it (a new tab), and the trade picker's link opens it here
+            link_key = f"bt_trade_link_saved_{run_id}"
+            options = _options(page, link_key)
+            # the second trade: a pick that changes the link
             option = options.nth(min(1, options.count() - 1))
-            trade_id = re.match(r"#(\d+) ", option.inner_text().strip()).group(1)
-            timings["open a trade's drill-down"] = time_until(
+            trade_id = re.search(r"· trade (\d+) ·", option.inner_text()).group(1)
+            option.click()
+            wait_rendered(page, PAGE_TIMEOUT_S)
+            shot(page, "backtest_saved_trade_link")
+            link = page.get_by_role("link", name=f"Open trade {trade_id} on the Trades page")
+            timings["open a trade's drill-down from the saved run"] = time_until(
                 page,
-                option.click,
+                link.click,
                 page.get_by_role("heading", name=f"Trade {trade_id}", exact=True),
                 f"trade {trade_id}'s drill-down",
                 PAGE_TIMEOUT_S,
             )
+            query = parse_qs(urlparse(page.url).query)
+            assert urlparse(page.url).path.endswith("/trades"), page.url
+            assert (query["run"], query["trade"]) == ([run_id], [trade_id]), page.url
+            assert _shown(page, "trades_run").endswith(run_id)
             for part in ("P&L path", "Payoff", "Greeks P&L attribution by session"):
                 assert page.get_by_text(part, exact=True).count() == 1, part
             assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
             shot(page, f"trades_drill_down_trade_{trade_id}")
 
             # 5. Compare: the saved run is among the newest runs picked; name it there
+            nav = page.locator('[data-testid="stSidebarNav"]')
             timings["open the Compare page"] = time_until(
                 page,
                 lambda: nav.get_by_role("link", name="Compare", exact=True).click(),
@@ -325,17 +333,15 @@ def test_a_researcher_runs_saves_drills_into_and_names_a_20_delta_bull_put_sprea
                 TASK_TIMEOUT_S,
             )
             assert _published_run(task_warehouse, run_id)[:2] == (n_trades, RUN_NAME)
-            # the config diff (run A: the newest) names it at once ...
+            # the config diff (run A: the newest) and every run picker name it at once
             assert page.get_by_role("columnheader", name=f"A: {RUN_NAME}").count() == 1
-            # ... the pickers of the session that named it may not (see the end of the test)
-            stale_pickers = [
-                key
-                for key, shown in (
-                    ("compare_runs", _text(page, "compare_runs")),
-                    ("compare_manage_run", _shown(page, "compare_manage_run")),
-                )
-                if RUN_NAME not in shown
-            ]
+            shown = {
+                "compare_runs": _text(page, "compare_runs"),
+                "compare_diff_left": _shown(page, "compare_diff_left"),
+                "compare_manage_run": _shown(page, "compare_manage_run"),
+            }
+            stale = {key: text for key, text in shown.items() if RUN_NAME not in text}
+            assert not stale, f"after naming, these pickers show the old label: {stale}"
             shot(page, "compare_named")
             # the address keeps the selection: reopened from it, every picker shows the name
             timings["reopen Compare from its address"] = time_until(
@@ -354,12 +360,4 @@ def test_a_researcher_runs_saves_drills_into_and_names_a_20_delta_bull_put_sprea
             print(f"  {task:<52} {seconds:6.2f} s")
         for path in shots:
             print(f"  screenshot {path}")
-    assert len(shots) == 7
-    if stale_pickers:
-        # Streamlit keeps a keyed selectbox's / multiselect's shown label when only its
-        # format_func output changes (streamlit/streamlit#13788, open): Compare must set those
-        # widgets' state again after a rename for them to show the new name.
-        pytest.xfail(
-            f"after naming, {stale_pickers} still show the old label in the same session "
-            "(shown after a reload); app/app_pages/compare.py must re-set their state"
-        )
+    assert len(shots) == 8

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import run_admin
+from app import backtest_runner
 from app.charts import compare as compare_charts
 from app.queries import compare
 from tests.app.conftest import (
@@ -336,7 +336,9 @@ def test_page_compares_two_runs(published_db: Path) -> None:
         assert spec["encoding"]["y"]["axis"]["format"] == "%"
         rows = _chart_data(chart)
         assert sorted(rows["series"].unique().to_list()) == [RUN_WITH_TRADES, RUN_WITHOUT_TRADES]
-    (table,) = at.dataframe
+    # metrics, then the config diff: static tables (every column shows, none scrolls away)
+    assert not at.dataframe
+    table, _ = at.table
     assert list(table.value.columns) == ["metric", RUN_WITH_TRADES, RUN_WITHOUT_TRADES]
     assert at.query_params["runs"] == [RUN_WITH_TRADES, RUN_WITHOUT_TRADES]
     assert not at.error
@@ -351,7 +353,7 @@ def test_page_follows_the_selection(published_db: Path) -> None:
     assert not at.exception
     rows = _chart_data(at.get("vega_lite_chart")[0])
     assert rows["series"].unique().to_list() == [RUN_WITH_TRADES]
-    assert list(at.dataframe[0].value.columns) == ["metric", RUN_WITH_TRADES]
+    assert list(at.table[0].value.columns) == ["metric", RUN_WITH_TRADES]
     assert at.query_params["runs"] == RUN_WITH_TRADES  # the URL follows
 
     at.multiselect(key="compare_runs").set_value([]).run()
@@ -380,7 +382,7 @@ def test_page_draws_buy_and_hold_and_its_metrics(published_db: Path) -> None:
     hold = rows.filter(pl.col("series") == HOLD_SPY).sort("quote_date")
     # as test_hold_path_reinvests_dividends_by_hand
     assert hold["cumulative_return"].to_list() == pytest.approx([0, 0.02, 0, 0.020202], abs=1e-6)
-    by_metric = {row["metric"]: row for row in at.dataframe[0].value.to_dict("records")}
+    by_metric = {row["metric"]: row for row in at.table[0].value.to_dict("records")}
     assert by_metric["Total return"][HOLD_SPY] == "2.02%"
     assert by_metric["Trades"][HOLD_SPY] == "n/a"
     assert by_metric["Chain"][HOLD_SPY] == "no options (underlying)"
@@ -398,18 +400,18 @@ def test_config_diff_widgets_round_trip(published_db: Path) -> None:
 
     assert at.selectbox(key="compare_diff_left").value == RUN_WITH_TRADES
     assert at.selectbox(key="compare_diff_right").value == RUN_WITHOUT_TRADES
-    (diff,) = at.table
+    _metrics, diff = at.table
     # conftest: {"holding_days": 5} against {"holding_days": 3}
     assert diff.value.to_dict("records") == [
         {"key": "holding_days", f"A: {RUN_WITH_TRADES}": "5", f"B: {RUN_WITHOUT_TRADES}": "3"}
     ]
 
     at.toggle(key="compare_diff_all").set_value(True).run()
-    assert "differs" in at.table[0].value.columns
+    assert "differs" in at.table[-1].value.columns
 
     at.selectbox(key="compare_diff_right").set_value(RUN_WITH_TRADES).run()
     assert any("two different runs" in info.value for info in at.info)
-    assert not at.table
+    assert len(at.table) == 1  # the metrics alone
 
 
 def _writable(published_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -451,13 +453,53 @@ def test_name_and_tags_round_trip(
     picker = at.multiselect(key="compare_runs")
     assert picker.format_func(RUN_WITH_TRADES).startswith("Earnings straddle · SPY")
     assert picker.format_func(RUN_WITH_TRADES).endswith("#earnings #q1")
-    assert list(at.dataframe[0].value.columns)[1] == "Earnings straddle"
+    assert list(at.table[0].value.columns)[1] == "Earnings straddle"
     assert at.multiselect(key="compare_label_tags").value == ["Q1", "earnings"]
 
     at.selectbox(key="compare_manage_run").set_value(RUN_WITHOUT_TRADES).run()
     assert at.text_input(key="compare_label_name").value == ""  # the other run's (none)
     at.selectbox(key="compare_manage_run").set_value(RUN_WITH_TRADES).run()
     assert at.text_input(key="compare_label_name").value == "Earnings straddle"
+
+
+def test_a_rename_shows_the_new_name_in_every_run_picker(
+    published_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """streamlit#13788: a keyed picker whose labels change keeps showing the old label unless
+    its state is set again; after a rename each run picker is re-sent its value (run ids kept)
+    with the new label (``set_value`` and the label on the wire), and only after a change."""
+    _writable(published_db, tmp_path, monkeypatch)
+    at = open_app_page("compare.py")
+    at.selectbox(key="compare_diff_right").set_value(RUN_WITHOUT_TRADES).run()
+    pickers = ("compare_runs", "compare_manage_run", "compare_diff_left", "compare_diff_right")
+    assert not at.multiselect(key="compare_runs").proto.set_value  # nothing changed: not re-sent
+
+    at.text_input(key="compare_label_name").set_value("Earnings straddle")
+    at.button(key="bt_compare_save_label").click().run()
+
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    runs = at.multiselect(key="compare_runs")
+    assert runs.value == [RUN_WITH_TRADES, RUN_WITHOUT_TRADES]  # the selection is kept
+    assert runs.proto.set_value
+    assert list(runs.proto.raw_values) == [
+        runs.format_func(RUN_WITH_TRADES),
+        runs.format_func(RUN_WITHOUT_TRADES),
+    ]
+    assert runs.proto.raw_values[0].startswith("Earnings straddle · SPY")
+    shown = {
+        key: (at.selectbox(key=key).value, at.selectbox(key=key).proto.raw_value)
+        for key in pickers[1:]
+    }
+    assert shown == {
+        "compare_manage_run": (RUN_WITH_TRADES, "Earnings straddle"),
+        "compare_diff_left": (RUN_WITH_TRADES, "Earnings straddle"),
+        "compare_diff_right": (RUN_WITHOUT_TRADES, RUN_WITHOUT_TRADES),
+    }
+    assert all(at.selectbox(key=key).proto.set_value for key in pickers[1:])
+
+    at.run()  # the labels drawn are current: nothing is re-sent
+    assert not at.multiselect(key="compare_runs").proto.set_value
+    assert not at.selectbox(key="compare_manage_run").proto.set_value
 
 
 def test_a_bad_tag_is_refused_and_nothing_is_written(
@@ -479,7 +521,8 @@ def test_delete_round_trip_needs_the_typed_run_id(
 ) -> None:
     _writable(published_db, tmp_path, monkeypatch)
     # no dbt models in the SYNTHETIC warehouse: the report rebuild is a no-op here
-    monkeypatch.setattr(run_admin, "refresh_reports", lambda paths, target: None)
+    # (run_admin writes through app.backtest_runner's locked path, which calls it)
+    monkeypatch.setattr(backtest_runner, "refresh_reports", lambda paths, target: None)
     at = open_app_page("compare.py")
     at.selectbox(key="compare_manage_run").set_value(RUN_WITHOUT_TRADES).run()
     assert at.button(key="bt_compare_delete").disabled
@@ -548,5 +591,5 @@ def test_page_on_the_real_warehouse_with_a_baseline(real_published: Path) -> Non
     assert not at.error
     series = set(_chart_data(at.get("vega_lite_chart")[0])["series"].to_list())
     assert any(s.startswith("Buy and hold SPX (price return)") for s in series)
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert "Sample" in table["metric"].to_list()

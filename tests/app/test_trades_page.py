@@ -384,6 +384,14 @@ def test_picking_a_run_and_a_trade_round_trips(trades_db: Path) -> None:
     assert d1["Gamma (USD)"] == pytest.approx(110.45)
     assert d1["Vega (USD)"] == pytest.approx(200.0)
     assert d1["Residual (USD)"] == pytest.approx(39.55)
+    # narrow money columns are headed by the component alone (issue 19: "Gamma (US" was cut)
+    for table in (at.dataframe[0], at.dataframe[-1]):
+        labels = {name: c.get("label") for name, c in json.loads(table.proto.columns).items()}
+        assert [labels[f"{c} (USD)"] for c in ("Delta", "Gamma", "Residual")] == [
+            "Delta",
+            "Gamma",
+            "Residual",
+        ]
     # the P&L path carries the take-profit and stop-loss rules
     charts_by_title = {
         json.dumps(json.loads(c.proto.spec).get("title")): c for c in at.get("vega_lite_chart")
@@ -547,4 +555,12 @@ def test_page_on_real_runs(real_published: Path) -> None:
         elapsed = time.monotonic() - started
         assert not at.exception and not at.error, run_id
         assert len(at.get("vega_lite_chart")) >= 7, run_id  # run, path, 4 greeks, payoff, trade
+        # a tile shows its amount whole: a modeled run's hundreds of millions compact, at most
+        # 11 characters ("-$783.2M"; "-$783,242,…" was cut), cents kept below a million
+        tiles = {m.label: m.value for m in at.metric}
+        assert all(len(tiles[k]) <= 11 for k in ("Run P&L", "Delta", "Residual")), tiles
+        trades = at.dataframe[0]
+        largest = trades.value["pnl_usd"].abs().max()
+        money = json.loads(trades.proto.columns)["pnl_usd"]["type_config"]["format"]
+        assert money == ("dollar" if largest < 1e5 else "compact"), (run_id, largest, money)
         print(f"{run_id}: {elapsed:.2f} s in AppTest")
