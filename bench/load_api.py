@@ -22,56 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from app.api.process import V1, served
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-V1 = "/api/v1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serve(start_timeout_s: float = 60.0):
-    """``python -m app.api`` on a free loopback port; yields its base URL; always stopped."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.api", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO_ROOT,
-        env=os.environ.copy(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                if httpx.get(url + V1 + "/health", timeout=5, trust_env=False).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the API server did not start on {url}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def routes(url: str) -> list[str]:
@@ -186,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load(url, args.clients, args.seconds))
 
     if args.serve:
-        with serve() as url:
+        with served(os.environ) as url:
             figures = run(url)
     else:
         figures = run(args.url)

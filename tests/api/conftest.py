@@ -27,7 +27,6 @@ with warnings.catch_warnings():
 TOKEN = "test-token-not-a-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SYNTHETIC_RUN_ID = "long_straddle-0123456789ab"
-V1 = "/api/v1"
 
 
 def add_synthetic_run(db: Path, run_id: str = SYNTHETIC_RUN_ID) -> None:

@@ -17,11 +17,11 @@ import pytest
 from app.api import ApiSettings
 from app.api.errors import BodyLimitMiddleware, bad_request
 from app.api.params import RUN_ID_PATTERN
+from app.api.process import V1
 from tests.api.conftest import (
     AUTH,
     SYNTHETIC_RUN_ID,
     TOKEN,
-    V1,
     add_synthetic_run,
     files_under,
 )

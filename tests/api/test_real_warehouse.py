@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,8 +26,9 @@ from polars.testing import assert_frame_equal
 
 from app import queries
 from app.api import ApiSettings
+from app.api.process import V1, served
 from engine.config import BacktestConfig
-from tests.api.conftest import AUTH, TOKEN, V1, client_for
+from tests.api.conftest import AUTH, TOKEN, client_for
 from tests.api.test_contract import assert_error
 from tests.app.test_browser_tasks import copy_warehouse
 from warehouse.paths import REPO_ROOT, WarehousePaths
@@ -248,12 +248,6 @@ def test_save_through_the_api_publishes_the_run(
 # --- end to end: a real uvicorn process -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_end_to_end_uvicorn_post_equals_engine_run(real_warehouse: Path, tmp_path: Path) -> None:
     """``python -m app.api`` (the command of ``make api``) on a copy of the real warehouse: POST
     a config, GET its trades (JSON and Arrow), stop the server, then ``python -m engine run``
@@ -264,50 +258,25 @@ def test_end_to_end_uvicorn_post_equals_engine_run(real_warehouse: Path, tmp_pat
     config_path = tmp_path / "iron_condor_tp60.yaml"
     config_path.write_text(text.replace("take_profit_pct: 50 ", "take_profit_pct: 60 "))
     run_id = _run_id(_iron_condor(take_profit_pct=60))
-    port = _free_port()
     env = {**os.environ, "WAREHOUSE_DIR": str(root), "OPTIONS_API_TOKEN": TOKEN}
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.api", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}{V1}"
-    try:
-        with httpx.Client(base_url=base, timeout=120, trust_env=False) as client:
-            deadline = time.monotonic() + SERVER_START_S
-            while True:
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert server.poll() is None, (tmp_path / "server.log").read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
-            posted = client.post(
-                "/backtests",
-                content=config_path.read_bytes(),
-                headers={**AUTH, "Content-Type": "application/x-yaml"},
-            )
-            assert posted.status_code == 200, posted.text
-            assert posted.json()["run_id"] == run_id
-            as_json = client.get(f"/backtests/{run_id}/trades").json()
-            assert as_json["saved"] is False
-            arrow = client.get(f"/backtests/{run_id}/trades?format=arrow")
-            served = pl.read_ipc_stream(io.BytesIO(arrow.content))
-            assert served.height == as_json["n_rows"] > 0
-            assert_error(client.get("/backtests/../../etc/passwd"), 404, "NOT_FOUND")
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with (
+        (tmp_path / "server.log").open("w") as log,
+        served(env, log=log, start_timeout_s=SERVER_START_S) as url,
+        httpx.Client(base_url=url + V1, timeout=120, trust_env=False) as client,
+    ):
+        posted = client.post(
+            "/backtests",
+            content=config_path.read_bytes(),
+            headers={**AUTH, "Content-Type": "application/x-yaml"},
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["run_id"] == run_id
+        as_json = client.get(f"/backtests/{run_id}/trades").json()
+        assert as_json["saved"] is False
+        arrow = client.get(f"/backtests/{run_id}/trades?format=arrow")
+        from_api = pl.read_ipc_stream(io.BytesIO(arrow.content))
+        assert from_api.height == as_json["n_rows"] > 0
+        assert_error(client.get("/backtests/../../etc/passwd"), 404, "NOT_FOUND")
 
     done = subprocess.run(
         [sys.executable, "-m", "engine", "run", "--config", str(config_path)],
