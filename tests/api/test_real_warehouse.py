@@ -290,7 +290,7 @@ def test_end_to_end_uvicorn_post_equals_engine_run(real_warehouse: Path, tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"run_id={run_id}" in done.stdout
     engine_trades = queries.trades(root / "build" / "build.duckdb", run_id)
-    assert_frame_equal(served, engine_trades)
+    assert_frame_equal(from_api, engine_trades)
     rows = as_json["rows"]
     assert [r["trade_id"] for r in rows] == engine_trades["trade_id"].to_list()
     assert [r["pnl_usd"] for r in rows] == engine_trades["pnl_usd"].fill_nan(None).to_list()
