@@ -43,9 +43,26 @@ NOTICE_KEY = "backtest_save_notice"  # a save's success message, shown once afte
 PENDING_KEY = "backtest_select_next"  # run id the saved-runs picker selects on the next run
 RUN_PICKER_KEY = "saved_run"
 RUN_PARAM = "run"  # the URL's query parameter of the saved run (?run=<run_id>)
-TAB_KEY = "bt_tab"  # the active tab's label (a clone switches to "New run")
+TAB_KEY = "bt_tab"  # the tabs widget's key: the active tab's label (a clone switches to "New run")
+TAB_GENERATION_KEY = "bt_tab_generation"  # bumped when a save switches the tab (see _tab_key)
 LAST_TAB_KEY = "bt_tab_last"  # ... as the page was left (tabs lose their state on other pages)
 SAVED_TAB, NEW_TAB = "Saved runs", "New run"
+
+
+def _tab_key() -> str:
+    """The tabs widget's key: :data:`TAB_KEY`, suffixed by the number of saves that switched
+    the tab. A switch made in a callback (a clone) reaches the browser; one made on the rerun
+    that follows a save did not: the browser kept "New run" as the widget's value and sent it
+    back on the next click in Saved runs, which jumped to New run. A save therefore switches to
+    a new widget (:func:`_open_saved_tab_after_save`), which the browser draws afresh."""
+    generation = st.session_state.get(TAB_GENERATION_KEY, 0)
+    return TAB_KEY if generation == 0 else f"{TAB_KEY}_{generation}"
+
+
+def _open_saved_tab_after_save() -> None:
+    st.session_state[TAB_GENERATION_KEY] = st.session_state.get(TAB_GENERATION_KEY, 0) + 1
+    st.session_state[_tab_key()] = SAVED_TAB
+
 
 # Results are cached per (database path, file version): a publish os.replace()s the file, which
 # changes its inode and mtime and so invalidates the cache. Connections themselves are never cached.
@@ -92,7 +109,7 @@ def _clone(run_id: str, config_json: str | None) -> None:
         "info",
         f"Cloned `{run_id}` into the form: running it unchanged gives the same run id.",
     )
-    st.session_state[TAB_KEY] = NEW_TAB
+    st.session_state[_tab_key()] = NEW_TAB
 
 
 def _saved_view(published: Published, run_id: str) -> RunView:
@@ -287,12 +304,12 @@ def body(published: Published) -> None:
     problems = missing_columns(published.path, SAVED_RUNS_REQUIRED)
     runs = _cached_backtest_runs(*published.key) if not problems else pl.DataFrame({"run_id": []})
     if PENDING_KEY in st.session_state:  # a save just published: show the saved run
-        st.session_state[TAB_KEY] = SAVED_TAB
-    elif TAB_KEY not in st.session_state:  # back from another page: the tab it was left on
-        st.session_state[TAB_KEY] = st.session_state.get(LAST_TAB_KEY, SAVED_TAB)
+        _open_saved_tab_after_save()
+    elif _tab_key() not in st.session_state:  # back from another page: the tab it was left on
+        st.session_state[_tab_key()] = st.session_state.get(LAST_TAB_KEY, SAVED_TAB)
     # Only the open tab runs (a long saved run's charts, or the form's widgets, are not drawn
     # behind the other tab); switching tabs reruns the page.
-    saved, new = st.tabs([SAVED_TAB, NEW_TAB], key=TAB_KEY, on_change="rerun")
+    saved, new = st.tabs([SAVED_TAB, NEW_TAB], key=_tab_key(), on_change="rerun")
     if saved.open:
         with saved:
             _saved_tab(published, runs, problems)
@@ -300,7 +317,7 @@ def body(published: Published) -> None:
         with new:
             # the engine names any input table it lacks when the form is run (MissingTableError)
             _new_run(published, set(runs["run_id"].to_list()))
-    st.session_state[LAST_TAB_KEY] = st.session_state[TAB_KEY]
+    st.session_state[LAST_TAB_KEY] = st.session_state[_tab_key()]
 
 
 def _saved_tab(

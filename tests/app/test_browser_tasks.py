@@ -170,6 +170,10 @@ def _shown(page, key: str) -> str:
     return page.locator(f".st-key-{key} [role=combobox]").input_value()
 
 
+def _active_tab(page) -> str:
+    return page.locator("[role=tab][aria-selected=true]").inner_text()
+
+
 def _text(page, key: str) -> str:
     return page.locator(f".st-key-{key}").inner_text()
 
@@ -280,6 +284,17 @@ def test_a_researcher_runs_saves_drills_into_and_names_a_20_delta_bull_put_sprea
             ]
             assert config["exits"]["holding_days"] is None
             shot(page, "backtest_saved")
+            # the next clicks in Saved runs stay there (the first one used to jump to New run:
+            # the browser kept the tabs' pre-save value, app/app_pages/backtest.py _tab_key)
+            saved_label = _shown(page, "saved_run")
+            options = _options(page, "saved_run")
+            options.nth(0 if options.nth(0).inner_text() != saved_label else 1).click()
+            wait_rendered(page, PAGE_TIMEOUT_S)
+            assert _active_tab(page) == "Saved runs"
+            _pick(page, "saved_run", saved_label)
+            wait_rendered(page, PAGE_TIMEOUT_S)
+            assert _active_tab(page) == "Saved runs"
+            assert _shown(page, "saved_run") == saved_label
 
             # 4. from the saved run, one trade's drill-down on the Trades page: every row of the
             # trades table links to it (a new tab), and the trade picker's link opens it here
