@@ -10,13 +10,13 @@ reference that the response repeats, never into the response).
 ``error_code``         status  when
 =====================  ======  =============================================================
 ``BAD_REQUEST``        400     a parameter, header or body is invalid; the message names it
+                       413     a body over the limit (1 MB by default), refused unread
 ``UNAUTHORIZED``       401     ``POST`` without the bearer token, or with ``OPTIONS_API_TOKEN``
                                unset on the server
 ``NOT_FOUND``          404     an unknown path, run, model or job
 ``METHOD_NOT_ALLOWED`` 405     e.g. ``DELETE`` on a read route
 ``CONFLICT``           409     the pipeline (``make all``) holds the warehouse lock, or a
                                backtest or save is already running
-``PAYLOAD_TOO_LARGE``  413     a body over the limit (1 MB by default)
 ``UNSUPPORTED_MEDIA``  415     a ``POST`` body that is neither JSON nor YAML
 ``INTERNAL``           500     anything unexpected (details in the server log)
 ``UNAVAILABLE``        503     no published warehouse yet, a table it lacks, or the file locked
@@ -50,7 +50,7 @@ CODE_OF_STATUS: dict[int, str] = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
+    413: "BAD_REQUEST",
     415: "UNSUPPORTED_MEDIA",
     422: "BAD_REQUEST",
     500: "INTERNAL",
@@ -262,9 +262,9 @@ class BodyLimitMiddleware:
         shown = f"{size:,} bytes" if size is not None else "more"
         return JSONResponse(
             error_body(
-                "PAYLOAD_TOO_LARGE",
+                "BAD_REQUEST",
                 f"request body must be at most {self.max_bytes:,} bytes, got {shown}",
-                {"max_bytes": self.max_bytes},
+                {"parameter": "body", "max_bytes": self.max_bytes},
             ),
             status_code=413,
         )
