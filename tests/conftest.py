@@ -93,7 +93,8 @@ DEFAULT_STRATEGY_CONFIGS = (
 )
 #: The modeled chain's validation backtests `make all` runs after them (Makefile VALIDATION_CONFIGS).
 VALIDATION_CONFIGS = tuple(
-    str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / "engine/configs/validation").glob("*.yaml"))
+    str(p.relative_to(REPO_ROOT))
+    for p in sorted((REPO_ROOT / "engine/configs/validation").glob("*.yaml"))
 )
 
 

@@ -62,8 +62,11 @@ def test_grouped_landing_lands_what_one_group_lands(
     assert grouped.warned_by_rule == whole.warned_by_rule
     assert grouped.rows_in == grouped.rows_landed + grouped.rows_rejected > 40_000
     columns = ["load_id", "source_file", "rows_in", "rows_landed", "rows_rejected"]
-    assert read_manifest(tmp_path / "grouped").select(columns).sort("load_id").equals(
-        read_manifest(tmp_path / "whole").select(columns).sort("load_id")
+    assert (
+        read_manifest(tmp_path / "grouped")
+        .select(columns)
+        .sort("load_id")
+        .equals(read_manifest(tmp_path / "whole").select(columns).sort("load_id"))
     )
     # the report's great-expectations counts cover every group
     assert merge_suites({}, whole.suite_result) == whole.suite_result

@@ -49,9 +49,10 @@ def _vendor_grid(path=AAPL_SURFACE) -> pl.DataFrame:
         pl.col("days").cast(pl.Int32),
         (pl.col("days") / 365.0).alias("tte_years"),
         (pl.col("delta") / 100.0).alias("delta"),
-        pl.when(pl.col("delta") > 0).then(pl.lit("call")).otherwise(pl.lit("put")).alias(
-            "option_type"
-        ),
+        pl.when(pl.col("delta") > 0)
+        .then(pl.lit("call"))
+        .otherwise(pl.lit("put"))
+        .alias("option_type"),
         (pl.col("k") / pl.col("f")).log().alias("log_moneyness"),
         pl.col("impl_volatility").alias("implied_volatility"),
     )
