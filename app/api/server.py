@@ -1,7 +1,9 @@
 """The FastAPI application factory of the HTTP API (issue 20).
 
 :func:`create_app` builds the service: routes under ``/api/v1`` (:mod:`app.api.routes_read`,
-:mod:`app.api.routes_backtests`), OpenAPI docs at ``/docs``, every error in the contract shape
+:mod:`app.api.routes_backtests`), OpenAPI docs at ``/docs`` (Swagger UI) and ``/redoc``, served
+from the assets bundled in ``fastapi-offline`` rather than FastAPI's default CDN, since the
+product runs without network; every error in the contract shape
 (:mod:`app.api.errors`), bodies over ``max_bytes`` refused before they are read
 (:class:`app.api.errors.BodyLimitMiddleware`). ``python -m app.api`` (``make api``) serves it
 with uvicorn on 127.0.0.1:8000.
@@ -17,6 +19,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api.errors import BodyLimitMiddleware, install_error_handlers
 from app.api.routes_backtests import PREFIX
@@ -54,7 +57,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         yield
         state.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Options warehouse API",
         version="1",
         description=DESCRIPTION,

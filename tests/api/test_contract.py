@@ -9,6 +9,7 @@ test_real_warehouse.py.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -60,6 +61,20 @@ def assert_error(response, status: int, code: str, *needles: str) -> dict:
         assert needle in body["message"], (needle, body["message"])
     assert "Traceback" not in response.text and 'File "' not in response.text
     return body
+
+
+def test_the_docs_need_no_network(no_warehouse) -> None:
+    """/docs and /redoc load their scripts and styles from this server, not from a CDN (the
+    product runs without network; FastAPI's default pages would be blank)."""
+    for page in ("/docs", "/redoc"):
+        html = no_warehouse.get(page)
+        assert html.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html.text)
+        assert assets, html.text[:300]
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from another host"
+            assert no_warehouse.get(asset).status_code == 200, asset
+    assert no_warehouse.get("/openapi.json").json()["info"]["title"] == "Options warehouse API"
 
 
 def test_bad_request_names_parameter_and_value() -> None:
