@@ -69,7 +69,7 @@ def test_the_docs_need_no_network(no_warehouse) -> None:
     for page in ("/docs", "/redoc"):
         html = no_warehouse.get(page)
         assert html.status_code == 200
-        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html.text)
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
         assert assets, html.text[:300]
         for asset in assets:
             assert asset.startswith("/"), f"{page} loads {asset} from another host"
