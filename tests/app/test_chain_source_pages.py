@@ -87,7 +87,7 @@ def test_compare_page_flags_a_modeled_run(published_db: Path) -> None:
     assert at.multiselect(key="compare_runs").value == [RUN_WITH_TRADES, RUN_WITHOUT_TRADES]
     assert any("Modeled chain · ssvi-1" in text for text in _texts(at))
     assert any(f"{RUN_WITHOUT_TRADES}: {MODELED_NOTE}" in text for text in _texts(at))
-    (table,) = at.dataframe
+    table = at.table[0]  # the metrics, a static table (Compare's first)
     assert list(pl.from_pandas(table.value).row(0)) == [
         "Chain",
         "real chain",
