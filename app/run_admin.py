@@ -35,7 +35,7 @@ import duckdb
 
 from app.backtest_runner import SaveError, locked_build_write
 from app.queries.compare import LABELS_TABLE
-from warehouse.paths import WarehousePaths
+from warehouse.paths import WarehousePaths, quote_identifier
 from warehouse.safe_yaml import excerpt
 
 #: Longest name, in characters.
@@ -281,9 +281,9 @@ def delete_run_rows(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, in
     con.execute("begin transaction")
     try:
         for table in tables:
-            quoted = '"' + table.replace('"', '""') + '"'  # a name from the catalogue
-            rows = con.execute(
-                f"delete from backtest.{quoted} where run_id = ? returning 1", [run_id]
+            rows = con.execute(  # a table name from the catalogue
+                f"delete from backtest.{quote_identifier(table)} where run_id = ? returning 1",
+                [run_id],
             ).fetchall()
             deleted[f"backtest.{table}"] = len(rows)
         con.execute("commit")

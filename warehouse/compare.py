@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.paths import connect
+from warehouse.paths import connect, quote_identifier
 
 __all__ = [
     "RUN_METADATA_COLUMNS",
@@ -106,12 +106,8 @@ class Comparison:
         ]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _relation(alias: str, schema: str, table: str) -> str:
-    return f"{_ident(alias)}.{_ident(schema)}.{_ident(table)}"
+    return f"{quote_identifier(alias)}.{quote_identifier(schema)}.{quote_identifier(table)}"
 
 
 def _tables(con: duckdb.DuckDBPyConnection, alias: str) -> list[tuple[str, str]]:
@@ -138,7 +134,7 @@ def _columns(
 
 
 def _select(columns: tuple[tuple[str, str], ...], relation: str) -> str:
-    listed = ", ".join(_ident(name) for name, _ in columns) or "null as no_columns"
+    listed = ", ".join(quote_identifier(name) for name, _ in columns) or "null as no_columns"
     return f"select {listed} from {relation}"
 
 
@@ -209,8 +205,8 @@ def _rows_differ(
         name
         for name, _ in columns
         if con.sql(
-            f"select (select sum(hash({_ident(name)})::hugeint) from {a}) "
-            f"is distinct from (select sum(hash({_ident(name)})::hugeint) from {b})"
+            f"select (select sum(hash({quote_identifier(name)})::hugeint) from {a}) "
+            f"is distinct from (select sum(hash({quote_identifier(name)})::hugeint) from {b})"
         ).fetchall()[0][0]
     ]
     detail = f"{fa.n_rows:,} vs {fb.n_rows:,} rows; {only_a:,} only in A, {only_b:,} only in B"

@@ -265,12 +265,23 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (a schema, table, column or catalog name), its
+    double quotes doubled (SQL:2016 5.2 <delimited identifier>; DuckDB follows it). For names
+    from DuckDB's own catalogue or a fixed allowlist: it quotes, it does not validate.
+
+    >>> quote_identifier('odd"name')
+    '"odd""name"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _attach_as_default(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """``ATTACH`` ``path`` ``READ_ONLY`` on ``con`` and make it the default catalog, named after
     the file's stem as DuckDB names a database opened directly (so ``backtest.trades`` and
     ``current_database()`` read as they would), unless the stem is a name DuckDB reserves."""
     stem = "published" if path.stem.lower() in _RESERVED_CATALOGS else path.stem
-    catalog = '"' + stem.replace('"', '""') + '"'
+    catalog = quote_identifier(stem)
     con.execute(f"ATTACH {_sql_string(str(path))} AS {catalog} (READ_ONLY)")
     con.execute(f"USE {catalog}")
 

@@ -16,6 +16,7 @@ import polars as pl
 
 from app.db import frame, reader
 from app.queries import models as model_queries
+from warehouse.paths import quote_identifier
 
 # The current run of a model (ml.model_registry.is_current) and its rows of one as-of date
 # (default: the run's latest). Contract models (rows with a contract_symbol: one score per
@@ -179,10 +180,6 @@ def model_latest(db: Path | str, model_name: str) -> tuple[pl.DataFrame, pl.Data
         return run, model_queries.run_metrics(con, run.item(0, "run_id"))
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def table_row_counts(db: Path | str) -> pl.DataFrame:
     """Exact row counts of the published tables (views left out; ``dq_failures`` too).
 
@@ -202,7 +199,7 @@ def table_row_counts(db: Path | str) -> pl.DataFrame:
         # names from DuckDB's catalogue, quoted; the values are bound
         sql = "\nunion all\n".join(
             f"select ? as schema_name, ? as table_name, count(*) as row_count "
-            f"from {_quoted(s)}.{_quoted(t)}"
+            f"from {quote_identifier(s)}.{quote_identifier(t)}"
             for s, t in tables.iter_rows()
         )
         params = [v for row in tables.iter_rows() for v in row]

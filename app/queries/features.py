@@ -33,6 +33,7 @@ import polars as pl
 
 from app.db import frame as _frame
 from app.db import reader as _reader
+from warehouse.paths import quote_identifier
 
 FEATURES_SCHEMA = "marts"
 FEATURES_TABLE_NAME = "fct_underlying_features"
@@ -212,10 +213,6 @@ class FeatureSeries:
     regimes: pl.DataFrame
 
 
-def _quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _numeric_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     columns = _frame(con, _COLUMNS_SQL, [FEATURES_SCHEMA, FEATURES_TABLE_NAME])
     return tuple(
@@ -342,8 +339,8 @@ def feature_series(
     with _reader(db) as con:
         chosen = check_features(list(features), _numeric_columns(con))
         columns = ",\n    ".join(
-            f"cast(fct_underlying_features.{_quote_identifier(name)} as double)"
-            f" as {_quote_identifier(name)}"
+            f"cast(fct_underlying_features.{quote_identifier(name)} as double)"
+            f" as {quote_identifier(name)}"
             for name in chosen
         )
         return FeatureSeries(
